@@ -1,0 +1,120 @@
+"""``l1scout generate``: one file of events for a catalog process or an LHE file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from l1scout._datafile import format_validation_error
+from l1scout.cli._common import console, handle_errors, progress_bars
+from l1scout.errors import ConfigError
+from l1scout.generate.job import (
+    DEFAULT_POOL_SIZE,
+    GenerationConfig,
+    GenerationResult,
+    run_generation,
+)
+from l1scout.processes.catalog import load_catalog
+
+__all__ = ["generate", "make_config"]
+
+
+def make_config(**fields: object) -> GenerationConfig:
+    """Validate command-line values into a :class:`GenerationConfig` (errors name the option)."""
+    if fields.get("lhe") is None and isinstance(fields.get("process"), str):
+        catalog = fields.get("catalog")
+        load_catalog(catalog if isinstance(catalog, str | Path) else None).get(
+            str(fields["process"])
+        )
+    try:
+        return GenerationConfig(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        text = format_validation_error(exc, "option").replace("option: ", "--").replace("_", "-")
+        raise ConfigError(text) from None
+
+
+def report(result: GenerationResult) -> None:
+    """Print where a file went and what it holds."""
+    console.print(
+        f"wrote [bold]{result.events}[/] events to [bold]{result.path}[/] "
+        f"({result.path.stat().st_size / 1e6:.1f} MB); cross section "
+        f"{result.cross_section_pb:.4g} +- {result.cross_section_error_pb:.2g} pb",
+        highlight=False,
+    )
+
+
+def generate(
+    process: Annotated[
+        str,
+        typer.Argument(
+            help="Catalog process name (see `l1scout processes`), or the name to file an LHE sample under."
+        ),
+    ],
+    events: Annotated[int, typer.Option("--events", "-n", help="Number of events.", min=1)] = 100,
+    pileup: Annotated[
+        float | None,
+        typer.Option(
+            help="Mean number of pileup collisions per event (default: the card's, 200). 0 for none.",
+            min=0,
+        ),
+    ] = None,
+    seed: Annotated[
+        int,
+        typer.Option(help="Random seed, 1 ... 900000000. Same inputs give a byte-identical file."),
+    ] = 1,
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Output directory; the file goes to OUT/PROCESS/PROCESS-NEVENT<n>-RS<seed>.parquet."
+        ),
+    ] = Path("l1scout-data"),
+    lhe: Annotated[
+        Path | None,
+        typer.Option(
+            help="Shower the events of this Les Houches file instead of a catalog process."
+        ),
+    ] = None,
+    pool_size: Annotated[
+        int,
+        typer.Option(
+            help="Minimum-bias collisions in the pileup pool (built once per seed, cached).", min=1
+        ),
+    ] = DEFAULT_POOL_SIZE,
+    pool_seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the pileup pool (default: derived from --seed); share one pool across files."
+        ),
+    ] = None,
+    card: Annotated[
+        Path | None, typer.Option(help="Front-end detector card (TOML) with the pileup section.")
+    ] = None,
+    tune: Annotated[
+        str | None, typer.Option(help="Pythia tune from the catalog (default CP5).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Processes used to build a missing pileup pool.", min=1)
+    ] = 1,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+) -> None:
+    """Generate events with Pythia 8 at 14 TeV, overlay pileup, write COLLIDE-layout Parquet."""
+    with handle_errors():
+        config = make_config(
+            process=process,
+            events=events,
+            pileup=pileup,
+            seed=seed,
+            lhe=lhe,
+            pool_size=pool_size,
+            pool_seed=pool_seed,
+            card=card,
+            tune=tune,
+        )
+        with progress_bars() as update:
+            result = run_generation(
+                config, out, overwrite=overwrite, workers=workers, progress=update
+            )
+        report(result)

@@ -1,0 +1,53 @@
+"""``l1scout inspect``: schema, event count, metadata and key numbers of a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from l1scout.cli._common import handle_errors
+from l1scout.io.inspect import inspect_file
+
+__all__ = ["inspect"]
+
+
+def inspect(
+    file: Annotated[Path, typer.Argument(help="A Parquet event file (l1scout or COLLIDE).")],
+    columns: Annotated[
+        bool, typer.Option("--columns/--no-columns", help="List every column with its type.")
+    ] = True,
+) -> None:
+    """Summarise a Parquet event file: events, metadata, columns, a few physics numbers."""
+    with handle_errors():
+        summary = inspect_file(file)
+        out = Console()
+        out.print(
+            f"[bold]{summary.path}[/]: {summary.n_events} events, "
+            f"{summary.size_bytes / 1e6:.2f} MB, {summary.n_row_groups} row groups",
+            highlight=False,
+        )
+        meta = Table(title="metadata")
+        meta.add_column("key", style="bold")
+        meta.add_column("value")
+        for key, value in summary.metadata.items():
+            shown = value[:200] + " ..." if key == "settings" and len(value) > 200 else value
+            meta.add_row(key, shown)
+        out.print(meta)
+        if summary.numbers:
+            nums = Table(title="summary")
+            nums.add_column("quantity", style="bold")
+            nums.add_column("value", justify="right")
+            for key, val in summary.numbers.items():
+                nums.add_row(key, f"{val:.4g}")
+            out.print(nums)
+        if columns:
+            cols = Table(title=f"{len(summary.columns)} columns")
+            cols.add_column("column", style="bold")
+            cols.add_column("type")
+            for name, typ in summary.columns:
+                cols.add_row(name, typ)
+            out.print(cols)

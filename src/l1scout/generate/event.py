@@ -1,0 +1,230 @@
+"""Assemble generator-level events: hard-scatter truth plus pileup, in COLLIDE columns.
+
+:func:`assemble_columns` takes a batch of complete Pythia records of the hard
+collision and the pileup drawn for the same events and returns the
+``Gen_Part_*``, ``Vertex_*`` and ``Event_*`` columns of
+:data:`l1scout.io.schema.GEN_COLUMNS` as (offsets, values) pairs. All work is
+vectorised over the whole batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from l1scout.detector.card import PileupSpec
+from l1scout.generate.pileup import C_MM_PER_PS, PileupDraw
+from l1scout.generate.pythia import RawEvents
+from l1scout.generate.truth import relink, status_hepmc, truth_mask
+from l1scout.io.parquet import Jagged
+
+__all__ = ["assemble_columns", "eta_phi_pt", "sort_within_events"]
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+#: c in mm/s, to turn c*t (mm) into seconds as Delphes writes times.
+C_MM_PER_S = 2.99792458e11
+#: Delphes' pseudorapidity for particles along the beam (pT = 0).
+ETA_AT_ZERO_PT = 999.9
+
+
+def eta_phi_pt(
+    px: npt.NDArray[Any], py: npt.NDArray[Any], pz: npt.NDArray[Any]
+) -> tuple[F64, F64, F64]:
+    """Pseudorapidity, azimuth (rad, in [-pi, pi]) and pT (GeV) of momenta.
+
+    >>> [round(float(v[0]), 4) for v in eta_phi_pt(np.array([1.0]), np.array([0.0]), np.array([1.0]))]
+    [0.8814, 0.0, 1.0]
+    """
+    pt = np.hypot(px, py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.where(
+            pt > 0, np.arcsinh(pz / np.where(pt > 0, pt, 1.0)), np.sign(pz) * ETA_AT_ZERO_PT
+        )
+    return eta, np.arctan2(py, px), pt
+
+
+def _event_of(offsets: I64) -> I64:
+    return np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+
+
+def sort_within_events(offsets: I64, key: npt.NDArray[Any]) -> tuple[I64, I64]:
+    """Order each event's entries by *key* descending (stable).
+
+    Returns:
+        ``perm`` (global indices in the new order) and ``new_local`` (for every
+        old global index, its new index within its event).
+    """
+    evt = _event_of(offsets)
+    perm = np.lexsort((-key, evt))
+    new_local = np.empty(len(key), dtype=np.int64)
+    new_local[perm] = np.arange(len(key)) - offsets[evt[perm]]
+    return perm, new_local
+
+
+def _remap(links: npt.NDArray[Any], offsets: I64, new_local: I64) -> npt.NDArray[np.int32]:
+    evt = _event_of(offsets)
+    ok = links >= 0
+    out = np.full(len(links), -1, dtype=np.int32)
+    out[ok] = new_local[offsets[evt[ok]] + links[ok]]
+    return out
+
+
+def _single(values: npt.ArrayLike, n: int) -> Jagged:
+    return np.arange(n + 1, dtype=np.int64), np.asarray(values)
+
+
+def assemble_columns(
+    raw: RawEvents,
+    charge: npt.NDArray[np.int8],
+    pileup: PileupDraw,
+    spec: PileupSpec,
+    event_numbers: Sequence[int],
+) -> dict[str, Jagged]:
+    """Build the generator-level columns of a batch.
+
+    Args:
+        raw: complete records of the hard collisions.
+        charge: charge of every particle of *raw* (units of e).
+        pileup: the pileup drawn for the same events.
+        spec: the card's pileup section (beam spot).
+        event_numbers: the events' numbers in the file.
+    """
+    n_ev = raw.n_events
+    evt_raw = _event_of(raw.offsets)
+
+    # --- hard-scatter truth
+    keep = truth_mask(raw.pid, raw.status, raw.mother1, raw.offsets)
+    m1, m2, d1, d2 = relink(raw.offsets, keep, raw.mother1, raw.mother2)
+    has_d = raw.daughter1 >= 0
+    first_d_pid = np.where(
+        has_d, raw.pid[np.where(has_d, raw.offsets[evt_raw] + raw.daughter1, 0)], 0
+    )
+    status = status_hepmc(raw.pid, raw.status, first_d_pid)
+    evt_h = evt_raw[keep]
+    n_hard = np.bincount(evt_h, minlength=n_ev).astype(np.int64)
+    n_pu_parts = np.diff(pileup.part_offsets)
+    counts = n_hard + n_pu_parts
+    offsets = np.zeros(n_ev + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    total = int(offsets[-1])
+
+    hard_off = np.zeros(n_ev + 1, dtype=np.int64)
+    np.cumsum(n_hard, out=hard_off[1:])
+    pos_h = offsets[evt_h] + (np.arange(len(evt_h)) - hard_off[evt_h])
+    evt_p = _event_of(pileup.part_offsets)
+    pos_p = offsets[evt_p] + n_hard[evt_p] + (np.arange(len(evt_p)) - pileup.part_offsets[evt_p])
+
+    def merged(hard: npt.ArrayLike, pu: npt.ArrayLike, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+        out = np.empty(total, dtype=dtype)
+        out[pos_h] = hard
+        out[pos_p] = pu
+        return out
+
+    pid = merged(raw.pid[keep], pileup.pid, np.int32)
+    stat = merged(status[keep], np.ones(len(evt_p), np.int8), np.int8)
+    px = merged(raw.px[keep], pileup.px, np.float64)
+    py = merged(raw.py[keep], pileup.py, np.float64)
+    pz = merged(raw.pz[keep], pileup.pz, np.float64)
+    mass = merged(raw.mass[keep], pileup.mass, np.float64)
+    chg = merged(charge[keep], pileup.charge, np.int8)
+    is_pu = merged(np.zeros(len(evt_h), np.int8), np.ones(len(evt_p), np.int8), np.int8)
+    vidx = merged(np.zeros(len(evt_h), np.int32), pileup.vertex_index, np.int32)
+    x = merged(raw.vx[keep] + spec.beamspot_x_mm, pileup.x, np.float64)
+    y = merged(raw.vy[keep] + spec.beamspot_y_mm, pileup.y, np.float64)
+    z = merged(raw.vz[keep] + pileup.hard_z[evt_h], pileup.zpos, np.float64)
+    t_mm = merged(raw.vt[keep] + pileup.hard_t[evt_h] * C_MM_PER_PS, pileup.tpos_mm, np.float64)
+    none = np.full(len(evt_p), -1, np.int32)
+    links = [merged(lnk, none, np.int32) for lnk in (m1, m2, d1, d2)]
+
+    eta, phi, pt = eta_phi_pt(px, py, pz)
+
+    # --- sort by pT within events and remap family links
+    perm, new_local = sort_within_events(offsets, pt)
+    links = [_remap(lnk, offsets, new_local)[perm] for lnk in links]
+
+    cols: dict[str, Jagged] = {}
+    part: dict[str, npt.NDArray[Any] | None] = {
+        "PID": pid,
+        "Status": stat,
+        "PT": pt,
+        "Eta": eta,
+        "Phi": phi,
+        "Mass": mass,
+        "M1": None,
+        "M2": None,
+        "D1": None,
+        "D2": None,
+        "IsPU": is_pu,
+        "Charge": chg,
+        "VertexIndex": vidx,
+        "X": np.round(x, 3),
+        "Y": np.round(y, 3),
+        "Z": np.round(z, 3),
+        "T": np.round(t_mm / C_MM_PER_S, 15),
+    }
+    for name, values in part.items():
+        if values is not None:
+            cols[f"Gen_Part_{name}"] = (offsets, values[perm])
+    for name, values in zip(("M1", "M2", "D1", "D2"), links, strict=True):
+        cols[f"Gen_Part_{name}"] = (offsets, values)
+
+    # --- truth vertices: hard scatter (index 0) and pileup collisions (1..N)
+    n_vtx = 1 + pileup.n_pu
+    vtx_off = np.zeros(n_ev + 1, dtype=np.int64)
+    np.cumsum(n_vtx, out=vtx_off[1:])
+    evt_all = _event_of(offsets)
+    charged_final = (stat == 1) & (chg != 0)
+    gvid = vtx_off[evt_all] + vidx
+    ndf = np.bincount(gvid[charged_final], minlength=int(vtx_off[-1]))
+    sumpt2 = np.bincount(
+        gvid[charged_final], weights=pt[charged_final] ** 2, minlength=int(vtx_off[-1])
+    )
+    v_index = (np.arange(int(vtx_off[-1])) - vtx_off[_event_of(vtx_off)]).astype(np.int32)
+    is_hard = v_index == 0
+    pu_slot = np.cumsum(~is_hard) - 1  # position of each pileup vertex in pileup.z / t
+    evt_v = _event_of(vtx_off)
+    v_z = np.where(
+        is_hard, pileup.hard_z[evt_v], pileup.z[np.clip(pu_slot, 0, None)] if len(pileup.z) else 0.0
+    )
+    v_t = np.where(
+        is_hard, pileup.hard_t[evt_v], pileup.t[np.clip(pu_slot, 0, None)] if len(pileup.t) else 0.0
+    )
+    vperm, _ = sort_within_events(vtx_off, sumpt2)
+    vertex: dict[str, npt.ArrayLike] = {
+        "Index": v_index,
+        "X": np.full(len(v_index), spec.beamspot_x_mm),
+        "Y": np.full(len(v_index), spec.beamspot_y_mm),
+        "Z": v_z,
+        "T": v_t * 1e-12,
+        "NDF": ndf,
+        "SumPT2": sumpt2,
+    }
+    for name, vvals in vertex.items():
+        cols[f"Vertex_{name}"] = (vtx_off, np.asarray(vvals)[vperm])
+
+    event: dict[str, npt.ArrayLike] = {
+        "Number": np.asarray(event_numbers, dtype=np.int64),
+        "ProcessID": raw.process_code,
+        "Weight": raw.weight,
+        "CrossSection": raw.sigma_pb,
+        "CrossSectionError": raw.sigma_err_pb,
+        "Scale": raw.q_ren,
+        "AlphaQCD": raw.alpha_s,
+        "AlphaQED": raw.alpha_em,
+        "ID1": raw.id1,
+        "ID2": raw.id2,
+        "X1": raw.x1,
+        "X2": raw.x2,
+        "PDF1": raw.pdf1,
+        "PDF2": raw.pdf2,
+        "ScalePDF": raw.q_fac,
+        "NumPU": pileup.n_pu,
+    }
+    for name, evals in event.items():
+        cols[f"Event_{name}"] = _single(evals, n_ev)
+    return cols

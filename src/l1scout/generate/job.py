@@ -1,0 +1,266 @@
+"""One generation job: a process (or an LHE file), a seed, pileup, one Parquet file.
+
+:class:`GenerationConfig` is the closed, typed description of a job;
+:func:`run_generation` makes the file
+``<out>/<process>/<process>-NEVENT<n>-RS<seed>.parquet`` by streaming row
+groups of :data:`ROWS_PER_GROUP` events into a temporary file that is renamed
+when complete. The same configuration gives a byte-identical file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from l1scout._version import __version__
+from l1scout.detector.card import FrontendCard, load_frontend_card
+from l1scout.errors import ConfigError
+from l1scout.generate.event import assemble_columns
+from l1scout.generate.pileup import MinBiasPool, draw_pileup, load_or_build_pool
+from l1scout.generate.pythia import (
+    MAX_SEED,
+    PythiaSource,
+    check_seed,
+    derive_seed,
+    lhe_settings,
+    process_settings,
+)
+from l1scout.io.parquet import AtomicParquetWriter
+from l1scout.io.schema import GEN_COLUMNS
+from l1scout.processes.catalog import load_catalog
+
+__all__ = [
+    "DATASET_VERSION",
+    "POOL_PROCESS",
+    "ROWS_PER_GROUP",
+    "GenerationConfig",
+    "GenerationResult",
+    "output_path",
+    "run_generation",
+]
+
+_log = logging.getLogger(__name__)
+
+#: Version of the l1scout file layout, written as ``dataset_version``.
+DATASET_VERSION = "l1scout_gen_v1"
+#: Events per Parquet row group (and per generation batch).
+ROWS_PER_GROUP = 50
+#: The catalog process whose events make the pileup pool.
+POOL_PROCESS = "minbias"
+#: Default pool size: COLLIDE-2V used 30,000 minimum-bias events per job.
+DEFAULT_POOL_SIZE = 30_000
+
+
+class GenerationConfig(BaseModel):
+    """Everything that determines a generated file.
+
+    Attributes:
+        process: a catalog name; with ``lhe``, the name the output is filed under.
+        events: number of events (with ``lhe``: at most this many).
+        seed: random seed, 1 ... 900,000,000.
+        pileup: mean number of pileup collisions (None: the card's, 200).
+        pool_size: minimum-bias collisions in the pileup pool.
+        pool_seed: seed of the pool (None: derived from ``seed``).
+        lhe: a Les Houches Event file to shower instead of a catalog process.
+        tune: a tune of the catalog (None: its default, CP5).
+        card: a front-end card file (None: the shipped Phase-2 card).
+        catalog: a catalog file (None: the shipped one).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    process: str = Field(min_length=1)
+    events: int = Field(gt=0, le=10_000_000)
+    seed: int = Field(ge=1, le=MAX_SEED)
+    pileup: float | None = Field(default=None, ge=0, le=1000)
+    pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=10_000_000)
+    pool_seed: int | None = Field(default=None, ge=1, le=MAX_SEED)
+    lhe: Path | None = None
+    tune: str | None = None
+    card: Path | None = None
+    catalog: Path | None = None
+
+    @field_validator("process")
+    @classmethod
+    def _name_is_path_safe(cls, value: str) -> str:
+        if "/" in value or value.startswith(".") or not value.strip():
+            msg = "process must be a plain name (no '/', not starting with '.')"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _known_process(self) -> GenerationConfig:
+        if self.lhe is None:
+            load_catalog(self.catalog).get(self.process)  # raises UnknownProcessError
+        elif not Path(self.lhe).is_file():
+            msg = f"lhe: {str(self.lhe)!r} does not exist or is not a file"
+            raise ValueError(msg)
+        return self
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """What a job wrote."""
+
+    path: Path
+    events: int
+    cross_section_pb: float
+    cross_section_error_pb: float
+    settings_hash: str
+    pool_path: Path | None
+    pool_built: bool
+
+
+def output_path(out: Path, process: str, events: int, seed: int) -> Path:
+    """COLLIDE's naming: ``<out>/<process>/<process>-NEVENT<n>-RS<seed>.parquet``."""
+    return Path(out) / process / f"{process}-NEVENT{events}-RS{seed}.parquet"
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    settings: tuple[str, ...]
+    pool_settings: tuple[str, ...]
+    pool_seed: int
+    pileup: float
+    card: FrontendCard
+    record: dict[str, object]
+    settings_hash: str
+
+
+def _plan(config: GenerationConfig) -> _Plan:
+    catalog = load_catalog(config.catalog)
+    card = load_frontend_card(config.card)
+    if config.lhe is not None:
+        settings = lhe_settings(catalog, config.lhe, config.tune)
+        source: dict[str, object] = {"lhe_sha256": _sha256_file(config.lhe)}
+    else:
+        settings = process_settings(catalog, catalog.get(config.process), config.tune)
+        source = {}
+    pool_settings = process_settings(catalog, catalog.get(POOL_PROCESS), config.tune)
+    pileup = card.pileup.mean if config.pileup is None else config.pileup
+    pool_seed = config.pool_seed or derive_seed(config.seed, 0x504F4F4C)
+    record: dict[str, object] = {
+        "dataset_version": DATASET_VERSION,
+        "process": config.process,
+        "seed": config.seed,
+        "pythia_settings": [s for s in settings if not s.startswith("Beams:LHEF")],
+        **source,
+        "pileup_mean": pileup,
+        "pileup_card": card.pileup.model_dump(),
+        "pool": {"settings": list(pool_settings), "seed": pool_seed, "size": config.pool_size}
+        if pileup > 0
+        else None,
+        "rows_per_group": ROWS_PER_GROUP,
+    }
+    digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+    return _Plan(settings, pool_settings, pool_seed, pileup, card, record, digest)
+
+
+def run_generation(
+    config: GenerationConfig,
+    out: Path,
+    *,
+    overwrite: bool = False,
+    workers: int = 1,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> GenerationResult:
+    """Generate the events of *config* and write them under *out*.
+
+    Args:
+        config: the job.
+        out: the output directory (the process folder is made inside it).
+        overwrite: replace an existing file of the same name.
+        workers: processes used to build a missing pileup pool.
+        progress: called as ``progress(stage, done, total)`` with stage
+            ``"pool"`` or ``"events"``.
+
+    Returns:
+        The written file and its numbers. Nothing is left behind on failure.
+    """
+    check_seed(config.seed)
+    plan = _plan(config)
+    path = output_path(out, config.process, config.events, config.seed)
+    if path.exists() and not overwrite:
+        msg = f"output file {path} exists already (pass --overwrite to replace it)"
+        raise ConfigError(msg)
+
+    pool: MinBiasPool | None = None
+    pool_path: Path | None = None
+    built = False
+    if plan.pileup > 0:
+        done = [0]
+
+        def pool_progress(n: int) -> None:
+            done[0] += n
+            if progress:
+                progress("pool", done[0], config.pool_size)
+
+        pool, pool_path, built = load_or_build_pool(
+            plan.pool_settings,
+            plan.pool_seed,
+            config.pool_size,
+            workers=workers,
+            progress=pool_progress,
+        )
+
+    source = PythiaSource(plan.settings, config.seed, label=config.process)
+    metadata = {
+        "source_root": "",
+        "dataset_version": DATASET_VERSION,
+        "l1scout_version": __version__,
+        "process": config.process,
+        "seed": str(config.seed),
+        "pileup_mean": repr(float(plan.pileup)),
+        "settings_hash": plan.settings_hash,
+        "settings": json.dumps(plan.record, sort_keys=True),
+    }
+    n_done = 0
+    with AtomicParquetWriter(path, GEN_COLUMNS, metadata, overwrite=overwrite) as writer:
+        while n_done < config.events and not source.exhausted:
+            n = min(ROWS_PER_GROUP, config.events - n_done)
+            raw = source.generate(n)
+            if raw.n_events == 0:
+                break
+            numbers = list(range(n_done, n_done + raw.n_events))
+            charge = source.charge_of(raw.pid)
+            draw = draw_pileup(pool, plan.card.pileup, plan.pileup, config.seed, numbers)
+            writer.write(assemble_columns(raw, charge, draw, plan.card.pileup, numbers))
+            n_done += raw.n_events
+            if progress:
+                progress("events", n_done, config.events)
+        if n_done == 0:
+            msg = f"{config.process}: no event was generated (empty LHE file?)"
+            raise ConfigError(msg)
+        sigma, sigma_err = source.cross_section_pb()
+        final_path = output_path(out, config.process, n_done, config.seed)
+        if n_done != config.events:
+            _log.warning(
+                "%s: the LHE file held %d events, not %d", config.process, n_done, config.events
+            )
+            if final_path.exists() and not overwrite:
+                msg = f"output file {final_path} exists already (pass --overwrite to replace it)"
+                raise ConfigError(msg)
+        written = writer.finish(
+            {
+                "nEvents": str(n_done),
+                "event_count": str(n_done),
+                "cross_section_pb": repr(sigma),
+                "cross_section_error_pb": repr(sigma_err),
+            },
+            path=final_path,
+        )
+    return GenerationResult(written, n_done, sigma, sigma_err, plan.settings_hash, pool_path, built)

@@ -1,0 +1,388 @@
+"""The minimum-bias pool and the pileup overlay.
+
+**Pool.** COLLIDE-2V sampled its pileup from 30,000 Pythia 8 ``SoftQCD:all``
+events per job. l1scout builds such a pool once per (seed, size, settings),
+keeps the final-state particles only, and caches it on disk (``$L1SCOUT_CACHE_DIR``,
+else ``$XDG_CACHE_HOME/l1scout``, else ``~/.cache/l1scout``). The pool is made
+in chunks of :data:`POOL_CHUNK` events, each with its own derived seed, so it
+is the same whether one process or several build it.
+
+**Overlay.** For event number ``i`` of a file with seed ``s``, a random stream
+seeded by ``(s, i)`` draws: the number of pileup collisions (Poisson of the
+card's mean), the hard-scatter vertex, and for every pileup collision a pool
+event (uniformly, with replacement), an azimuthal rotation and a vertex. The
+result depends on ``(s, i)`` only, not on batching.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from l1scout.detector.card import PileupSpec
+from l1scout.errors import ConfigError, DataFormatError
+from l1scout.generate.pythia import PythiaSource, derive_seed
+from l1scout.generate.vertex import sample_vertices
+
+__all__ = [
+    "POOL_CHUNK",
+    "POOL_FORMAT",
+    "MinBiasPool",
+    "PileupDraw",
+    "build_pool",
+    "cache_dir",
+    "draw_pileup",
+    "load_or_build_pool",
+    "pool_key",
+]
+
+_log = logging.getLogger(__name__)
+
+#: Events per independently seeded chunk of the pool.
+POOL_CHUNK = 1000
+#: Version of the cached pool's layout; part of its key.
+POOL_FORMAT = 1
+
+_STREAM_POOL = 0x504F4F4C  # "POOL"
+_STREAM_OVERLAY = 0x4F564C59  # "OVLY"
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+
+def cache_dir() -> Path:
+    """Where pools are cached (created on demand)."""
+    env = os.environ.get("L1SCOUT_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "l1scout"
+
+
+@dataclass(frozen=True)
+class MinBiasPool:
+    """Final-state particles of many minimum-bias collisions, flattened.
+
+    Momenta in GeV, production vertices (relative to the collision) in mm and mm/c.
+    """
+
+    offsets: I64
+    pid: npt.NDArray[np.int32]
+    charge: npt.NDArray[np.int8]
+    px: F32
+    py: F32
+    pz: F32
+    mass: F32
+    vx: F32
+    vy: F32
+    vz: F32
+    vt: F32
+
+    @property
+    def n_events(self) -> int:
+        """Number of collisions in the pool."""
+        return len(self.offsets) - 1
+
+    _FIELDS = ("offsets", "pid", "charge", "px", "py", "pz", "mass", "vx", "vy", "vz", "vt")
+
+    def save(self, path: Path) -> None:
+        """Write the pool atomically (temporary name, then rename)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **{f: getattr(self, f) for f in self._FIELDS})
+            Path(tmp).replace(path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: Path) -> MinBiasPool:
+        """Read a pool written by :meth:`save`."""
+        try:
+            with np.load(path) as data:
+                return cls(**{f: data[f] for f in cls._FIELDS})
+        except (OSError, KeyError, ValueError) as exc:
+            msg = f"pileup pool {path} is unreadable or incomplete ({exc}); delete it to rebuild"
+            raise DataFormatError(msg) from exc
+
+
+def pool_key(settings: Sequence[str], seed: int, size: int) -> str:
+    """A short hash naming a pool by everything that determines its content."""
+    payload = json.dumps(
+        {
+            "settings": list(settings),
+            "seed": seed,
+            "size": size,
+            "chunk": POOL_CHUNK,
+            "format": POOL_FORMAT,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _build_chunk(settings: tuple[str, ...], seed: int, n: int) -> dict[str, np.ndarray]:
+    src = PythiaSource(settings, seed, label="minbias pool")
+    raw = src.generate(n)
+    final = raw.status > 0
+    evt = np.repeat(np.arange(raw.n_events), np.diff(raw.offsets))
+    counts = np.bincount(evt[final], minlength=raw.n_events)
+    pid = raw.pid[final]
+    return {
+        "counts": counts.astype(np.int64),
+        "pid": pid,
+        "charge": src.charge_of(pid),
+        "px": raw.px[final].astype(np.float32),
+        "py": raw.py[final].astype(np.float32),
+        "pz": raw.pz[final].astype(np.float32),
+        "mass": raw.mass[final].astype(np.float32),
+        "vx": raw.vx[final].astype(np.float32),
+        "vy": raw.vy[final].astype(np.float32),
+        "vz": raw.vz[final].astype(np.float32),
+        "vt": raw.vt[final].astype(np.float32),
+    }
+
+
+def build_pool(
+    settings: Sequence[str],
+    seed: int,
+    size: int,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> MinBiasPool:
+    """Generate a pool of *size* minimum-bias collisions (final-state particles).
+
+    Chunk ``k`` of :data:`POOL_CHUNK` events is generated with the seed
+    ``derive_seed(seed, POOL, k)``, so the result does not depend on *workers*.
+    """
+    if size < 1:
+        msg = f"pileup pool size must be at least 1, got {size}"
+        raise ConfigError(msg)
+    settings = tuple(settings)
+    sizes = [min(POOL_CHUNK, size - start) for start in range(0, size, POOL_CHUNK)]
+    seeds = [derive_seed(seed, _STREAM_POOL, k) for k in range(len(sizes))]
+    if workers > 1 and len(sizes) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(sizes))) as pool:
+            futures = [
+                pool.submit(_build_chunk, settings, s, n) for s, n in zip(seeds, sizes, strict=True)
+            ]
+            chunks = []
+            for fut, n in zip(futures, sizes, strict=True):
+                chunks.append(fut.result())
+                if progress:
+                    progress(n)
+    else:
+        chunks = []
+        for s, n in zip(seeds, sizes, strict=True):
+            chunks.append(_build_chunk(settings, s, n))
+            if progress:
+                progress(n)
+    counts = np.concatenate([c["counts"] for c in chunks])
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    cat = {f: np.concatenate([c[f] for c in chunks]) for f in chunks[0] if f != "counts"}
+    return MinBiasPool(offsets=offsets, **cat)
+
+
+def load_or_build_pool(
+    settings: Sequence[str],
+    seed: int,
+    size: int,
+    workers: int = 1,
+    directory: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[MinBiasPool, Path, bool]:
+    """The cached pool for (settings, seed, size), built and saved if missing.
+
+    Returns:
+        The pool, its file, and whether it was built now.
+    """
+    directory = directory or cache_dir()
+    path = directory / f"minbias-pool-RS{seed}-N{size}-{pool_key(settings, seed, size)}.npz"
+    if path.is_file():
+        _log.info("using cached pileup pool %s", path)
+        return MinBiasPool.load(path), path, False
+    _log.info("building pileup pool of %d minimum-bias events (seed %d)", size, seed)
+    pool = build_pool(settings, seed, size, workers=workers, progress=progress)
+    try:
+        pool.save(path)
+    except OSError as exc:
+        msg = f"cannot write the pileup pool cache {path} ({exc.strerror or exc}); set L1SCOUT_CACHE_DIR"
+        raise ConfigError(msg) from exc
+    return pool, path, True
+
+
+@dataclass(frozen=True)
+class PileupDraw:
+    """The pileup of a batch of events: collisions, their vertices and particles.
+
+    ``coll_offsets`` splits the collisions by event; ``part_offsets`` splits the
+    particles by event. Per collision: its pool event, rotation (rad), z (mm),
+    t (ps). Per event: the hard-scatter vertex z (mm), t (ps). Per particle:
+    the collision it belongs to (1-based within its event) and the gathered,
+    rotated and displaced kinematics.
+    """
+
+    n_pu: I64
+    hard_z: F64
+    hard_t: F64
+    coll_offsets: I64
+    pool_index: I64
+    phi: F64
+    z: F64
+    t: F64
+    part_offsets: I64
+    vertex_index: npt.NDArray[np.int32]
+    pid: npt.NDArray[np.int32]
+    charge: npt.NDArray[np.int8]
+    px: F64
+    py: F64
+    pz: F64
+    mass: F64
+    x: F64
+    y: F64
+    zpos: F64
+    tpos_mm: F64
+
+
+def _event_rng(seed: int, event_number: int) -> np.random.Generator:
+    return np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence([seed, _STREAM_OVERLAY, event_number]))
+    )
+
+
+# Speed of light in mm/ps, to express vertex times as c*t in mm like Pythia's vProd.
+C_MM_PER_PS = 0.299792458
+
+
+def draw_pileup(
+    pool: MinBiasPool | None, spec: PileupSpec, mean: float, seed: int, event_numbers: Sequence[int]
+) -> PileupDraw:
+    """Draw the vertices and pileup collisions of the given events.
+
+    Args:
+        pool: the minimum-bias pool (may be None only if *mean* is 0).
+        spec: the card's pileup section (vertex distribution, beam spot).
+        mean: mean number of pileup collisions (overrides the card's).
+        seed: the file's seed.
+        event_numbers: the events' numbers in the file.
+    """
+    n_ev = len(event_numbers)
+    n_pu = np.zeros(n_ev, dtype=np.int64)
+    hard_z = np.zeros(n_ev)
+    hard_t = np.zeros(n_ev)
+    parts_idx: list[np.ndarray] = []
+    parts_phi: list[np.ndarray] = []
+    parts_z: list[np.ndarray] = []
+    parts_t: list[np.ndarray] = []
+    if mean > 0 and (pool is None or pool.n_events == 0):
+        msg = "pileup mean > 0 needs a non-empty minimum-bias pool"
+        raise ConfigError(msg)
+    for k, number in enumerate(event_numbers):
+        rng = _event_rng(seed, int(number))
+        if mean > 0:
+            n_pu[k] = rng.poisson(mean) if spec.distribution == "poisson" else round(mean)
+        z, t = sample_vertices(rng, spec, 1)
+        hard_z[k], hard_t[k] = z[0], t[0]
+        n = int(n_pu[k])
+        parts_idx.append(
+            rng.integers(0, pool.n_events, n) if (n and pool) else np.zeros(0, np.int64)
+        )
+        parts_phi.append(rng.uniform(0.0, 2 * np.pi, n) if spec.random_azimuth else np.zeros(n))
+        pz_, pt_ = sample_vertices(rng, spec, n)
+        parts_z.append(pz_)
+        parts_t.append(pt_)
+    coll_offsets = np.zeros(n_ev + 1, dtype=np.int64)
+    np.cumsum(n_pu, out=coll_offsets[1:])
+    pool_index = np.concatenate(parts_idx).astype(np.int64) if parts_idx else np.zeros(0, np.int64)
+    phi = np.concatenate(parts_phi) if parts_phi else np.zeros(0)
+    z = np.concatenate(parts_z) if parts_z else np.zeros(0)
+    t = np.concatenate(parts_t) if parts_t else np.zeros(0)
+
+    # gather the particles of every drawn collision
+    if pool is not None and len(pool_index):
+        starts = pool.offsets[pool_index]
+        lengths = pool.offsets[pool_index + 1] - starts
+    else:
+        starts = np.zeros(0, np.int64)
+        lengths = np.zeros(0, np.int64)
+    total = int(lengths.sum())
+    coll_of_part = np.repeat(np.arange(len(pool_index)), lengths)
+    first = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=first[1:])
+    src = (
+        starts[coll_of_part] + (np.arange(total) - first[coll_of_part])
+        if total
+        else np.zeros(0, np.int64)
+    )
+    evt_of_coll = np.repeat(np.arange(n_ev), n_pu)
+    vertex_index = (np.arange(len(pool_index)) - coll_offsets[evt_of_coll] + 1).astype(np.int32)
+    per_event_parts = np.bincount(evt_of_coll, weights=lengths, minlength=n_ev).astype(np.int64)
+    part_offsets = np.zeros(n_ev + 1, dtype=np.int64)
+    np.cumsum(per_event_parts, out=part_offsets[1:])
+
+    if pool is None or total == 0:
+        empty_f = np.zeros(0)
+        return PileupDraw(
+            n_pu,
+            hard_z,
+            hard_t,
+            coll_offsets,
+            pool_index,
+            phi,
+            z,
+            t,
+            part_offsets,
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int8),
+            empty_f,
+            empty_f,
+            empty_f,
+            empty_f,
+            empty_f,
+            empty_f,
+            empty_f,
+            empty_f,
+        )
+    c = np.cos(phi)[coll_of_part]
+    s = np.sin(phi)[coll_of_part]
+    px0 = pool.px[src].astype(np.float64)
+    py0 = pool.py[src].astype(np.float64)
+    vx0 = pool.vx[src].astype(np.float64)
+    vy0 = pool.vy[src].astype(np.float64)
+    return PileupDraw(
+        n_pu=n_pu,
+        hard_z=hard_z,
+        hard_t=hard_t,
+        coll_offsets=coll_offsets,
+        pool_index=pool_index,
+        phi=phi,
+        z=z,
+        t=t,
+        part_offsets=part_offsets,
+        vertex_index=vertex_index[coll_of_part],
+        pid=pool.pid[src],
+        charge=pool.charge[src],
+        px=c * px0 - s * py0,
+        py=s * px0 + c * py0,
+        pz=pool.pz[src].astype(np.float64),
+        mass=pool.mass[src].astype(np.float64),
+        x=c * vx0 - s * vy0 + spec.beamspot_x_mm,
+        y=s * vx0 + c * vy0 + spec.beamspot_y_mm,
+        zpos=pool.vz[src].astype(np.float64) + z[coll_of_part],
+        tpos_mm=pool.vt[src].astype(np.float64) + t[coll_of_part] * C_MM_PER_PS,
+    )

@@ -1,0 +1,133 @@
+"""Writing Parquet files atomically, one row per event, every column a list.
+
+:class:`AtomicParquetWriter` writes to a hidden temporary file beside the
+target and renames it only when the file is complete, so a killed run never
+leaves a file that looks finished. Compression is zstd, as in COLLIDE-2V.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from l1scout.errors import ConfigError
+from l1scout.io.schema import Column, arrow_schema
+
+__all__ = ["AtomicParquetWriter", "Jagged"]
+
+#: (offsets, values) of a per-event list column; offsets has n_events + 1 entries.
+Jagged = tuple[npt.NDArray[np.int64], npt.NDArray[Any]]
+
+
+def _list_array(col: Column, offsets: npt.NDArray[np.int64], values: npt.NDArray[Any]) -> pa.Array:
+    if col.depth != 1:
+        msg = f"column {col.name}: only one list level is written from (offsets, values)"
+        raise NotImplementedError(msg)
+    flat = np.asarray(values).astype(np.dtype(col.dtype), copy=False)
+    return pa.ListArray.from_arrays(pa.array(np.asarray(offsets, dtype=np.int32)), pa.array(flat))
+
+
+class AtomicParquetWriter:
+    """Stream row groups into ``path`` through a temporary file.
+
+    Use as a context manager: on a clean exit the file is closed, synced and
+    renamed to ``path``; on an exception the temporary file is removed.
+
+    Args:
+        path: the final file.
+        columns: the schema, in order.
+        metadata: file key-value metadata known at the start.
+        overwrite: replace an existing ``path`` (default: refuse).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        columns: tuple[Column, ...],
+        metadata: Mapping[str, str] | None = None,
+        overwrite: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            msg = f"output file {self.path} exists already; remove it or pass overwrite"
+            raise ConfigError(msg)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            msg = f"cannot create the output directory {self.path.parent} ({exc.strerror or exc})"
+            raise ConfigError(msg) from exc
+        if not os.access(self.path.parent, os.W_OK):
+            msg = f"output directory {self.path.parent} is not writable"
+            raise ConfigError(msg)
+        self.columns = columns
+        self.schema = arrow_schema(columns)
+        self.tmp_path = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self._writer = pq.ParquetWriter(
+            str(self.tmp_path), self.schema, compression="zstd", write_statistics=False
+        )
+        if metadata:
+            self._writer.add_key_value_metadata(dict(metadata))
+        self.rows = 0
+        self._done = False
+
+    def write(self, data: Mapping[str, Jagged]) -> None:
+        """Append one row group: for every column, (offsets, values) of its lists."""
+        arrays = []
+        n_rows = None
+        for col in self.columns:
+            if col.name not in data:
+                msg = f"missing column {col.name} in the batch to write"
+                raise KeyError(msg)
+            offsets, values = data[col.name]
+            if n_rows is None:
+                n_rows = len(offsets) - 1
+            elif len(offsets) - 1 != n_rows:
+                msg = f"column {col.name} has {len(offsets) - 1} rows, expected {n_rows}"
+                raise ValueError(msg)
+            arrays.append(_list_array(col, offsets, values))
+        table = pa.Table.from_arrays(arrays, schema=self.schema)
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def finish(self, metadata: Mapping[str, str] | None = None, path: Path | None = None) -> Path:
+        """Add final metadata, close, sync and rename into place (*path* overrides the target).
+
+        Returns:
+            The final path.
+        """
+        if metadata:
+            self._writer.add_key_value_metadata(dict(metadata))
+        self._writer.close()
+        with self.tmp_path.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        target = Path(path) if path is not None else self.path
+        self.tmp_path.replace(target)
+        self._done = True
+        return target
+
+    def abort(self) -> None:
+        """Close and delete the temporary file."""
+        try:
+            self._writer.close()
+        finally:
+            self.tmp_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> AtomicParquetWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._done:
+            self.abort()

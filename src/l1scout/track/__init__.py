@@ -1,0 +1,3 @@
+"""Reserved for the track stage of the data flow (see DEVELOPERS.md); nothing here yet."""
+
+__all__: list[str] = []

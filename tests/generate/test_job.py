@@ -1,0 +1,225 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from l1scout.errors import ConfigError
+from l1scout.generate.job import DATASET_VERSION, GenerationConfig, output_path, run_generation
+from l1scout.io.schema import GEN_COLUMNS
+
+TTBAR = "tt0123j_5f_ckm_LO_MLM_leptonic"
+SMALL = {"events": 12, "pileup": 15.0, "pool_size": 150}
+
+# Gen-level columns of shared/reference/collide-format.md with their dtypes
+# (None: the reference names the field but not its dtype).
+COLLIDE_GEN = {
+    "Gen_Part": {
+        "PID": "int32",
+        "Status": "int8",
+        "PT": "halffloat",
+        "Eta": "halffloat",
+        "Phi": "halffloat",
+        "Mass": "float",
+        "M1": "int32",
+        "M2": "int32",
+        "D1": "int32",
+        "D2": "int32",
+        "IsPU": "int8",
+    },
+    "Vertex": dict.fromkeys(["Index", "X", "Y", "Z", "T", "NDF", "SumPT2"]),
+    "Event": dict.fromkeys(
+        [
+            "Number",
+            "ProcessID",
+            "Weight",
+            "CrossSection",
+            "CrossSectionError",
+            "Scale",
+            "AlphaQCD",
+            "AlphaQED",
+            "ID1",
+            "ID2",
+            "X1",
+            "X2",
+            "PDF1",
+            "PDF2",
+            "ScalePDF",
+        ]
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def ttbar_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("gen")
+    return run_generation(GenerationConfig(process=TTBAR, seed=21, **SMALL), out).path
+
+
+def test_file_name_and_metadata(ttbar_file: Path) -> None:
+    assert ttbar_file == output_path(ttbar_file.parents[1], TTBAR, 12, 21)
+    assert ttbar_file.name == f"{TTBAR}-NEVENT12-RS21.parquet"
+    meta = {k.decode(): v.decode() for k, v in pq.read_metadata(ttbar_file).metadata.items()}
+    assert meta["nEvents"] == meta["event_count"] == "12"
+    assert meta["dataset_version"] == DATASET_VERSION
+    assert meta["process"] == TTBAR
+    assert meta["seed"] == "21"
+    assert float(meta["pileup_mean"]) == 15.0
+    assert len(meta["settings_hash"]) == 64
+    assert float(meta["cross_section_pb"]) > 1.0
+    assert float(meta["cross_section_error_pb"]) > 0.0
+    assert "l1scout_version" in meta
+    assert json.loads(meta["settings"])["pool"]["size"] == 150
+    assert pq.ParquetFile(ttbar_file).metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_schema_matches_collide_column_by_column(ttbar_file: Path) -> None:
+    schema = pq.read_schema(ttbar_file)
+    for collection, fields in COLLIDE_GEN.items():
+        for field, dtype in fields.items():
+            name = f"{collection}_{field}"
+            assert name in schema.names, name
+            typ = schema.field(name).type
+            assert pa.types.is_list(typ), name
+            if dtype is not None:
+                assert str(typ.value_type) == dtype, (name, typ)
+    # every written column is declared, extensions included, in order
+    assert schema.names == [c.name for c in GEN_COLUMNS]
+    extensions = {c.name for c in GEN_COLUMNS if not c.collide}
+    collide = {f"{c}_{f}" for c, fs in COLLIDE_GEN.items() for f in fs}
+    assert set(schema.names) == collide | extensions
+
+
+def test_event_content(ttbar_file: Path) -> None:
+    a = ak.from_parquet(ttbar_file)
+    assert len(a) == 12
+    assert ak.all(ak.num(a.Event_Number) == 1)
+    assert ak.flatten(a.Event_Number).tolist() == list(range(12))
+    assert set(ak.flatten(a.Event_ProcessID).tolist()) <= {601, 602}
+    pt = ak.values_astype(a.Gen_Part_PT, np.float32)
+    assert ak.all(pt[:, :-1] >= pt[:, 1:])  # sorted by PT
+    # IsPU by construction: hard particles at vertex 0, pileup ones at 1..N
+    ispu, vidx = a.Gen_Part_IsPU, a.Gen_Part_VertexIndex
+    assert ak.all((ispu == 1) == (vidx > 0))
+    assert ak.all(ak.max(vidx, axis=1) == ak.flatten(a.Event_NumPU))
+    assert ak.all(ak.num(a.Vertex_Index) == ak.flatten(a.Event_NumPU) + 1)
+    # pileup particles are final state without family links
+    pu = ispu == 1
+    assert ak.all(a.Gen_Part_Status[pu] == 1)
+    assert ak.all(a.Gen_Part_M1[pu] == -1)
+    # hard truth: tops in the hard process, W leptons, links inside the event
+    hard_pid = np.abs(ak.to_numpy(ak.flatten(a.Gen_Part_PID[~pu])))
+    assert (hard_pid == 6).sum() >= 2 * 12
+    n = ak.num(a.Gen_Part_PID)
+    for col in ("M1", "M2", "D1", "D2"):
+        links = a[f"Gen_Part_{col}"]
+        assert ak.all((links >= -1) & (links < n))
+    # a top's daughters include a W (its first daughter is a kept particle)
+    first = a[0]
+    tops = np.flatnonzero(np.abs(first.Gen_Part_PID.to_numpy()) == 6)
+    kids = {
+        int(first.Gen_Part_PID[k])
+        for t in tops
+        for k in range(first.Gen_Part_D1[t], first.Gen_Part_D2[t] + 1)
+        if first.Gen_Part_M1[k] == t
+    }
+    assert kids & {24, -24, 6, -6}
+    # vertices sorted by SumPT2, truth positions follow the vertex table
+    s2 = a.Vertex_SumPT2
+    assert ak.all(s2[:, :-1] >= s2[:, 1:])
+    v0 = ak.argmin(np.abs(a.Vertex_Index), axis=1, keepdims=True)
+    hard_z = ak.flatten(a.Vertex_Z[v0])
+    prompt_hard = (~pu) & (a.Gen_Part_Status == 1)
+    # the median: decays of K0S, Lambda, ... happen up to metres away
+    zpart = [np.median(np.asarray(z.to_list())) for z in a.Gen_Part_Z[prompt_hard]]
+    assert np.allclose(zpart, ak.to_numpy(hard_z), atol=0.01)
+
+
+def test_same_seed_gives_identical_bytes_and_other_seed_differs(
+    tmp_path: Path, ttbar_file: Path
+) -> None:
+    again = run_generation(GenerationConfig(process=TTBAR, seed=21, **SMALL), tmp_path / "a").path
+    assert again.read_bytes() == ttbar_file.read_bytes()
+    other = run_generation(GenerationConfig(process=TTBAR, seed=22, **SMALL), tmp_path / "b").path
+    a, b = ak.from_parquet(ttbar_file), ak.from_parquet(other)
+    assert not ak.array_equal(a.Gen_Part_PT, b.Gen_Part_PT)
+
+
+def test_no_pileup(tmp_path: Path) -> None:
+    path = run_generation(
+        GenerationConfig(process="ggHtautau", events=3, seed=2, pileup=0), tmp_path
+    ).path
+    a = ak.from_parquet(path)
+    assert ak.all(a.Gen_Part_IsPU == 0)
+    assert ak.all(ak.num(a.Vertex_Index) == 1)
+    assert (np.abs(ak.to_numpy(ak.flatten(a.Gen_Part_PID))) == 15).sum() >= 6  # H -> tau tau
+
+
+def test_lhe_input_is_showered(tmp_path: Path, lhe_file: Path) -> None:
+    cfg = GenerationConfig(process="zmumu_lhe", lhe=lhe_file, events=10, seed=3, pileup=0)
+    result = run_generation(cfg, tmp_path)
+    assert result.events == 5  # the file holds 5 events
+    assert result.path.name == "zmumu_lhe-NEVENT5-RS3.parquet"
+    a = ak.from_parquet(result.path)
+    for ev in range(5):
+        pid = a.Gen_Part_PID[ev].to_numpy()
+        status = a.Gen_Part_Status[ev].to_numpy()
+        assert 23 in pid[status != 1]
+        assert {13, -13} <= set(pid[status == 1].tolist())
+    assert not list(tmp_path.rglob(".*tmp*"))
+
+
+def test_existing_file_is_kept(tmp_path: Path, ttbar_file: Path) -> None:
+    cfg = GenerationConfig(process=TTBAR, seed=21, **SMALL)
+    with pytest.raises(ConfigError, match="exists already"):
+        run_generation(cfg, ttbar_file.parents[1])
+
+
+def test_a_killed_run_leaves_nothing(tmp_path: Path) -> None:
+    class Killed(Exception):
+        pass
+
+    def die(stage: str, done: int, total: int) -> None:
+        if stage == "events" and done > 0:
+            raise Killed
+
+    cfg = GenerationConfig(process=TTBAR, seed=5, events=60, pileup=0)
+    with pytest.raises(Killed):
+        run_generation(cfg, tmp_path, progress=die)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_unwritable_directory(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="cannot create the output directory"):
+        run_generation(GenerationConfig(process=TTBAR, seed=5, events=1, pileup=0), blocker)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"seed": 0}, "seed"),
+        ({"seed": 900_000_001}, "seed"),
+        ({"events": 0}, "events"),
+        ({"pileup": -1.0}, "pileup"),
+        ({"pool_size": 0}, "pool_size"),
+        ({"process": "../x"}, "plain name"),
+        ({"lhe": Path("/nonexistent.lhe")}, "does not exist"),
+        ({"unknown": 1}, "unknown"),
+    ],
+)
+def test_config_errors_name_the_field(fields: dict[str, object], message: str) -> None:
+    base: dict[str, object] = {"process": TTBAR, "events": 1, "seed": 1}
+    with pytest.raises(ValueError, match=message):
+        GenerationConfig(**(base | fields))  # type: ignore[arg-type]
+
+
+def test_unknown_process() -> None:
+    with pytest.raises(ValueError, match="did you mean"):
+        GenerationConfig(process="tt0123j_5f_ckm_LO_MLM_leptonik", events=1, seed=1)
