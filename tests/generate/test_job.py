@@ -152,12 +152,15 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(
 
 def test_no_pileup(tmp_path: Path) -> None:
     path = run_generation(
-        GenerationConfig(process="ggHtautau", events=3, seed=2, pileup=0), tmp_path
+        GenerationConfig(process=TTBAR, events=3, seed=2, pileup=0), tmp_path
     ).path
     a = ak.from_parquet(path)
     assert ak.all(a.Gen_Part_IsPU == 0)
     assert ak.all(ak.num(a.Vertex_Index) == 1)
-    assert (np.abs(ak.to_numpy(ak.flatten(a.Gen_Part_PID))) == 15).sum() >= 6  # H -> tau tau
+    assert ak.all(a.Event_NumPU == 0)
+    # both W decay to leptons: charged leptons or taus in the hard truth of every event
+    lep = np.isin(np.abs(ak.to_numpy(ak.flatten(a.Gen_Part_PID))), [11, 13, 15])
+    assert lep.sum() >= 6
 
 
 def test_lhe_input_is_showered(tmp_path: Path, lhe_file: Path) -> None:
