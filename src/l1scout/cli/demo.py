@@ -14,7 +14,7 @@ from l1scout.io.inspect import inspect_file
 
 __all__ = ["DEMO_EVENTS", "DEMO_PROCESS", "demo"]
 
-DEMO_PROCESS = "tt0123j_5f_ckm_LO_MLM_leptonic"
+DEMO_PROCESS = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"
 DEMO_EVENTS = 300
 DEMO_POOL = 5000
 
@@ -24,7 +24,7 @@ def demo(
     events: Annotated[int, typer.Option(help="Number of ttbar events.", min=1)] = DEMO_EVENTS,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
 ) -> None:
-    """Generate a small dileptonic ttbar sample at pileup 200 and describe it."""
+    """Generate a small semi-leptonic ttbar sample at pileup 200 and describe it."""
     with handle_errors():
         config = make_config(
             process=DEMO_PROCESS, events=events, seed=seed, pileup=200.0, pool_size=DEMO_POOL

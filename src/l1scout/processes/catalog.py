@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -96,6 +97,9 @@ def _check_setting(value: str) -> str:
     return value.strip()
 
 
+ProcessSetting = Annotated[str, AfterValidator(_check_setting)]
+
+
 class Tune(BaseModel):
     """A named set of Pythia settings applied to every process (e.g. CMS CP5)."""
 
@@ -136,14 +140,9 @@ class ProcessSpec(BaseModel):
     group: Group
     in_collide: bool
     collide_million_events: float | None = Field(default=None, gt=0)
-    settings: tuple[str, ...] = Field(min_length=1)
+    settings: tuple[ProcessSetting, ...] = Field(min_length=1)
     differences: OneLine
     parameters: dict[str, float | int | str | bool] = Field(default_factory=dict)
-
-    @field_validator("settings")
-    @classmethod
-    def _settings_form(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_check_setting(item) for item in value)
 
 
 class _CatalogFile(BaseModel):
