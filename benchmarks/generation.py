@@ -17,7 +17,7 @@ from l1scout.generate.pileup import build_pool
 from l1scout.generate.pythia import process_settings
 from l1scout.processes import load_catalog
 
-PROCESS = "tt0123j_5f_ckm_LO_MLM_leptonic"
+PROCESS = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"
 
 
 def main() -> None:

@@ -126,8 +126,8 @@ def test_pileup_without_pool_is_refused() -> None:
 def test_pool_is_the_same_for_any_worker_count_and_is_cached(tmp_path) -> None:  # type: ignore[no-untyped-def]
     cat = load_catalog()
     settings = process_settings(cat, cat.get("minbias"))
-    one = build_pool(settings, 17, 1200, workers=1)
-    two = build_pool(settings, 17, 1200, workers=2)
+    one = build_pool(settings, 17, 1200, workers=1, chunk=500)
+    two = build_pool(settings, 17, 1200, workers=2, chunk=500)
     assert one.n_events == 1200
     for field in MinBiasPool._FIELDS:
         np.testing.assert_array_equal(getattr(one, field), getattr(two, field))

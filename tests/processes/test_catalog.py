@@ -159,6 +159,19 @@ def test_malformed_catalog_names_file_and_field(
     assert str(path) in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "HiggsSM:ff2Hff(t:WW) = on",
+        "HiggsBSM:ffbar2H+- = on",
+        "Bottomonium:gg2bbbar(3S1)[3S1(1)]g = on",
+    ],
+)
+def test_pythia_names_with_brackets_are_accepted(tmp_path: Path, setting: str) -> None:
+    path = _write(tmp_path, _HEADER + _GOOD.replace("HardQCD:all = on", setting))
+    assert load_catalog(path).get("x").settings == (setting,)
+
+
 def test_duplicate_names_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="appears twice"):
         load_catalog(_write(tmp_path, _HEADER + _GOOD + _GOOD))

@@ -203,15 +203,30 @@ class PythiaSource:
         info = self._pythia.infoPython()  # a snapshot: fetch it anew each time
         return float(info.sigmaGen()) * MB_TO_PB, float(info.sigmaErr()) * MB_TO_PB
 
-    def generate(self, n: int) -> RawEvents:
-        """Generate up to *n* events (fewer only when an LHE file runs out)."""
+    def generate(self, n: int, per_event_info: bool = True) -> RawEvents:
+        """Generate up to *n* events (fewer only when an LHE file runs out).
+
+        With *per_event_info* (the default) Pythia is called once per event so
+        that each event's process code and running cross section are recorded;
+        without it, one batch call makes all *n* events (about twice as fast for
+        minimum bias) and the process code is 0.
+        """
         import awkward as ak
 
         batches: list[ak.Array] = []
         codes: list[int] = []
         sigma: list[tuple[float, float]] = []
+        if not per_event_info:
+            batch = self._pythia.nextBatch(n)
+            if len(batch) < n and self._pythia.infoPython().atEndOfFile():
+                self.exhausted = True
+            if len(batch) == 0:
+                return _empty_raw()
+            batches.append(batch)
+            codes = [0] * len(batch)
+            sigma = [self.cross_section_pb()] * len(batch)
         failures = 0
-        while len(batches) < n:
+        while per_event_info and len(batches) < n:
             batch = self._pythia.nextBatch(1)
             if len(batch) == 0:
                 if self._pythia.infoPython().atEndOfFile():
@@ -224,11 +239,12 @@ class PythiaSource:
                 continue
             failures = 0
             batches.append(batch)
-            codes.append(int(self._pythia.infoPython().code()))
-            sigma.append(self.cross_section_pb())
+            info = self._pythia.infoPython()  # a snapshot: fetch it anew each event
+            codes.append(int(info.code()))
+            sigma.append((float(info.sigmaGen()) * MB_TO_PB, float(info.sigmaErr()) * MB_TO_PB))
         if not batches:
             return _empty_raw()
-        arr = ak.concatenate(batches)
+        arr = batches[0] if len(batches) == 1 else ak.concatenate(batches)
         prt = arr.prt[:, 1:]  # drop the "system" entry 0
         counts = ak.to_numpy(ak.num(prt)).astype(np.int64)
         offsets = np.zeros(len(counts) + 1, dtype=np.int64)

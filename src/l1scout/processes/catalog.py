@@ -79,7 +79,7 @@ RESERVED_SETTING_PREFIXES: tuple[str, ...] = (
 
 # "Key = value" where Key is a Pythia setting ("HardQCD:all") or particle data
 # ("25:m0", "25:onIfMatch"); value is anything Pythia's parser accepts.
-_SETTING_RE = re.compile(r"^\s*[A-Za-z0-9_]+(:[A-Za-z0-9_]+)+\s*=\s*\S.*$")
+_SETTING_RE = re.compile(r"^\s*[A-Za-z0-9_]+:[^\s=]+\s*=\s*\S.*$")
 
 ProcessName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
 OneLine = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\n]+$")]
