@@ -12,12 +12,14 @@ times, mb for cross sections (converted to pb on output).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
@@ -203,30 +205,22 @@ class PythiaSource:
         info = self._pythia.infoPython()  # a snapshot: fetch it anew each time
         return float(info.sigmaGen()) * MB_TO_PB, float(info.sigmaErr()) * MB_TO_PB
 
-    def generate(self, n: int, per_event_info: bool = True) -> RawEvents:
-        """Generate up to *n* events (fewer only when an LHE file runs out).
+    def _one_batch(self, n: int) -> tuple[list[ak.Array], list[int], list[tuple[float, float]]]:
+        batch = self._pythia.nextBatch(n)
+        if len(batch) < n and self._pythia.infoPython().atEndOfFile():
+            self.exhausted = True
+        if len(batch) == 0:
+            return [], [], []
+        return [batch], [0] * len(batch), [self.cross_section_pb()] * len(batch)
 
-        With *per_event_info* (the default) Pythia is called once per event so
-        that each event's process code and running cross section are recorded;
-        without it, one batch call makes all *n* events (about twice as fast for
-        minimum bias) and the process code is 0.
-        """
-        import awkward as ak
-
+    def _event_by_event(
+        self, n: int
+    ) -> tuple[list[ak.Array], list[int], list[tuple[float, float]]]:
         batches: list[ak.Array] = []
         codes: list[int] = []
         sigma: list[tuple[float, float]] = []
-        if not per_event_info:
-            batch = self._pythia.nextBatch(n)
-            if len(batch) < n and self._pythia.infoPython().atEndOfFile():
-                self.exhausted = True
-            if len(batch) == 0:
-                return _empty_raw()
-            batches.append(batch)
-            codes = [0] * len(batch)
-            sigma = [self.cross_section_pb()] * len(batch)
         failures = 0
-        while per_event_info and len(batches) < n:
+        while len(batches) < n:
             batch = self._pythia.nextBatch(1)
             if len(batch) == 0:
                 if self._pythia.infoPython().atEndOfFile():
@@ -239,9 +233,20 @@ class PythiaSource:
                 continue
             failures = 0
             batches.append(batch)
-            info = self._pythia.infoPython()  # a snapshot: fetch it anew each event
-            codes.append(int(info.code()))
-            sigma.append((float(info.sigmaGen()) * MB_TO_PB, float(info.sigmaErr()) * MB_TO_PB))
+            codes.append(int(self._pythia.infoPython().code()))
+            sigma.append(self.cross_section_pb())
+        return batches, codes, sigma
+
+    def generate(self, n: int, per_event_info: bool = True) -> RawEvents:
+        """Generate up to *n* events (fewer only when an LHE file runs out).
+
+        With *per_event_info* (the default) Pythia is called once per event so
+        that each event's process code and running cross section are recorded;
+        without it, one batch call makes all *n* events (about twice as fast for
+        minimum bias) and the process code is 0.
+        """
+        fetch = self._event_by_event if per_event_info else self._one_batch
+        batches, codes, sigma = fetch(n)
         if not batches:
             return _empty_raw()
         arr = batches[0] if len(batches) == 1 else ak.concatenate(batches)
@@ -293,37 +298,11 @@ class PythiaSource:
 
 
 def _empty_raw() -> RawEvents:
-    zi = np.zeros(0, dtype=np.int32)
-    zf = np.zeros(0, dtype=np.float64)
-    return RawEvents(
-        np.zeros(1, dtype=np.int64),
-        zi,
-        zi,
-        zi,
-        zi,
-        zi,
-        zi,
-        zf,
-        zf,
-        zf,
-        zf,
-        zf,
-        zf,
-        zf,
-        zf,
-        zf,
-        zi,
-        zf,
-        zi,
-        zi,
-        zf,
-        zf,
-        zf,
-        zf,
-        zf,
-        zf,
-        zf,
-        zf,
-        zf,
-        zf,
-    )
+    empty = {
+        f.name: np.zeros(1 if f.name == "offsets" else 0, dtype=_EMPTY_DTYPES[str(f.type)])
+        for f in dataclasses.fields(RawEvents)
+    }
+    return RawEvents(**empty)
+
+
+_EMPTY_DTYPES = {"I64": np.int64, "I32": np.int32, "F64": np.float64}

@@ -31,7 +31,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 
@@ -85,10 +84,15 @@ ProcessName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_
 OneLine = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\n]+$")]
 
 
-def _check_setting(value: str) -> str:
+def _check_form(value: str) -> str:
     if not _SETTING_RE.match(value):
         msg = f"a Pythia setting must read 'Key = value' (e.g. 'HardQCD:all = on'), got {value!r}"
         raise ValueError(msg)
+    return value.strip()
+
+
+def _check_setting(value: str) -> str:
+    _check_form(value)
     key = value.split("=", 1)[0].strip()
     for prefix in RESERVED_SETTING_PREFIXES:
         if key.lower().startswith(prefix.lower()):
@@ -98,6 +102,7 @@ def _check_setting(value: str) -> str:
 
 
 ProcessSetting = Annotated[str, AfterValidator(_check_setting)]
+TuneSetting = Annotated[str, AfterValidator(_check_form)]
 
 
 class Tune(BaseModel):
@@ -107,16 +112,7 @@ class Tune(BaseModel):
 
     description: OneLine
     reference: OneLine
-    settings: tuple[str, ...] = Field(min_length=1)
-
-    @field_validator("settings")
-    @classmethod
-    def _settings_form(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            if not _SETTING_RE.match(item):
-                msg = f"a Pythia setting must read 'Key = value', got {item!r}"
-                raise ValueError(msg)
-        return tuple(item.strip() for item in value)
+    settings: tuple[TuneSetting, ...] = Field(min_length=1)
 
 
 class ProcessSpec(BaseModel):
