@@ -1,4 +1,4 @@
-"""Generation speed: ttbar with no pileup and with pileup 200, and the pileup pool's build time.
+"""Generation speed (generator level only): ttbar with no pileup and pileup 200, and the pool build time.
 
 Run: python benchmarks/generation.py [--events 200] [--pool 3000]
 Prints events per second per core (one process), measured side by side in one run.
@@ -40,7 +40,12 @@ def main() -> None:
         rows = []
         for pileup in (0.0, 200.0):
             cfg = GenerationConfig(
-                process=PROCESS, events=args.events, seed=3, pileup=pileup, pool_size=args.pool
+                process=PROCESS,
+                events=args.events,
+                seed=3,
+                pileup=pileup,
+                pool_size=args.pool,
+                views=(),
             )
             if pileup:  # build (and cache) the pool outside the timed run
                 run_generation(cfg.model_copy(update={"events": 1}), Path(tmp) / "warm")

@@ -9,8 +9,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from l1scout.detector.card import load_frontend_card
+from l1scout.detector.view_card import load_view_card
 from l1scout.errors import ConfigError
-from l1scout.generate.job import DATASET_VERSION, GenerationConfig, output_path, run_generation
+from l1scout.generate.job import (
+    DATASET_VERSION,
+    GenerationConfig,
+    columns_of,
+    output_path,
+    run_generation,
+)
 from l1scout.io.schema import GEN_COLUMNS
 
 TTBAR = "tt0123j_5f_ckm_LO_MLM_leptonic"
@@ -55,6 +63,63 @@ COLLIDE_GEN = {
 }
 
 
+_PART = {
+    "fUniqueID": "uint32",
+    "PID": "int32",
+    "Charge": "int8",
+    **dict.fromkeys(["PT", "Eta", "Phi", "E"], "halffloat"),
+    "Mass": "float",
+    **dict.fromkeys(["D0", "DZ", "ErrorD0", "ErrorDZ"], "float"),
+    "IsPU": "int8",
+    "IsRecoPU": "int32",
+    "PuppiW": "halffloat",
+}
+_LEP = {
+    "Charge": "int8",
+    **dict.fromkeys(["D0", "DZ", "ErrorD0", "ErrorDZ"], "float"),
+    **dict.fromkeys(["PT", "Eta", "Phi"], "halffloat"),
+}
+_ISO = dict.fromkeys(["IsolationVar", "IsolationVarRhoCorr"], "float")
+_JET = {
+    **dict.fromkeys(["PT", "Eta", "Phi"], "halffloat"),
+    "Mass": "float",
+    "Charge": "int8",
+    "Flavor": "uint32",
+    "BTag": "int8",
+    "BTagPhys": "int8",
+    "NCharged": "int32",
+    "NNeutrals": "int32",
+    "Constituents": "list<element: uint32>",
+    "ConstituentsIdx": "list<element: int16>",
+}
+_MET = dict.fromkeys(["MET", "Eta", "Phi"], "halffloat")
+# Detector-view columns of the final COLLIDE schema (shared/reference/collide-format.md).
+COLLIDE_VIEW = {
+    "PFPart": _PART,
+    "PUPPIPart": _PART,
+    "Electron": {**_LEP, "EhadOverEem": "float", **_ISO},
+    "MuonTight": {**_LEP, **_ISO},
+    "PhotonTight": {
+        **dict.fromkeys(["PT", "Eta", "Phi"], "halffloat"),
+        "EhadOverEem": "float",
+        **_ISO,
+    },
+    "JetAK4": _JET,
+    "JetAK8": _JET,
+    "JetPuppiAK4": _JET,
+    "JetPuppiAK8": _JET,
+    "MET": _MET,
+    "PUPPIMET": _MET,
+    "Rho": {"Rho": "float"},
+    "ScalarHT": {"HT": "float"},
+}
+COLLIDE_GEN_OBJECTS = {
+    "Gen_JetAK4": {**dict.fromkeys(["PT", "Eta", "Phi"], "halffloat"), "Mass": "float"},
+    "Gen_JetAK8": {**dict.fromkeys(["PT", "Eta", "Phi"], "halffloat"), "Mass": "float"},
+    "Gen_MissingET": dict.fromkeys(["MET", "Eta", "Phi"]),
+}
+
+
 @pytest.fixture(scope="module")
 def ttbar_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("gen")
@@ -80,7 +145,10 @@ def test_file_name_and_metadata(ttbar_file: Path) -> None:
 
 def test_schema_matches_collide_column_by_column(ttbar_file: Path) -> None:
     schema = pq.read_schema(ttbar_file)
-    for collection, fields in COLLIDE_GEN.items():
+    expected = {**COLLIDE_GEN, **COLLIDE_GEN_OBJECTS}
+    for view in ("FullReco", "L1T"):
+        expected |= {f"{view}_{coll}": fields for coll, fields in COLLIDE_VIEW.items()}
+    for collection, fields in expected.items():
         for field, dtype in fields.items():
             name = f"{collection}_{field}"
             assert name in schema.names, name
@@ -89,10 +157,18 @@ def test_schema_matches_collide_column_by_column(ttbar_file: Path) -> None:
             if dtype is not None:
                 assert str(typ.value_type) == dtype, (name, typ)
     # every written column is declared, extensions included, in order
-    assert schema.names == [c.name for c in GEN_COLUMNS]
-    extensions = {c.name for c in GEN_COLUMNS if not c.collide}
-    collide = {f"{c}_{f}" for c, fs in COLLIDE_GEN.items() for f in fs}
+    views = tuple(load_view_card(v) for v in ("FullReco", "L1T"))
+    declared = columns_of(load_frontend_card(), views)
+    assert schema.names == [c.name for c in declared]
+    extensions = {c.name for c in declared if not c.collide}
+    collide = {f"{c}_{f}" for c, fs in expected.items() for f in fs}
     assert set(schema.names) == collide | extensions
+
+
+def test_truth_only_file_has_generator_columns(tmp_path: Path) -> None:
+    config = GenerationConfig(process=TTBAR, seed=5, events=2, pileup=0.0, views=())
+    path = run_generation(config, tmp_path).path
+    assert pq.read_schema(path).names == [c.name for c in GEN_COLUMNS]
 
 
 def test_event_content(ttbar_file: Path) -> None:

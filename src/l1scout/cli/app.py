@@ -12,6 +12,7 @@ from l1scout.cli.demo import demo
 from l1scout.cli.generate import generate
 from l1scout.cli.inspect import inspect
 from l1scout.cli.processes import processes
+from l1scout.cli.validate import validate
 
 __all__ = ["app"]
 
@@ -46,3 +47,4 @@ app.command(help=generate.__doc__)(generate)
 app.command(help=processes.__doc__)(processes)
 app.command(help=inspect.__doc__)(inspect)
 app.command(help=demo.__doc__)(demo)
+app.command(help=validate.__doc__)(validate)

@@ -95,12 +95,21 @@ def generate(
     tune: Annotated[
         str | None, typer.Option(help="Pythia tune from the catalog (default CP5).")
     ] = None,
+    view: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A detector view to simulate: FullReco, L1T or a view-card TOML file; repeat for several (default: FullReco and L1T)."
+        ),
+    ] = None,
+    truth_only: Annotated[
+        bool, typer.Option(help="Write the generator level only (no detector views).")
+    ] = False,
     workers: Annotated[
         int, typer.Option(help="Processes used to build a missing pileup pool.", min=1)
     ] = 1,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
 ) -> None:
-    """Generate events with Pythia 8 at 14 TeV, overlay pileup, write COLLIDE-layout Parquet."""
+    """Generate events with Pythia 8 at 14 TeV, overlay pileup, simulate the detector views, write COLLIDE Parquet."""
     with handle_errors():
         config = make_config(
             process=process,
@@ -112,6 +121,7 @@ def generate(
             pool_seed=pool_seed,
             card=card,
             tune=tune,
+            views=() if truth_only else (tuple(view) if view else None),
         )
         with progress_bars() as update:
             result = run_generation(

@@ -1,5 +1,24 @@
-"""Detector cards (data files, one per view) and the detector simulation."""
+"""Detector cards (data files, one per view) and the detector simulation.
 
-from l1scout.detector.card import FrontendCard, PileupSpec, load_frontend_card
+The front-end card (pileup, truth jets) and the view cards (``FullReco``,
+``L1T`` or a user's) are validated data; the simulation stages are small
+vectorised functions: propagation in the field, tracking, calorimeters.
+Reconstruction (particle flow, PUPPI, jets, ...) lives in :mod:`l1scout.reco`.
+"""
 
-__all__ = ["FrontendCard", "PileupSpec", "load_frontend_card"]
+from l1scout.detector.card import FrontendCard, PileupSpec, TruthJetSpec, load_frontend_card
+from l1scout.detector.param import BinnedFunction
+from l1scout.detector.particles import GenParticles
+from l1scout.detector.view_card import VIEW_NAMES, ViewCard, load_view_card
+
+__all__ = [
+    "VIEW_NAMES",
+    "BinnedFunction",
+    "FrontendCard",
+    "GenParticles",
+    "PileupSpec",
+    "TruthJetSpec",
+    "ViewCard",
+    "load_frontend_card",
+    "load_view_card",
+]

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from l1scout._datafile import load_toml_model
 from l1scout.errors import CardError
 
-__all__ = ["CARD_DIR", "FrontendCard", "PileupSpec", "load_frontend_card"]
+__all__ = ["CARD_DIR", "FrontendCard", "PileupSpec", "TruthJetSpec", "load_frontend_card"]
 
 CARD_DIR = Path(__file__).with_name("cards")
 
@@ -52,6 +52,17 @@ class PileupSpec(BaseModel):
         return self
 
 
+class TruthJetSpec(BaseModel):
+    """A generator-jet collection: clustered from visible non-pileup particles."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^Gen_[A-Za-z][A-Za-z0-9]*$")
+    algorithm: Literal["antikt", "kt", "cambridge"]
+    radius: float = Field(gt=0, le=2)
+    pt_min: float = Field(ge=0)
+
+
 class FrontendCard(BaseModel):
     """The front end shared by all views of one detector."""
 
@@ -61,6 +72,7 @@ class FrontendCard(BaseModel):
     name: str = Field(min_length=1)
     description: str
     pileup: PileupSpec
+    truth_jets: list[TruthJetSpec]
 
 
 def load_frontend_card(path: Path | str | None = None) -> FrontendCard:

@@ -15,12 +15,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from l1scout._timing import Timer, stage
 from l1scout._version import __version__
 from l1scout.detector.card import FrontendCard, load_frontend_card
-from l1scout.errors import ConfigError
+from l1scout.detector.particles import GenParticles
+from l1scout.detector.view_card import VIEW_NAMES, ViewCard, load_view_card
+from l1scout.errors import ConfigError, GenerationError
 from l1scout.generate.event import assemble_columns
 from l1scout.generate.pileup import MinBiasPool, draw_pileup, load_or_build_pool
 from l1scout.generate.pythia import (
@@ -32,8 +37,9 @@ from l1scout.generate.pythia import (
     process_settings,
 )
 from l1scout.io.parquet import AtomicParquetWriter
-from l1scout.io.schema import GEN_COLUMNS
+from l1scout.io.schema import GEN_COLUMNS, Column, gen_object_columns, view_columns
 from l1scout.processes.catalog import load_catalog
+from l1scout.reco.view import simulate_view, truth_objects
 
 __all__ = [
     "DATASET_VERSION",
@@ -41,6 +47,7 @@ __all__ = [
     "ROWS_PER_GROUP",
     "GenerationConfig",
     "GenerationResult",
+    "columns_of",
     "output_path",
     "run_generation",
 ]
@@ -71,6 +78,8 @@ class GenerationConfig(BaseModel):
         tune: a tune of the catalog (None: its default, CP5).
         card: a front-end card file (None: the shipped Phase-2 card).
         catalog: a catalog file (None: the shipped one).
+        views: the detector views to simulate: shipped names (``FullReco``,
+            ``L1T``) or view-card files; empty for generator level only.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -85,6 +94,7 @@ class GenerationConfig(BaseModel):
     tune: str | None = None
     card: Path | None = None
     catalog: Path | None = None
+    views: tuple[str, ...] = VIEW_NAMES
 
     @field_validator("process")
     @classmethod
@@ -137,6 +147,7 @@ class _Plan:
     pool_seed: int
     pileup: float
     card: FrontendCard
+    views: tuple[ViewCard, ...]
     record: dict[str, object]
     settings_hash: str
 
@@ -151,6 +162,11 @@ def _plan(config: GenerationConfig) -> _Plan:
         settings = process_settings(catalog, catalog.get(config.process), config.tune)
         source = {}
     pool_settings = process_settings(catalog, catalog.get(POOL_PROCESS), config.tune)
+    views = tuple(load_view_card(v) for v in config.views)
+    names = [v.name for v in views]
+    if len(set(names)) != len(names):
+        msg = f"views must have distinct names, got {names}"
+        raise ConfigError(msg)
     pileup = card.pileup.mean if config.pileup is None else config.pileup
     pool_seed = config.pool_seed or derive_seed(config.seed, 0x504F4F4C)
     record: dict[str, object] = {
@@ -165,9 +181,39 @@ def _plan(config: GenerationConfig) -> _Plan:
         if pileup > 0
         else None,
         "rows_per_group": ROWS_PER_GROUP,
+        "views": [v.model_dump(mode="json") for v in views],
+        "truth_jets": [j.model_dump() for j in card.truth_jets],
     }
     digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
-    return _Plan(settings, pool_settings, pool_seed, pileup, card, record, digest)
+    return _Plan(settings, pool_settings, pool_seed, pileup, card, views, record, digest)
+
+
+def columns_of(card: FrontendCard, views: tuple[ViewCard, ...]) -> tuple[Column, ...]:
+    """The file's columns: truth, then (with views) generator objects and each view's."""
+    if not views:
+        return GEN_COLUMNS
+    cols = GEN_COLUMNS + gen_object_columns([j.name for j in card.truth_jets])
+    for view in views:
+        cols += view_columns(view.name, [(j.name, j.input) for j in view.jets])
+    return cols
+
+
+def _simulate(
+    cols: dict[str, Any], plan: _Plan, seed: int, first: int, timer: Timer | None
+) -> None:
+    gen = GenParticles.from_columns(cols)
+    v_off, v_index = cols["Vertex_Index"]
+    hard = np.flatnonzero(np.asarray(v_index) == 0)
+    pv_z = np.asarray(cols["Vertex_Z"][1], dtype=np.float64)[hard]
+    n_vertices = np.diff(np.asarray(v_off)).astype(np.int64)
+    if len(pv_z) != gen.n_events:
+        msg = "every event needs exactly one hard-scatter vertex (Vertex_Index 0)"
+        raise GenerationError(msg)
+    with stage(timer, "truth jets and MET"):
+        cols.update(truth_objects(gen, list(plan.card.truth_jets)))
+    for k, view in enumerate(plan.views):
+        rng = np.random.default_rng([seed, 0x56494557, k, first])
+        cols.update(simulate_view(gen, view, pv_z, n_vertices, rng, timer))
 
 
 def run_generation(
@@ -177,6 +223,7 @@ def run_generation(
     overwrite: bool = False,
     workers: int = 1,
     progress: Callable[[str, int, int], None] | None = None,
+    timer: Timer | None = None,
 ) -> GenerationResult:
     """Generate the events of *config* and write them under *out*.
 
@@ -187,6 +234,7 @@ def run_generation(
         workers: processes used to build a missing pileup pool.
         progress: called as ``progress(stage, done, total)`` with stage
             ``"pool"`` or ``"events"``.
+        timer: wall time per stage (s) is added here when given.
 
     Returns:
         The written file and its numbers. Nothing is left behind on failure.
@@ -229,16 +277,25 @@ def run_generation(
         "settings": json.dumps(plan.record, sort_keys=True),
     }
     n_done = 0
-    with AtomicParquetWriter(path, GEN_COLUMNS, metadata, overwrite=overwrite) as writer:
+    columns = columns_of(plan.card, plan.views)
+    with AtomicParquetWriter(path, columns, metadata, overwrite=overwrite) as writer:
         while n_done < config.events and not source.exhausted:
             n = min(ROWS_PER_GROUP, config.events - n_done)
-            raw = source.generate(n)
+            with stage(timer, "generation"):
+                raw = source.generate(n)
             if raw.n_events == 0:
                 break
             numbers = list(range(n_done, n_done + raw.n_events))
-            charge = source.charge_of(raw.pid)
-            draw = draw_pileup(pool, plan.card.pileup, plan.pileup, config.seed, numbers)
-            writer.write(assemble_columns(raw, charge, draw, plan.card.pileup, numbers))
+            with stage(timer, "pileup overlay"):
+                charge = source.charge_of(raw.pid)
+                draw = draw_pileup(pool, plan.card.pileup, plan.pileup, config.seed, numbers)
+                cols: dict[str, Any] = dict(
+                    assemble_columns(raw, charge, draw, plan.card.pileup, numbers)
+                )
+            if plan.views:
+                _simulate(cols, plan, config.seed, n_done, timer)
+            with stage(timer, "writing"):
+                writer.write(cols)
             n_done += raw.n_events
             if progress:
                 progress("events", n_done, config.events)

@@ -21,18 +21,23 @@ import pyarrow.parquet as pq
 from l1scout.errors import ConfigError
 from l1scout.io.schema import Column, arrow_schema
 
-__all__ = ["AtomicParquetWriter", "Jagged"]
+__all__ = ["AtomicParquetWriter", "Jagged", "Nested"]
 
 #: (offsets, values) of a per-event list column; offsets has n_events + 1 entries.
 Jagged = tuple[npt.NDArray[np.int64], npt.NDArray[Any]]
+#: (offsets, inner offsets, values) of a list-of-lists column (jet constituents).
+Nested = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[Any]]
 
 
-def _list_array(col: Column, offsets: npt.NDArray[np.int64], values: npt.NDArray[Any]) -> pa.Array:
-    if col.depth != 1:
-        msg = f"column {col.name}: only one list level is written from (offsets, values)"
-        raise NotImplementedError(msg)
-    flat = np.asarray(values).astype(np.dtype(col.dtype), copy=False)
-    return pa.ListArray.from_arrays(pa.array(np.asarray(offsets, dtype=np.int32)), pa.array(flat))
+def _list_array(col: Column, data: Jagged | Nested) -> pa.Array:
+    if len(data) != col.depth + 1:
+        msg = f"column {col.name}: expected {col.depth} offset arrays and the values, got {len(data) - 1}"
+        raise ValueError(msg)
+    flat = np.asarray(data[-1]).astype(np.dtype(col.dtype), copy=False)
+    array: pa.Array = pa.array(flat)
+    for offsets in reversed(data[:-1]):
+        array = pa.ListArray.from_arrays(pa.array(np.asarray(offsets, dtype=np.int32)), array)
+    return array
 
 
 class AtomicParquetWriter:
@@ -78,21 +83,22 @@ class AtomicParquetWriter:
         self.rows = 0
         self._done = False
 
-    def write(self, data: Mapping[str, Jagged]) -> None:
-        """Append one row group: for every column, (offsets, values) of its lists."""
+    def write(self, data: Mapping[str, Jagged | Nested]) -> None:
+        """Append one row group: for every column, (offsets, [inner offsets,] values)."""
         arrays = []
         n_rows = None
         for col in self.columns:
             if col.name not in data:
                 msg = f"missing column {col.name} in the batch to write"
                 raise KeyError(msg)
-            offsets, values = data[col.name]
+            item = data[col.name]
+            offsets = item[0]
             if n_rows is None:
                 n_rows = len(offsets) - 1
             elif len(offsets) - 1 != n_rows:
                 msg = f"column {col.name} has {len(offsets) - 1} rows, expected {n_rows}"
                 raise ValueError(msg)
-            arrays.append(_list_array(col, offsets, values))
+            arrays.append(_list_array(col, item))
         table = pa.Table.from_arrays(arrays, schema=self.schema)
         self._writer.write_table(table)
         self.rows += table.num_rows

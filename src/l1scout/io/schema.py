@@ -44,6 +44,8 @@ __all__ = [
     "VERTEX_COLUMNS",
     "Column",
     "arrow_schema",
+    "gen_object_columns",
+    "view_columns",
 ]
 
 _ARROW = {
@@ -167,6 +169,172 @@ EVENT_COLUMNS = _cols(
 )
 
 GEN_COLUMNS: tuple[Column, ...] = GEN_PART_COLUMNS + VERTEX_COLUMNS + EVENT_COLUMNS
+
+_PARTICLE_FIELDS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "fUniqueID",
+        "uint32",
+        "",
+        "id within the event: Gen_Part index + 1 for tracks, from 2^31 for neutrals",
+    ),
+    ("PID", "int32", "", "PDG id: the true one for tracks, 22 / 0 for ECAL / HCAL neutrals"),
+    ("Charge", "int8", "e", "electric charge"),
+    ("PT", "float16", "GeV", "transverse momentum (measured, unweighted)"),
+    ("Eta", "float16", "", "pseudorapidity"),
+    ("Phi", "float16", "rad", "azimuth"),
+    ("E", "float16", "GeV", "energy"),
+    ("Mass", "float32", "GeV", "mass"),
+    ("D0", "float32", "mm", "transverse impact parameter (0 for neutrals)"),
+    ("DZ", "float32", "mm", "longitudinal impact parameter (0 for neutrals)"),
+    ("ErrorD0", "float32", "mm", "resolution of D0"),
+    ("ErrorDZ", "float32", "mm", "resolution of DZ"),
+    (
+        "IsPU",
+        "int8",
+        "",
+        "truth: 1 if from a pileup collision (neutrals: most of the tower energy)",
+    ),
+    ("IsRecoPU", "int32", "", "1 if charged-hadron subtraction flagged it"),
+    ("PuppiW", "float16", "", "PUPPI weight"),
+)
+
+_LEPTON_FIELDS: tuple[tuple[str, str, str, str], ...] = (
+    ("Charge", "int8", "e", "electric charge"),
+    ("D0", "float32", "mm", "transverse impact parameter"),
+    ("DZ", "float32", "mm", "longitudinal impact parameter"),
+    ("ErrorD0", "float32", "mm", "resolution of D0"),
+    ("ErrorDZ", "float32", "mm", "resolution of DZ"),
+    ("PT", "float16", "GeV", "transverse momentum"),
+    ("Eta", "float16", "", "pseudorapidity"),
+    ("Phi", "float16", "rad", "azimuth"),
+)
+
+_ISOLATION_FIELDS: tuple[tuple[str, str, str, str], ...] = (
+    ("IsolationVar", "float32", "", "sum pT of candidates in the cone / pT"),
+    ("IsolationVarRhoCorr", "float32", "", "the same with the neutral sum corrected by rho"),
+)
+
+_EHAD = ("EhadOverEem", "float32", "", "HCAL over ECAL energy of the towers at the object")
+
+
+def _jet_columns(prefix: str) -> tuple[Column, ...]:
+    cols = _cols(
+        prefix,
+        [
+            ("PT", "float16", "GeV", "transverse momentum"),
+            ("Eta", "float16", "", "pseudorapidity"),
+            ("Phi", "float16", "rad", "azimuth"),
+            ("Mass", "float32", "GeV", "invariant mass"),
+            ("Charge", "int8", "e", "sum of the constituents' charges"),
+            (
+                "Flavor",
+                "uint32",
+                "",
+                "5 b, 4 c, else the nearest light parton's |PDG id| (0: none)",
+            ),
+            ("BTag", "int8", "", "1 if b-tagged (card efficiencies on Flavor)"),
+            ("BTagPhys", "int8", "", "1 if b-tagged (card efficiencies on the physics flavour)"),
+            ("NCharged", "int32", "", "charged constituents"),
+            ("NNeutrals", "int32", "", "neutral constituents"),
+        ],
+    )
+    nested = (
+        Column(f"{prefix}_Constituents", "uint32", "", "fUniqueID of the constituents", depth=2),
+        Column(
+            f"{prefix}_ConstituentsIdx",
+            "int16",
+            "",
+            "index of each constituent in the view's particle collection",
+            depth=2,
+        ),
+    )
+    return cols + nested
+
+
+def view_columns(view: str, jets: Sequence[tuple[str, str]]) -> tuple[Column, ...]:
+    """Columns of one detector view.
+
+    Args:
+        view: the view name (``FullReco``, ``L1T`` or a user's).
+        jets: (collection name, input) of the view card's jet collections,
+            input ``pf`` or ``puppi``.
+
+    >>> cols = view_columns("L1T", [("JetAK4", "pf")])
+    >>> cols[0].name, cols[-1].name, cols[-1].depth
+    ('L1T_PFPart_fUniqueID', 'L1T_Vertex_SumPT2', 1)
+    """
+    out: list[Column] = []
+    for coll in ("PFPart", "PUPPIPart"):
+        out += _cols(f"{view}_{coll}", _PARTICLE_FIELDS)
+    out += _cols(f"{view}_Electron", [*_LEPTON_FIELDS, _EHAD, *_ISOLATION_FIELDS])
+    out += _cols(f"{view}_MuonTight", [*_LEPTON_FIELDS, *_ISOLATION_FIELDS])
+    out += _cols(
+        f"{view}_PhotonTight",
+        [
+            ("PT", "float16", "GeV", "transverse momentum"),
+            ("Eta", "float16", "", "pseudorapidity"),
+            ("Phi", "float16", "rad", "azimuth"),
+            _EHAD,
+            *_ISOLATION_FIELDS,
+        ],
+    )
+    for name, _ in jets:
+        out += _jet_columns(f"{view}_{name}")
+    for coll in ("MET", "PUPPIMET"):
+        out += _cols(
+            f"{view}_{coll}",
+            [
+                ("MET", "float16", "GeV", "missing transverse momentum"),
+                ("Eta", "float16", "", "pseudorapidity of minus the visible momentum sum"),
+                ("Phi", "float16", "rad", "azimuth of the missing momentum"),
+            ],
+        )
+    out += _cols(
+        f"{view}_Rho",
+        [("Rho", "float32", "GeV", "pileup pT density per unit area, one per region")],
+    )
+    out += _cols(f"{view}_ScalarHT", [("HT", "float32", "GeV", "scalar sum of pT")])
+    out += _cols(
+        f"{view}_Vertex",
+        [
+            ("Index", "int32", "", "reconstruction order", False),
+            ("X", "float32", "mm", "beam-spot x", False),
+            ("Y", "float32", "mm", "beam-spot y", False),
+            ("Z", "float32", "mm", "weighted mean z of the tracks", False),
+            ("T", "float32", "s", "mean track time (0: the view measures no time)", False),
+            ("NDF", "int32", "", "2 x tracks - 3", False),
+            ("SumPT2", "float32", "GeV^2", "sum of the tracks' pT^2", False),
+        ],
+    )
+    return tuple(out)
+
+
+def gen_object_columns(jet_names: Sequence[str]) -> tuple[Column, ...]:
+    """Generator-level objects shared by the views: the truth jets named by the front-end card, and MET.
+
+    >>> [c.name for c in gen_object_columns(["Gen_JetAK4"])][:2]
+    ['Gen_JetAK4_PT', 'Gen_JetAK4_Eta']
+    """
+    out: list[Column] = []
+    for name in jet_names:
+        out += _cols(
+            name,
+            [
+                ("PT", "float16", "GeV", "transverse momentum"),
+                ("Eta", "float16", "", "pseudorapidity"),
+                ("Phi", "float16", "rad", "azimuth"),
+                ("Mass", "float32", "GeV", "invariant mass"),
+            ],
+        )
+    out += _cols(
+        "Gen_MissingET",
+        [
+            ("MET", "float16", "GeV", "minus the vector sum of visible non-pileup particles"),
+            ("Eta", "float16", "", "its pseudorapidity"),
+            ("Phi", "float16", "rad", "its azimuth"),
+        ],
+    )
+    return tuple(out)
 
 
 def arrow_schema(columns: Sequence[Column]) -> pa.Schema:

@@ -1,0 +1,222 @@
+"""Calorimeters: towers, energy deposits, smearing and the energy-flow neutrals.
+
+Each calorimeter (ECAL, HCAL, each with its forward part) is a grid of towers
+in (eta, phi) made of the card's segments. Every visible particle that reaches
+the calorimeter surface leaves the card's fraction of its energy (by PDG id,
+Delphes ``EnergyFraction``) in the tower at its impact point; the tower's sum is
+smeared log-normally with the card's resolution (Delphes ``SimpleCalorimeter``).
+Tracks pointing to a tower carry the same fraction of their measured energy.
+A tower whose measured energy exceeds the track energy by more than
+``energy_min`` and ``significance_min`` times the combined resolution makes a
+neutral candidate with the excess (a photon from ECAL, a neutral hadron from
+HCAL) at the tower centre, smeared uniformly inside the tower when the card
+says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
+
+from l1scout.detector.particles import GenParticles
+from l1scout.detector.propagation import SurfaceHits
+from l1scout.detector.tracking import Tracks, lognormal
+from l1scout.detector.view_card import CalorimeterSpec, ParticleFlowSpec
+
+__all__ = ["CaloTowers", "NeutralCandidates", "TowerGrid", "energy_fractions", "run_calorimeter"]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class TowerGrid:
+    """Tower geometry: rows in eta, each with its own number of towers in phi.
+
+    >>> from l1scout.detector.view_card import CaloSegment
+    >>> grid = TowerGrid.from_segments([CaloSegment(eta_min=-1.0, eta_max=1.0, deta=0.5, n_phi=4)])
+    >>> grid.n_towers, grid.locate(np.array([0.1, 2.0]), np.array([0.1, 0.0])).tolist()
+    (16, [10, -1])
+    """
+
+    row_lo: F64
+    row_hi: F64
+    n_phi: I64
+    row_start: I64
+
+    @classmethod
+    def from_segments(cls, segments: list[object]) -> TowerGrid:
+        """Rows of every segment (``eta_min``, ``eta_max``, ``deta``, ``n_phi``), sorted in eta."""
+        lo: list[F64] = []
+        hi: list[F64] = []
+        nphi: list[I64] = []
+        for seg in sorted(segments, key=lambda s: s.eta_min):  # type: ignore[attr-defined]
+            n = max(1, round((seg.eta_max - seg.eta_min) / seg.deta))  # type: ignore[attr-defined]
+            edges = np.linspace(seg.eta_min, seg.eta_max, n + 1)  # type: ignore[attr-defined]
+            lo.append(edges[:-1])
+            hi.append(edges[1:])
+            nphi.append(np.full(n, seg.n_phi, dtype=np.int64))  # type: ignore[attr-defined]
+        n_phi = np.concatenate(nphi)
+        start = np.zeros(len(n_phi) + 1, dtype=np.int64)
+        np.cumsum(n_phi, out=start[1:])
+        return cls(np.concatenate(lo), np.concatenate(hi), n_phi, start)
+
+    @property
+    def n_towers(self) -> int:
+        """Number of towers."""
+        return int(self.row_start[-1])
+
+    @cached_property
+    def _tower_row(self) -> I64:
+        return np.repeat(np.arange(len(self.n_phi), dtype=np.int64), self.n_phi)
+
+    def locate(self, eta: F64, phi: F64) -> I64:
+        """Tower id at (eta, phi), -1 outside the calorimeter."""
+        row = np.searchsorted(self.row_lo, eta, side="right") - 1
+        rowc = np.clip(row, 0, len(self.row_lo) - 1)
+        inside = (row >= 0) & (eta < self.row_hi[rowc])
+        frac = (np.asarray(phi) + np.pi) / (2 * np.pi)
+        col = np.clip(np.floor(frac * self.n_phi[rowc]).astype(np.int64), 0, self.n_phi[rowc] - 1)
+        return np.where(inside, self.row_start[rowc] + col, -1)
+
+    def bounds(self, tower: I64) -> tuple[F64, F64, F64, F64]:
+        """eta_lo, eta_hi, phi_lo, phi_hi of each tower."""
+        row = self._tower_row[tower]
+        col = tower - self.row_start[row]
+        dphi = 2 * np.pi / self.n_phi[row]
+        phi_lo = -np.pi + col * dphi
+        return self.row_lo[row], self.row_hi[row], phi_lo, phi_lo + dphi
+
+
+def energy_fractions(pid: npt.NDArray[np.integer], spec: ParticleFlowSpec) -> tuple[F64, F64]:
+    """ECAL and HCAL fractions of each particle's energy, by |PDG id|, from the card."""
+    apid = np.abs(np.asarray(pid, dtype=np.int64))
+    f_ecal = np.full(len(apid), spec.default_fraction_ecal)
+    f_hcal = np.full(len(apid), spec.default_fraction_hcal)
+    for entry in spec.energy_fractions:
+        sel = np.isin(apid, np.asarray(entry.pids, dtype=np.int64))
+        f_ecal[sel] = entry.ecal
+        f_hcal[sel] = entry.hcal
+    return f_ecal, f_hcal
+
+
+@dataclass(frozen=True)
+class CaloTowers:
+    """The filled towers of one calorimeter over a batch, sorted by (event, tower).
+
+    ``energy`` is the measured (smeared) energy in GeV, 0 when below threshold.
+    """
+
+    grid: TowerGrid
+    key: I64
+    energy: F64
+    true_energy: F64
+    pu_energy: F64
+    track_energy: F64
+    sigma: F64
+
+    def energy_at(self, event: I64, eta: F64, phi: F64) -> F64:
+        """Measured energy of the tower at (eta, phi) in each given event (0 if empty)."""
+        tower = self.grid.locate(eta, phi)
+        key = np.asarray(event, dtype=np.int64) * self.grid.n_towers + tower
+        pos = np.clip(np.searchsorted(self.key, key), 0, max(len(self.key) - 1, 0))
+        if len(self.key) == 0:
+            return np.zeros(len(key))
+        found = (self.key[pos] == key) & (tower >= 0)
+        return np.where(found, self.energy[pos], 0.0)
+
+
+@dataclass(frozen=True)
+class NeutralCandidates:
+    """Neutral energy-flow candidates of one calorimeter (flat over the batch, by event)."""
+
+    event: I64
+    energy: F64
+    eta: F64
+    phi: F64
+    is_pu: npt.NDArray[np.int8]
+
+
+def run_calorimeter(
+    gen: GenParticles,
+    hits: SurfaceHits,
+    tracks: Tracks,
+    spec: CalorimeterSpec,
+    fraction: F64,
+    track_fraction: F64,
+    rng: np.random.Generator,
+) -> tuple[CaloTowers, NeutralCandidates]:
+    """Deposit, smear and subtract tracks in one calorimeter.
+
+    Args:
+        gen: the generated particles.
+        hits: their impact points on the calorimeter surface.
+        tracks: the reconstructed tracks.
+        spec: the calorimeter's card section.
+        fraction: for every generated particle, the share of its energy left here.
+        track_fraction: the same share for every track.
+        rng: the view's random stream.
+
+    Returns:
+        The filled towers and the neutral candidates made from their excess energy.
+    """
+    grid = TowerGrid.from_segments(list(spec.segments))
+    n_tow = grid.n_towers
+    dep = gen.visible & hits.reached & (fraction > 0)
+    pidx = np.flatnonzero(dep)
+    ptower = grid.locate(hits.eta[pidx], hits.phi[pidx])
+    pin = ptower >= 0
+    pidx, ptower = pidx[pin], ptower[pin]
+    pkey = gen.event[pidx] * n_tow + ptower
+    pe = gen.energy[pidx] * fraction[pidx]
+
+    tsel = np.flatnonzero(track_fraction > 0)
+    ttower = grid.locate(tracks.surface_eta[tsel], tracks.surface_phi[tsel])
+    tin = ttower >= 0
+    tsel, ttower = tsel[tin], ttower[tin]
+    tevent = gen.event[tracks.gen[tsel]]
+    tkey = tevent * n_tow + ttower
+    te = tracks.energy[tsel] * track_fraction[tsel]
+    tsig = te * tracks.sigma_pt[tsel] / np.maximum(tracks.pt[tsel], 1e-9)
+
+    keys, inverse = np.unique(np.concatenate([pkey, tkey]), return_inverse=True)
+    n_p = len(pkey)
+    nk = len(keys)
+    true_e = np.bincount(inverse[:n_p], weights=pe, minlength=nk).astype(np.float64)
+    pu_e = np.bincount(inverse[:n_p], weights=pe * gen.is_pu[pidx], minlength=nk).astype(np.float64)
+    track_e = np.bincount(inverse[n_p:], weights=te, minlength=nk).astype(np.float64)
+    track_var = np.bincount(inverse[n_p:], weights=tsig**2, minlength=nk).astype(np.float64)
+
+    tower = keys % n_tow if nk else np.zeros(0, np.int64)
+    eta_lo, eta_hi, phi_lo, phi_hi = grid.bounds(tower)
+    eta_c = 0.5 * (eta_lo + eta_hi)
+    sigma = spec.resolution(true_e, eta_c)
+    measured = lognormal(true_e, sigma, rng)
+    measured = np.where(
+        (measured < spec.energy_min) | (measured < spec.significance_min * sigma), 0.0, measured
+    )
+    excess = measured - track_e
+    sigma_tot = np.sqrt(sigma**2 + track_var)
+    neutral = (excess > spec.energy_min) & (excess > spec.significance_min * sigma_tot)
+    n_sel = np.flatnonzero(neutral)
+    if spec.smear_tower_center:
+        u, v = rng.random(len(n_sel)), rng.random(len(n_sel))
+        n_eta = eta_lo[n_sel] + u * (eta_hi[n_sel] - eta_lo[n_sel])
+        n_phi = phi_lo[n_sel] + v * (phi_hi[n_sel] - phi_lo[n_sel])
+    else:
+        n_eta = eta_c[n_sel]
+        n_phi = 0.5 * (phi_lo[n_sel] + phi_hi[n_sel])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pu_share = np.where(true_e > 0, pu_e / np.where(true_e > 0, true_e, 1.0), 1.0)
+    towers = CaloTowers(grid, keys, measured, true_e, pu_e, track_e, sigma)
+    neutrals = NeutralCandidates(
+        event=keys[n_sel] // n_tow,
+        energy=excess[n_sel],
+        eta=n_eta,
+        phi=n_phi,
+        is_pu=(pu_share[n_sel] > 0.5).astype(np.int8),
+    )
+    return towers, neutrals

@@ -1,0 +1,166 @@
+"""Electrons, muons and photons of a view, as the Delphes Phase-2 card makes them.
+
+* Electrons: the electron tracks of the energy flow (``ElectronFilter``), kept
+  with the card's ``ElectronEfficiency``.
+* Muons (tight): the muon tracks, kept with the reconstruction and the
+  tight-identification efficiencies (``MuonTightIdEfficiency``).
+* Photons (tight): ECAL neutral candidates above ``pt_min`` (``PhotonFilter``),
+  matched to generated non-pileup photons and kept with the prompt, non-prompt
+  or fake efficiency of ``PhotonTightID``.
+
+Isolation (Delphes ``Isolation``, cone ``delta_r_max``): ``IsolationVar`` on
+the PUPPI-weighted candidates without leptons (as the card's ``Electron`` and
+``MuonTight`` branches), ``IsolationVarRhoCorr`` on the CHS candidates without
+leptons with rho from the median method (the card's ``*IsolationCHS``).
+``EhadOverEem`` is the ratio of the HCAL and ECAL tower energies at the
+object's impact point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from l1scout.detector.calorimeter import CaloTowers
+from l1scout.detector.param import BinnedFunction
+from l1scout.detector.particles import GenParticles
+from l1scout.detector.view_card import IsolationSpec
+from l1scout.reco.isolation import CHARGED_NOPU, CHARGED_PU, NEUTRAL, isolation
+from l1scout.reco.particleflow import Candidates, offsets_from_counts
+
+__all__ = ["IsolationInputs", "Objects", "ehad_over_eem", "isolate", "match_photons", "select"]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Objects:
+    """Selected objects of a batch: event of each, and named per-object arrays."""
+
+    offsets: I64
+    fields: dict[str, npt.NDArray[np.generic]]
+
+
+@dataclass(frozen=True)
+class IsolationInputs:
+    """A candidate list for isolation sums (flat + offsets) with its classes."""
+
+    offsets: I64
+    pt: F64
+    eta: F64
+    phi: F64
+    cls: npt.NDArray[np.int8]
+
+    @classmethod
+    def from_candidates(cls, cands: Candidates, *, weighted: bool) -> IsolationInputs:
+        """Candidates without electrons and muons; PUPPI-weighted (w > 0 only) if *weighted*."""
+        lepton = np.isin(np.abs(cands.pid), (11, 13)) & (cands.charge != 0)
+        keep = ~lepton
+        pt = cands.pt
+        if weighted:
+            keep &= cands.puppi_w > 0
+            pt = cands.pt * cands.puppi_w
+        sub = np.flatnonzero(keep)
+        klass = np.where(
+            cands.charge[sub] == 0,
+            NEUTRAL,
+            np.where(cands.is_reco_pu[sub] == 1, CHARGED_PU, CHARGED_NOPU),
+        ).astype(np.int8)
+        counts = np.bincount(cands.event[sub], minlength=cands.n_events)
+        return cls(offsets_from_counts(counts), pt[sub], cands.eta[sub], cands.phi[sub], klass)
+
+
+def select(event: I64, keep: npt.NDArray[np.bool_], n_events: int) -> tuple[I64, I64]:
+    """Indices of the kept entries and the offsets of the selection (entries grouped by event)."""
+    idx = np.flatnonzero(keep)
+    order = idx[np.argsort(event[idx], kind="stable")]
+    return order, offsets_from_counts(np.bincount(event[order], minlength=n_events))
+
+
+def isolate(
+    offsets: I64,
+    pt: F64,
+    eta: F64,
+    phi: F64,
+    self_index: I64,
+    puppi: IsolationInputs,
+    chs: IsolationInputs,
+    rho: F64,
+    spec: IsolationSpec,
+) -> tuple[F64, F64]:
+    """IsolationVar (PUPPI inputs) and IsolationVarRhoCorr (CHS inputs, *rho* per object)."""
+    kwargs = {"delta_r_max": spec.delta_r_max, "pt_min": spec.pt_min}
+    on_puppi = isolation(
+        offsets,
+        pt,
+        eta,
+        phi,
+        self_index,
+        puppi.offsets,
+        puppi.pt,
+        puppi.eta,
+        puppi.phi,
+        puppi.cls,
+        np.zeros(len(pt)),
+        **kwargs,
+    )
+    on_chs = isolation(
+        offsets,
+        pt,
+        eta,
+        phi,
+        self_index,
+        chs.offsets,
+        chs.pt,
+        chs.eta,
+        chs.phi,
+        chs.cls,
+        rho,
+        **kwargs,
+    )
+    return on_puppi.isolation_var, on_chs.isolation_var_rho_corr
+
+
+def ehad_over_eem(ecal: CaloTowers, hcal: CaloTowers, event: I64, eta: F64, phi: F64) -> F64:
+    """HCAL over ECAL measured tower energy at (eta, phi) in each event (0 when ECAL is empty)."""
+    e_em = ecal.energy_at(event, eta, phi)
+    e_had = hcal.energy_at(event, eta, phi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(e_em > 0, e_had / np.where(e_em > 0, e_em, 1.0), 0.0)
+
+
+def match_photons(
+    event: I64, pt: F64, eta: F64, phi: F64, gen: GenParticles, *, delta_r: float, pt_ratio: float
+) -> npt.NDArray[np.bool_]:
+    """Whether each photon candidate matches a generated non-pileup final-state photon.
+
+    Match: dR <= *delta_r* and |pT - pT_gen| / pT_gen <= *pt_ratio* (Delphes ``PhotonID``).
+    """
+    g = np.flatnonzero((gen.pid == 22) & (gen.status == 1) & (gen.is_pu == 0))
+    matched = np.zeros(len(pt), dtype=bool)
+    if len(g) == 0 or len(pt) == 0:
+        return matched
+    g_event = gen.event[g]
+    order = np.argsort(g_event, kind="stable")
+    g, g_event = g[order], g_event[order]
+    g_off = offsets_from_counts(np.bincount(g_event, minlength=gen.n_events))
+    for i in range(len(pt)):
+        lo, hi = g_off[event[i]], g_off[event[i] + 1]
+        if hi == lo:
+            continue
+        gi = g[lo:hi]
+        dphi = np.mod(phi[i] - gen.phi[gi] + np.pi, 2 * np.pi) - np.pi
+        dr2 = (eta[i] - gen.eta[gi]) ** 2 + dphi**2
+        ok = (dr2 <= delta_r**2) & (np.abs(pt[i] - gen.pt[gi]) <= pt_ratio * gen.pt[gi])
+        matched[i] = bool(ok.any())
+    return matched
+
+
+def keep_with(
+    efficiency: BinnedFunction, pt: F64, eta: F64, rng: np.random.Generator
+) -> npt.NDArray[np.bool_]:
+    """Bernoulli draws with the card's efficiency."""
+    return rng.random(len(pt)) < efficiency(pt, eta)

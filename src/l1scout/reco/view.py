@@ -1,0 +1,490 @@
+"""One detector view of a batch of generated events: simulation and reconstruction.
+
+:func:`simulate_view` runs the chain of a view card over a batch, vectorised
+over all particles of all events: propagation, tracking, calorimeters,
+particle flow (with the L1T cut), vertices, CHS, PUPPI, rho, electrons,
+muons, photons, jets with flavour and b-tagging, MET and HT. It returns the
+view's columns (:func:`l1scout.io.schema.view_columns`). :func:`truth_objects`
+makes the generator jets and generator MET shared by the views.
+
+Every stage's wall time is added to an optional ``timer`` dictionary (the
+simulation benchmark reads it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from l1scout._timing import Timer, stage
+from l1scout.detector.calorimeter import CaloTowers, energy_fractions, run_calorimeter
+from l1scout.detector.card import TruthJetSpec
+from l1scout.detector.particles import GenParticles
+from l1scout.detector.propagation import propagate_to_surface
+from l1scout.detector.tracking import Tracks, reconstruct_tracks
+from l1scout.detector.view_card import JetSpec, ViewCard
+from l1scout.reco.chs import chs_flags
+from l1scout.reco.jets import (
+    JetDefinitionSpec,
+    Jets,
+    btag,
+    cluster_jets,
+    constituent_sums,
+    jet_flavour,
+)
+from l1scout.reco.leptons import (
+    IsolationInputs,
+    ehad_over_eem,
+    isolate,
+    keep_with,
+    match_photons,
+    select,
+)
+from l1scout.reco.met import missing_momentum, scalar_ht
+from l1scout.reco.particleflow import Candidates, build_candidates, offsets_from_counts
+from l1scout.reco.puppi import CHARGED_PU, CHARGED_PV, LEPTON, NEUTRAL, puppi_weights
+from l1scout.reco.rho import rho_grid_median
+from l1scout.reco.vertexing import gap_cluster_vertices
+
+__all__ = ["simulate_view", "truth_objects"]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+Columns = dict[str, tuple[npt.NDArray[Any], ...]]
+
+
+def _put(cols: Columns, prefix: str, offsets: I64, fields: Mapping[str, npt.ArrayLike]) -> None:
+    for name, values in fields.items():
+        cols[f"{prefix}_{name}"] = (offsets, np.asarray(values))
+
+
+def _single(cols: Columns, prefix: str, fields: Mapping[str, npt.ArrayLike]) -> None:
+    n = len(np.asarray(next(iter(fields.values()))))
+    _put(cols, prefix, np.arange(n + 1, dtype=np.int64), fields)
+
+
+def _particle_fields(c: Candidates) -> dict[str, npt.ArrayLike]:
+    return {
+        "fUniqueID": c.uid,
+        "PID": c.pid,
+        "Charge": c.charge,
+        "PT": c.pt,
+        "Eta": c.eta,
+        "Phi": c.phi,
+        "E": c.energy,
+        "Mass": c.mass,
+        "D0": c.d0,
+        "DZ": c.dz,
+        "ErrorD0": c.err_d0,
+        "ErrorDZ": c.err_dz,
+        "IsPU": c.is_pu,
+        "IsRecoPU": c.is_reco_pu,
+        "PuppiW": c.puppi_w,
+    }
+
+
+def _definition(spec: JetSpec | TruthJetSpec) -> JetDefinitionSpec:
+    return JetDefinitionSpec(algorithm=spec.algorithm, radius=spec.radius, pt_min=spec.pt_min)
+
+
+def _flavour_tags(gen: GenParticles, *, parton_pt_min: float, hadrons: bool) -> tuple[I64, I64]:
+    """Indices and offsets of the flavour tags: hard partons (and b/c hadrons) of the hard collision."""
+    apid = np.abs(gen.pid)
+    hard = gen.is_pu == 0
+    parton = ((apid <= 5) | (apid == 21)) & (gen.status >= 21) & (gen.status <= 29)
+    parton &= (gen.pt > parton_pt_min) & (np.abs(gen.eta) < 4.0)
+    keep = hard & parton
+    if hadrons:
+        hundreds, thousands = (apid // 100) % 10, (apid // 1000) % 10
+        heavy = (apid > 100) & (apid < 10000)
+        heavy &= ((hundreds == 4) | (hundreds == 5)) | ((thousands == 4) | (thousands == 5))
+        keep |= hard & heavy
+    return select(gen.event, keep, gen.n_events)
+
+
+def _jet_columns(
+    cols: Columns,
+    prefix: str,
+    jets: Jets,
+    coll: Candidates,
+    gen: GenParticles,
+    spec: JetSpec,
+    card: ViewCard,
+    rng: np.random.Generator,
+) -> None:
+    charge, n_ch, n_neu = constituent_sums(jets, coll.offsets, coll.charge)
+    parton_pt_min = 10.0 if spec.radius < 0.6 else 100.0
+    idx, off = _flavour_tags(gen, parton_pt_min=parton_pt_min, hadrons=True)
+    flavour = jet_flavour(
+        jets, off, gen.eta[idx], gen.phi[idx], gen.pid[idx], delta_r=spec.flavour_delta_r
+    )
+    idx_p, off_p = _flavour_tags(gen, parton_pt_min=parton_pt_min, hadrons=False)
+    flavour_phys = jet_flavour(
+        jets, off_p, gen.eta[idx_p], gen.phi[idx_p], gen.pid[idx_p], delta_r=spec.flavour_delta_r
+    )
+    tag = np.zeros(len(jets.pt), np.int8)
+    tag_phys = np.zeros(len(jets.pt), np.int8)
+    points = {wp.name: wp for wp in card.btag}
+    for name in spec.btag:
+        wp = points[name]
+
+        def eff(kind: str, pt: F64, eta: F64, _wp: Any = wp) -> F64:
+            table = {"b": _wp.b, "c": _wp.c}.get(kind, _wp.light)
+            return np.asarray(table(pt, eta), dtype=np.float64)
+
+        tag |= (btag(flavour, jets.pt, jets.eta, eff, rng) << wp.bit).astype(np.int8)
+        tag_phys |= (btag(flavour_phys, jets.pt, jets.eta, eff, rng) << wp.bit).astype(np.int8)
+    _put(
+        cols,
+        prefix,
+        jets.offsets,
+        {
+            "PT": jets.pt,
+            "Eta": jets.eta,
+            "Phi": jets.phi,
+            "Mass": jets.mass,
+            "Charge": charge,
+            "Flavor": flavour,
+            "BTag": tag,
+            "BTagPhys": tag_phys,
+            "NCharged": n_ch,
+            "NNeutrals": n_neu,
+        },
+    )
+    jet_event = np.repeat(np.arange(len(jets.offsets) - 1), np.diff(jets.offsets))
+    const_event = np.repeat(jet_event, np.diff(jets.constituent_offsets))
+    glob = coll.offsets[const_event] + jets.constituents
+    cols[f"{prefix}_Constituents"] = (jets.offsets, jets.constituent_offsets, coll.uid[glob])
+    cols[f"{prefix}_ConstituentsIdx"] = (
+        jets.offsets,
+        jets.constituent_offsets,
+        jets.constituents.astype(np.int16),
+    )
+
+
+def _subtract_rho_area(jets: Jets, rho: F64, radius: float, pt_min: float) -> Jets:
+    """Scale each jet by max(0, 1 - rho pi R^2 / pT), keep pT >= pt_min, re-sort (JetPileUpSubtractor)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.clip(
+            1.0 - rho * np.pi * radius**2 / np.where(jets.pt > 0, jets.pt, 1.0), 0.0, 1.0
+        )
+    pt = jets.pt * scale
+    n_ev = len(jets.offsets) - 1
+    event = np.repeat(np.arange(n_ev), np.diff(jets.offsets))
+    keep = np.flatnonzero(pt >= pt_min)
+    order = keep[np.lexsort((-pt[keep], event[keep]))]
+    n_const = np.diff(jets.constituent_offsets)
+    const_idx = (
+        np.concatenate(
+            [np.arange(jets.constituent_offsets[j], jets.constituent_offsets[j + 1]) for j in order]
+        )
+        if len(order)
+        else np.zeros(0, np.int64)
+    )
+    return Jets(
+        offsets=offsets_from_counts(np.bincount(event[order], minlength=n_ev)),
+        px=jets.px[order] * scale[order],
+        py=jets.py[order] * scale[order],
+        pz=jets.pz[order] * scale[order],
+        e=jets.e[order] * scale[order],
+        pt=pt[order],
+        eta=jets.eta[order],
+        phi=jets.phi[order],
+        mass=jets.mass[order] * scale[order],
+        constituent_offsets=offsets_from_counts(n_const[order]),
+        constituents=jets.constituents[const_idx.astype(np.int64)],
+    )
+
+
+def _rho_of(rho: F64, regions: list[tuple[float, float]], event: I64, eta: F64) -> F64:
+    """Rho of the region holding each eta (signed rapidity regions; nearest region outside)."""
+    if len(eta) == 0:
+        return np.zeros(0)
+    lo = np.array([r[0] for r in regions])
+    hi = np.array([r[1] for r in regions])
+    centre = 0.5 * (lo + hi)
+    inside = (eta[:, None] >= lo[None, :]) & (eta[:, None] < hi[None, :])
+    nearest = np.argmin(np.abs(eta[:, None] - centre[None, :]), axis=1)
+    region = np.where(inside.any(axis=1), np.argmax(inside, axis=1), nearest)
+    return np.asarray(rho[event, region], dtype=np.float64)
+
+
+def simulate_view(
+    gen: GenParticles,
+    card: ViewCard,
+    pv_z: F64,
+    n_vertices: I64,
+    rng: np.random.Generator,
+    timer: Timer | None = None,
+) -> Columns:
+    """The columns of one view for a batch of generated events.
+
+    Args:
+        gen: the generated particles (hard collision and pileup).
+        card: the view card.
+        pv_z: true z of the hard collision in every event (mm).
+        n_vertices: number of true collisions in every event (1 + pileup).
+        rng: the view's random stream for this batch.
+        timer: stage timings are added here when given.
+    """
+    view = card.name
+    n_ev = gen.n_events
+    cols: Columns = {}
+    prop = card.propagation
+    with stage(timer, f"{view}: propagation"):
+        hits = propagate_to_surface(
+            gen.px,
+            gen.py,
+            gen.pz,
+            gen.charge,
+            gen.x,
+            gen.y,
+            gen.z,
+            bz_tesla=prop.bz_tesla,
+            radius_mm=prop.radius_mm,
+            half_length_mm=prop.half_length_mm,
+        )
+    with stage(timer, f"{view}: tracking"):
+        tracks = reconstruct_tracks(gen, hits, card.tracking, prop.bz_tesla, rng)
+    with stage(timer, f"{view}: calorimeters"):
+        f_ecal, f_hcal = energy_fractions(gen.pid, card.particle_flow)
+        t_ecal, t_hcal = energy_fractions(tracks.pid, card.particle_flow)
+        ecal, ecal_neutral = run_calorimeter(gen, hits, tracks, card.ecal, f_ecal, t_ecal, rng)
+        hcal, hcal_neutral = run_calorimeter(gen, hits, tracks, card.hcal, f_hcal, t_hcal, rng)
+    with stage(timer, f"{view}: particle flow"):
+        pf = card.particle_flow
+        cands = build_candidates(
+            gen,
+            tracks,
+            ecal_neutral,
+            hcal_neutral,
+            photon_pid=pf.photon_pid,
+            neutral_hadron_pid=pf.neutral_hadron_pid,
+            max_candidates=pf.max_candidates,
+        )
+    with stage(timer, f"{view}: vertices"):
+        vt = card.vertexing
+        times = None
+        if vt.time_resolution_ps > 0:
+            times = gen.t[tracks.gen] + vt.time_resolution_ps * 1e-12 * rng.standard_normal(
+                len(tracks.gen)
+            )
+        vertices = gap_cluster_vertices(
+            tracks.offsets,
+            tracks.dz,
+            tracks.err_dz,
+            tracks.pt,
+            times,
+            pt_min=vt.track_pt_min,
+            z_gap=vt.z_gap_mm,
+            min_tracks=vt.min_tracks,
+        )
+        _put(
+            cols,
+            f"{view}_Vertex",
+            vertices.offsets,
+            {
+                "Index": np.arange(len(vertices.z))
+                - vertices.offsets[np.repeat(np.arange(n_ev), np.diff(vertices.offsets))],
+                "X": np.zeros(len(vertices.z)),
+                "Y": np.zeros(len(vertices.z)),
+                "Z": vertices.z,
+                "T": vertices.t,
+                "NDF": vertices.ndf,
+                "SumPT2": vertices.sum_pt2,
+            },
+        )
+    with stage(timer, f"{view}: CHS"):
+        cands = cands.replace(is_reco_pu=chs_flags(cands.gen, gen, pv_z, card.chs.sigma_z))
+    with stage(timer, f"{view}: PUPPI"):
+        lepton = (cands.charge != 0) & np.isin(np.abs(cands.pid), (11, 13))
+        category = np.where(
+            cands.charge == 0,
+            NEUTRAL,
+            np.where(lepton, LEPTON, np.where(cands.is_reco_pu == 1, CHARGED_PU, CHARGED_PV)),
+        ).astype(np.int8)
+        n_pv = (card.puppi.n_pv_fraction * n_vertices).astype(np.int64)
+        weights = puppi_weights(
+            cands.offsets,
+            cands.pt,
+            cands.eta,
+            cands.rapidity,
+            cands.phi,
+            category,
+            n_pv,
+            card.puppi,
+        )
+        cands = cands.replace(puppi_w=weights.astype(np.float32))
+        chs_cands = cands.take(cands.is_reco_pu == 0)
+        _put(cols, f"{view}_PFPart", chs_cands.offsets, _particle_fields(chs_cands))
+        _put(cols, f"{view}_PUPPIPart", cands.offsets, _particle_fields(cands))
+    with stage(timer, f"{view}: rho"):
+        rho = rho_grid_median(
+            chs_cands.offsets,
+            chs_cands.pt,
+            chs_cands.rapidity,
+            chs_cands.phi,
+            regions=[(float(r[0]), float(r[1])) for r in card.rho.regions],
+            cell_size=card.rho.cell_size,
+            signed=True,
+        )
+        _put(
+            cols,
+            f"{view}_Rho",
+            np.arange(n_ev + 1, dtype=np.int64) * len(card.rho.regions),
+            {"Rho": rho.ravel()},
+        )
+    with stage(timer, f"{view}: leptons and photons"):
+        _leptons(cols, view, gen, tracks, cands, ecal, hcal, rho, card, rng)
+    with stage(timer, f"{view}: jets"):
+        for spec in card.jets:
+            coll = chs_cands if spec.input == "pf" else cands
+            w = None if spec.input == "pf" else coll.puppi_w.astype(np.float64)
+            definition = _definition(spec)
+            if spec.subtract_rho_area:
+                # cluster from a lower threshold: jets fall below pt_min only after the subtraction
+                definition = JetDefinitionSpec(
+                    algorithm=spec.algorithm, radius=spec.radius, pt_min=min(spec.pt_min, 5.0)
+                )
+            jets = cluster_jets(
+                coll.offsets, coll.px, coll.py, coll.pz, coll.energy, definition, weights=w
+            )
+            if spec.subtract_rho_area:
+                jet_event = np.repeat(np.arange(n_ev), np.diff(jets.offsets))
+                rho_jet = _rho_of(
+                    rho, [(float(r[0]), float(r[1])) for r in card.rho.regions], jet_event, jets.eta
+                )
+                jets = _subtract_rho_area(jets, rho_jet, spec.radius, spec.pt_min)
+            _jet_columns(cols, f"{view}_{spec.name}", jets, coll, gen, spec, card, rng)
+    with stage(timer, f"{view}: MET and HT"):
+        met = missing_momentum(cands.event, cands.px, cands.py, cands.pz, n_ev)
+        _single(cols, f"{view}_MET", {"MET": met[0], "Eta": met[1], "Phi": met[2]})
+        w = cands.puppi_w.astype(np.float64)
+        pmet = missing_momentum(cands.event, w * cands.px, w * cands.py, w * cands.pz, n_ev)
+        _single(cols, f"{view}_PUPPIMET", {"MET": pmet[0], "Eta": pmet[1], "Phi": pmet[2]})
+        _single(cols, f"{view}_ScalarHT", {"HT": scalar_ht(cands.event, w * cands.pt, n_ev)})
+    return cols
+
+
+def _leptons(
+    cols: Columns,
+    view: str,
+    gen: GenParticles,
+    tracks: Tracks,
+    cands: Candidates,
+    ecal: CaloTowers,
+    hcal: CaloTowers,
+    rho: F64,
+    card: ViewCard,
+    rng: np.random.Generator,
+) -> None:
+    n_ev = gen.n_events
+    regions = [(float(r[0]), float(r[1])) for r in card.rho.regions]
+    puppi_in = IsolationInputs.from_candidates(cands, weighted=True)
+    chs_in = IsolationInputs.from_candidates(cands.take(cands.is_reco_pu == 0), weighted=False)
+    t_event = gen.event[tracks.gen]
+    apid = np.abs(tracks.pid)
+    for name, pid, spec in (("Electron", 11, card.electron), ("MuonTight", 13, card.muon)):
+        keep = (apid == pid) & (tracks.pt > spec.pt_min)
+        keep &= keep_with(spec.efficiency, tracks.pt, tracks.eta, rng)
+        keep &= keep_with(spec.id_efficiency, tracks.pt, tracks.eta, rng)
+        idx, off = select(t_event, keep, n_ev)
+        ev = t_event[idx]
+        pt, eta, phi = tracks.pt[idx], tracks.eta[idx], tracks.phi[idx]
+        iso, iso_rho = isolate(
+            off,
+            pt,
+            eta,
+            phi,
+            np.full(len(idx), -1, np.int64),
+            puppi_in,
+            chs_in,
+            _rho_of(rho, regions, ev, eta),
+            spec.isolation,
+        )
+        passed = iso <= spec.isolation.pt_ratio_max
+        order = np.lexsort((-pt[passed], ev[passed]))
+        sel = np.flatnonzero(passed)[order]
+        off = offsets_from_counts(np.bincount(ev[sel], minlength=n_ev))
+        fields: dict[str, npt.ArrayLike] = {
+            "Charge": tracks.charge[idx][sel],
+            "D0": tracks.d0[idx][sel],
+            "DZ": tracks.dz[idx][sel],
+            "ErrorD0": tracks.err_d0[idx][sel],
+            "ErrorDZ": tracks.err_dz[idx][sel],
+            "PT": pt[sel],
+            "Eta": eta[sel],
+            "Phi": phi[sel],
+        }
+        if pid == 11:
+            fields["EhadOverEem"] = ehad_over_eem(
+                ecal, hcal, ev[sel], tracks.surface_eta[idx][sel], tracks.surface_phi[idx][sel]
+            )
+        fields["IsolationVar"] = iso[sel]
+        fields["IsolationVarRhoCorr"] = iso_rho[sel]
+        _put(cols, f"{view}_{name}", off, fields)
+
+    # photons: ECAL neutral candidates of the candidate list above pt_min
+    ph = card.photon
+    is_photon = (
+        (cands.charge == 0) & (cands.pid == card.particle_flow.photon_pid) & (cands.pt >= ph.pt_min)
+    )
+    idx, off = select(cands.event, is_photon, n_ev)
+    ev = cands.event[idx]
+    pt, eta, phi = cands.pt[idx], cands.eta[idx], cands.phi[idx]
+    # the photon's own entry in the PUPPI isolation list (leptons removed, w > 0 kept)
+    in_puppi = ~((cands.charge != 0) & np.isin(np.abs(cands.pid), (11, 13))) & (cands.puppi_w > 0)
+    pos = np.cumsum(in_puppi) - 1
+    self_puppi = np.where(in_puppi[idx], pos[idx] - puppi_in.offsets[ev], -1)
+    iso_puppi, _ = isolate(
+        off, pt, eta, phi, self_puppi, puppi_in, puppi_in, np.zeros(len(idx)), ph.isolation
+    )
+    in_chs = (cands.is_reco_pu == 0) & ~((cands.charge != 0) & np.isin(np.abs(cands.pid), (11, 13)))
+    pos_c = np.cumsum(in_chs) - 1
+    self_chs = np.where(in_chs[idx], pos_c[idx] - chs_in.offsets[ev], -1)
+    _, iso_rho = isolate(
+        off, pt, eta, phi, self_chs, chs_in, chs_in, _rho_of(rho, regions, ev, eta), ph.isolation
+    )
+    matched = match_photons(
+        ev, pt, eta, phi, gen, delta_r=ph.match_delta_r, pt_ratio=ph.match_pt_ratio
+    )
+    prompt = matched & (iso_puppi < ph.prompt_isolation_max)
+    eff = np.where(
+        prompt,
+        ph.prompt(pt, eta),
+        np.where(matched, ph.non_prompt(pt, eta), ph.fake(pt, eta)),
+    )
+    keep = (rng.random(len(idx)) < eff) & (iso_puppi <= ph.isolation.pt_ratio_max)
+    sel = np.flatnonzero(keep)
+    off = offsets_from_counts(np.bincount(ev[sel], minlength=n_ev))
+    _put(
+        cols,
+        f"{view}_PhotonTight",
+        off,
+        {
+            "PT": pt[sel],
+            "Eta": eta[sel],
+            "Phi": phi[sel],
+            "EhadOverEem": ehad_over_eem(ecal, hcal, ev[sel], eta[sel], phi[sel]),
+            "IsolationVar": iso_puppi[sel],
+            "IsolationVarRhoCorr": iso_rho[sel],
+        },
+    )
+
+
+def truth_objects(gen: GenParticles, jets: list[TruthJetSpec]) -> Columns:
+    """Generator jets and generator MET from the visible particles of the hard collision."""
+    cols: Columns = {}
+    keep = gen.visible & (gen.is_pu == 0)
+    idx, off = select(gen.event, keep, gen.n_events)
+    for spec in jets:
+        j = cluster_jets(
+            off, gen.px[idx], gen.py[idx], gen.pz[idx], gen.energy[idx], _definition(spec)
+        )
+        _put(cols, spec.name, j.offsets, {"PT": j.pt, "Eta": j.eta, "Phi": j.phi, "Mass": j.mass})
+    met = missing_momentum(gen.event[idx], gen.px[idx], gen.py[idx], gen.pz[idx], gen.n_events)
+    _single(cols, "Gen_MissingET", {"MET": met[0], "Eta": met[1], "Phi": met[2]})
+    return cols
