@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def test_no_nan_and_lists_per_event(table: pa.Table) -> None:
 
 def _sorted_desc(t: pa.Table, name: str) -> bool:
     off, v = _offsets(t, name), _flat(t, name)
-    return all((np.diff(v[a:b]) <= 0).all() for a, b in zip(off[:-1], off[1:], strict=True))
+    return all((np.diff(v[a:b]) <= 0).all() for a, b in itertools.pairwise(off))
 
 
 def test_collections_are_sorted(table: pa.Table) -> None:
