@@ -24,7 +24,7 @@ def demo(
     events: Annotated[int, typer.Option(help="Number of ttbar events.", min=1)] = DEMO_EVENTS,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
 ) -> None:
-    """Generate a small semi-leptonic ttbar sample at pileup 200 and describe it."""
+    """Generate a small semi-leptonic ttbar sample at pileup 200 in both views and validate it."""
     with handle_errors():
         config = make_config(
             process=DEMO_PROCESS, events=events, seed=seed, pileup=200.0, pool_size=DEMO_POOL
@@ -43,6 +43,10 @@ def demo(
         for key, val in summary.numbers.items():
             console.print(f"  {key}: {val:.4g}", highlight=False)
         console.print(
-            f"  {len(summary.columns)} columns: Gen_Part_* (truth, hard scatter and pileup), Vertex_*, Event_*"
+            f"  {len(summary.columns)} columns: truth (Gen_*, Vertex_*, Event_*) and the views FullReco_* and L1T_*"
         )
+        from l1scout.detector.validation import write_report
+
+        page = write_report([result.path], out / "validation", command="l1scout demo")
+        console.print(f"physics validation: [bold]{page}[/]", highlight=False)
         console.print(f"next: l1scout inspect {result.path}")

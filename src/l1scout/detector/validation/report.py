@@ -14,7 +14,9 @@ What is measured, per view (the definitions follow Delphes' validation,
 1. tracking efficiency of generated final-state charged particles of the
    hard collision (a track is a charged ``PUPPIPart`` candidate whose
    ``fUniqueID`` is the particle's ``Gen_Part`` index + 1), against the view
-   card's tables times its acceptance;
+   card's tables times its acceptance; in events that hit the view's cap on
+   candidates (L1T: 1000) only particles above the lowest kept candidate's pT
+   count, so the cap is not mistaken for tracking inefficiency;
 2. track pT resolution (robust sigma of (pT_reco - pT_gen) / pT_gen) and dz
    resolution (robust sigma of DZ - Gen_Part_Z of prompt particles);
 3. primary-vertex z resolution and identification efficiency (|dz| < 1 mm);
@@ -433,6 +435,10 @@ class _ViewAccumulator:
     track_min_gen_pt: float = math.inf
     track_max_abs_eta: float = -math.inf
     n_tracks: int = 0
+    #: the view's cap on candidates per event (0: none); where an event hits it,
+    #: only particles above the lowest kept candidate's pT enter the tracking
+    #: efficiency, so that the cap is not counted as tracking inefficiency
+    cap: int = 0
 
     def _put(self, **arrays: npt.NDArray[Any]) -> None:
         for key, value in arrays.items():
@@ -494,7 +500,14 @@ class _ViewAccumulator:
             if len(linked):
                 self.track_min_gen_pt = min(self.track_min_gen_pt, float(t.pt[linked].min()))
         match = m.match_tracks(t.gen_off, c_off, uid, charge)
-        sel = np.flatnonzero((t.status == 1) & (t.charge != 0) & (t.is_pu == 0))
+        floor = np.zeros(len(c_off) - 1)
+        if self.cap > 0:
+            n_cand = np.diff(c_off)
+            capped = np.flatnonzero(n_cand >= self.cap)
+            floor[capped] = pt[c_off[capped + 1] - 1]  # candidates are sorted by pT
+        gen_event = np.repeat(np.arange(len(t.gen_off) - 1), np.diff(t.gen_off))
+        above = t.pt > floor[gen_event]
+        sel = np.flatnonzero((t.status == 1) & (t.charge != 0) & (t.is_pu == 0) & above)
         mi = match[sel]
         ok = mi >= 0
         reco_pt = np.full(len(sel), np.nan)
@@ -766,7 +779,10 @@ def run_validation(files: Sequence[Path | str], *, batch_size: int = 50) -> Vali
             for reco, gen, dr, edges, tb in _JETS
             if f"{view}_{reco}_PT" in common and f"{gen}_PT" in common
         ]
-        accs[view] = _ViewAccumulator(view, jets)
+        card = cards[view]
+        accs[view] = _ViewAccumulator(
+            view, jets, cap=card.particle_flow.max_candidates if card is not None else 0
+        )
     gen_jets = sorted({gen for acc in accs.values() for _, gen, *_ in acc.jets})
     infos: list[FileInfo] = []
     for path, pf, cols, _ in plans:
