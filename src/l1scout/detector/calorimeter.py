@@ -26,7 +26,15 @@ from l1scout.detector.propagation import SurfaceHits
 from l1scout.detector.tracking import Tracks, lognormal
 from l1scout.detector.view_card import CalorimeterSpec, ParticleFlowSpec
 
-__all__ = ["CaloTowers", "NeutralCandidates", "TowerGrid", "energy_fractions", "run_calorimeter"]
+__all__ = [
+    "CaloTowers",
+    "Deposits",
+    "NeutralCandidates",
+    "TowerGrid",
+    "energy_fractions",
+    "particle_deposits",
+    "run_calorimeter",
+]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -140,6 +148,35 @@ class NeutralCandidates:
     is_pu: npt.NDArray[np.int8]
 
 
+@dataclass(frozen=True)
+class Deposits:
+    """Where the generated particles leave energy in one calorimeter (before smearing).
+
+    ``particle`` indexes the :class:`GenParticles` batch, ``key`` is
+    ``event * n_towers + tower`` and ``energy`` the deposited energy (GeV).
+    Views with the same propagation, towers and energy fractions share them.
+    """
+
+    grid: TowerGrid
+    particle: I64
+    key: I64
+    energy: F64
+
+
+def particle_deposits(
+    gen: GenParticles, hits: SurfaceHits, spec: CalorimeterSpec, fraction: F64
+) -> Deposits:
+    """The energy every visible particle that reaches the surface leaves in its tower."""
+    grid = TowerGrid.from_segments(list(spec.segments))
+    pidx = np.flatnonzero(gen.visible & hits.reached & (fraction > 0))
+    ptower = grid.locate(hits.eta[pidx], hits.phi[pidx])
+    pin = ptower >= 0
+    pidx, ptower = pidx[pin], ptower[pin]
+    return Deposits(
+        grid, pidx, gen.event[pidx] * grid.n_towers + ptower, gen.energy[pidx] * fraction[pidx]
+    )
+
+
 def run_calorimeter(
     gen: GenParticles,
     hits: SurfaceHits,
@@ -148,6 +185,7 @@ def run_calorimeter(
     fraction: F64,
     track_fraction: F64,
     rng: np.random.Generator,
+    deposits: Deposits | None = None,
 ) -> tuple[CaloTowers, NeutralCandidates]:
     """Deposit, smear and subtract tracks in one calorimeter.
 
@@ -159,19 +197,16 @@ def run_calorimeter(
         fraction: for every generated particle, the share of its energy left here.
         track_fraction: the same share for every track.
         rng: the view's random stream.
+        deposits: :func:`particle_deposits` of the same inputs, if already made.
 
     Returns:
         The filled towers and the neutral candidates made from their excess energy.
     """
-    grid = TowerGrid.from_segments(list(spec.segments))
+    if deposits is None:
+        deposits = particle_deposits(gen, hits, spec, fraction)
+    grid = deposits.grid
     n_tow = grid.n_towers
-    dep = gen.visible & hits.reached & (fraction > 0)
-    pidx = np.flatnonzero(dep)
-    ptower = grid.locate(hits.eta[pidx], hits.phi[pidx])
-    pin = ptower >= 0
-    pidx, ptower = pidx[pin], ptower[pin]
-    pkey = gen.event[pidx] * n_tow + ptower
-    pe = gen.energy[pidx] * fraction[pidx]
+    pidx, pkey, pe = deposits.particle, deposits.key, deposits.energy
 
     tsel = np.flatnonzero(track_fraction > 0)
     ttower = grid.locate(tracks.surface_eta[tsel], tracks.surface_phi[tsel])

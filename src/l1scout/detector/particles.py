@@ -136,6 +136,11 @@ class GenParticles:
         return np.sqrt(self.px**2 + self.py**2 + self.pz**2 + self.mass**2)
 
     @cached_property
+    def hard(self) -> I64:
+        """Global indices of the particles of the hard collision (``IsPU`` 0)."""
+        return np.flatnonzero(self.is_pu == 0)
+
+    @cached_property
     def visible(self) -> npt.NDArray[np.bool_]:
         """Final-state particles a detector can see (not in :data:`INVISIBLE_PIDS`)."""
         apid = np.abs(self.pid)

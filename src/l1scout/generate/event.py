@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -52,17 +53,31 @@ def _event_of(offsets: I64) -> I64:
     return np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
 
 
+@numba.njit(cache=True)
+def _sort_kernel(offsets: I64, key: F64) -> I64:  # pragma: no cover - compiled
+    perm = np.empty(len(key), dtype=np.int64)
+    for ev in range(len(offsets) - 1):
+        lo, hi = offsets[ev], offsets[ev + 1]
+        perm[lo:hi] = lo + np.argsort(-key[lo:hi], kind="mergesort")
+    return perm
+
+
 def sort_within_events(offsets: I64, key: npt.NDArray[Any]) -> tuple[I64, I64]:
-    """Order each event's entries by *key* descending (stable).
+    """Order each event's entries by *key* descending (stable: ties keep their order).
 
     Returns:
         ``perm`` (global indices in the new order) and ``new_local`` (for every
         old global index, its new index within its event).
+
+    >>> perm, new_local = sort_within_events(np.array([0, 3, 5]), np.array([1.0, 3.0, 1.0, 2.0, 5.0]))
+    >>> perm.tolist(), new_local.tolist()
+    ([1, 0, 2, 4, 3], [1, 0, 2, 1, 0])
     """
+    offsets = np.asarray(offsets, dtype=np.int64)
+    perm = _sort_kernel(offsets, np.asarray(key, dtype=np.float64))
     evt = _event_of(offsets)
-    perm = np.lexsort((-key, evt))
     new_local = np.empty(len(key), dtype=np.int64)
-    new_local[perm] = np.arange(len(key)) - offsets[evt[perm]]
+    new_local[perm] = np.arange(len(key)) - offsets[evt]
     return perm, new_local
 
 

@@ -211,9 +211,10 @@ def _simulate(
         raise GenerationError(msg)
     with stage(timer, "truth jets and MET"):
         cols.update(truth_objects(gen, list(plan.card.truth_jets)))
+    shared: dict[str, Any] = {}
     for k, view in enumerate(plan.views):
         rng = np.random.default_rng([seed, 0x56494557, k, first])
-        cols.update(simulate_view(gen, view, pv_z, n_vertices, rng, timer))
+        cols.update(simulate_view(gen, view, pv_z, n_vertices, rng, timer, shared))
 
 
 def run_generation(

@@ -76,7 +76,12 @@ class AtomicParquetWriter:
         self.schema = arrow_schema(columns)
         self.tmp_path = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         self._writer = pq.ParquetWriter(
-            str(self.tmp_path), self.schema, compression="zstd", write_statistics=False
+            str(self.tmp_path),
+            self.schema,
+            compression="zstd",
+            write_statistics=False,
+            # dictionary pages cost a third of the writing time and save ~7 % only
+            use_dictionary=False,
         )
         if metadata:
             self._writer.add_key_value_metadata(dict(metadata))

@@ -20,7 +20,12 @@ import numpy as np
 import numpy.typing as npt
 
 from l1scout._timing import Timer, stage
-from l1scout.detector.calorimeter import CaloTowers, energy_fractions, run_calorimeter
+from l1scout.detector.calorimeter import (
+    CaloTowers,
+    energy_fractions,
+    particle_deposits,
+    run_calorimeter,
+)
 from l1scout.detector.card import TruthJetSpec
 from l1scout.detector.particles import GenParticles
 from l1scout.detector.propagation import propagate_to_surface
@@ -92,17 +97,18 @@ def _definition(spec: JetSpec | TruthJetSpec) -> JetDefinitionSpec:
 
 def _flavour_tags(gen: GenParticles, *, parton_pt_min: float, hadrons: bool) -> tuple[I64, I64]:
     """Indices and offsets of the flavour tags: hard partons (and b/c hadrons) of the hard collision."""
-    apid = np.abs(gen.pid)
-    hard = gen.is_pu == 0
-    parton = ((apid <= 5) | (apid == 21)) & (gen.status >= 21) & (gen.status <= 29)
-    parton &= (gen.pt > parton_pt_min) & (np.abs(gen.eta) < 4.0)
-    keep = hard & parton
+    hard = gen.hard
+    apid = np.abs(gen.pid[hard])
+    status = gen.status[hard]
+    keep = ((apid <= 5) | (apid == 21)) & (status >= 21) & (status <= 29)
+    keep &= (gen.pt[hard] > parton_pt_min) & (np.abs(gen.eta[hard]) < 4.0)
     if hadrons:
         hundreds, thousands = (apid // 100) % 10, (apid // 1000) % 10
         heavy = (apid > 100) & (apid < 10000)
         heavy &= ((hundreds == 4) | (hundreds == 5)) | ((thousands == 4) | (thousands == 5))
-        keep |= hard & heavy
-    return select(gen.event, keep, gen.n_events)
+        keep |= heavy
+    sel = hard[keep]  # still grouped by event, in generator order
+    return sel, offsets_from_counts(np.bincount(gen.event[sel], minlength=gen.n_events))
 
 
 def _jet_columns(
@@ -219,6 +225,7 @@ def simulate_view(
     n_vertices: I64,
     rng: np.random.Generator,
     timer: Timer | None = None,
+    shared: dict[str, Any] | None = None,
 ) -> Columns:
     """The columns of one view for a batch of generated events.
 
@@ -229,31 +236,55 @@ def simulate_view(
         n_vertices: number of true collisions in every event (1 + pileup).
         rng: the view's random stream for this batch.
         timer: stage timings are added here when given.
+        shared: intermediate results of this batch that do not depend on the
+            view's random stream (propagation, calorimeter deposits), keyed by
+            the card sections they come from; views with equal sections reuse them.
     """
     view = card.name
     n_ev = gen.n_events
     cols: Columns = {}
     prop = card.propagation
     with stage(timer, f"{view}: propagation"):
-        hits = propagate_to_surface(
-            gen.px,
-            gen.py,
-            gen.pz,
-            gen.charge,
-            gen.x,
-            gen.y,
-            gen.z,
-            bz_tesla=prop.bz_tesla,
-            radius_mm=prop.radius_mm,
-            half_length_mm=prop.half_length_mm,
+        cache: dict[str, Any] = shared if shared is not None else {}
+        hits_key = "hits " + prop.model_dump_json()
+        cached = cache.get(hits_key)
+        hits = (
+            cached
+            if cached is not None
+            else propagate_to_surface(
+                gen.px,
+                gen.py,
+                gen.pz,
+                gen.charge,
+                gen.x,
+                gen.y,
+                gen.z,
+                bz_tesla=prop.bz_tesla,
+                radius_mm=prop.radius_mm,
+                half_length_mm=prop.half_length_mm,
+            )
         )
+        cache[hits_key] = hits
     with stage(timer, f"{view}: tracking"):
         tracks = reconstruct_tracks(gen, hits, card.tracking, prop.bz_tesla, rng)
     with stage(timer, f"{view}: calorimeters"):
         f_ecal, f_hcal = energy_fractions(gen.pid, card.particle_flow)
         t_ecal, t_hcal = energy_fractions(tracks.pid, card.particle_flow)
-        ecal, ecal_neutral = run_calorimeter(gen, hits, tracks, card.ecal, f_ecal, t_ecal, rng)
-        hcal, hcal_neutral = run_calorimeter(gen, hits, tracks, card.hcal, f_hcal, t_hcal, rng)
+        fractions = card.particle_flow.model_dump_json(
+            include={"default_fraction_ecal", "default_fraction_hcal", "energy_fractions"}
+        )
+        deposits = []
+        for calo, frac in ((card.ecal, f_ecal), (card.hcal, f_hcal)):
+            key = f"deposits {hits_key} {calo.model_dump_json()} {fractions} {frac is f_ecal}"
+            if key not in cache:
+                cache[key] = particle_deposits(gen, hits, calo, frac)
+            deposits.append(cache[key])
+        ecal, ecal_neutral = run_calorimeter(
+            gen, hits, tracks, card.ecal, f_ecal, t_ecal, rng, deposits[0]
+        )
+        hcal, hcal_neutral = run_calorimeter(
+            gen, hits, tracks, card.hcal, f_hcal, t_hcal, rng, deposits[1]
+        )
     with stage(timer, f"{view}: particle flow"):
         pf = card.particle_flow
         cands = build_candidates(
