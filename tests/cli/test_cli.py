@@ -59,6 +59,8 @@ def test_generate_then_inspect(tmp_path: Path) -> None:
         (["generate", "ggHtautau", "-n", "1", "--seed", "0"], "seed"),
         (["generate", "x", "--lhe", "/nonexistent.lhe"], "does not exist"),
         (["inspect", "/nonexistent.parquet"], "no such file"),
+        (["generate", "minbias", "-n", "1", "--view", "Bogus"], "not a shipped view"),
+        (["generate", "minbias", "-n", "1", "--view", "/nonexistent.toml"], "nonexistent.toml"),
     ],
 )
 def test_errors_are_clear(args: list[str], message: str) -> None:

@@ -183,13 +183,10 @@ def _subtract_rho_area(jets: Jets, rho: F64, radius: float, pt_min: float) -> Je
     keep = np.flatnonzero(pt >= pt_min)
     order = keep[np.lexsort((-pt[keep], event[keep]))]
     n_const = np.diff(jets.constituent_offsets)
-    const_idx = (
-        np.concatenate(
-            [np.arange(jets.constituent_offsets[j], jets.constituent_offsets[j + 1]) for j in order]
-        )
-        if len(order)
-        else np.zeros(0, np.int64)
-    )
+    lengths = n_const[order]
+    new_offsets = offsets_from_counts(lengths)
+    shift = np.repeat(jets.constituent_offsets[order] - new_offsets[:-1], lengths)
+    const_idx = np.arange(int(new_offsets[-1]), dtype=np.int64) + shift
     return Jets(
         offsets=offsets_from_counts(np.bincount(event[order], minlength=n_ev)),
         px=jets.px[order] * scale[order],
@@ -200,8 +197,8 @@ def _subtract_rho_area(jets: Jets, rho: F64, radius: float, pt_min: float) -> Je
         eta=jets.eta[order],
         phi=jets.phi[order],
         mass=jets.mass[order] * scale[order],
-        constituent_offsets=offsets_from_counts(n_const[order]),
-        constituents=jets.constituents[const_idx.astype(np.int64)],
+        constituent_offsets=new_offsets,
+        constituents=jets.constituents[const_idx],
     )
 
 
