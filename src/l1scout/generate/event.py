@@ -142,9 +142,10 @@ def assemble_columns(
 
     pid = merged(raw.pid[keep], pileup.pid, np.int32)
     stat = merged(status[keep], np.ones(len(evt_p), np.int8), np.int8)
-    px = merged(raw.px[keep], pileup.px, np.float64)
-    py = merged(raw.py[keep], pileup.py, np.float64)
-    pz = merged(raw.pz[keep], pileup.pz, np.float64)
+    h_eta, h_phi, h_pt = eta_phi_pt(raw.px[keep], raw.py[keep], raw.pz[keep])
+    eta = merged(h_eta, pileup.eta, np.float64)
+    phi = merged(h_phi, pileup.phi_part, np.float64)
+    pt = merged(h_pt, pileup.pt, np.float64)
     mass = merged(raw.mass[keep], pileup.mass, np.float64)
     chg = merged(charge[keep], pileup.charge, np.int8)
     is_pu = merged(np.zeros(len(evt_h), np.int8), np.ones(len(evt_p), np.int8), np.int8)
@@ -155,8 +156,6 @@ def assemble_columns(
     t_mm = merged(raw.vt[keep] + pileup.hard_t[evt_h] * C_MM_PER_PS, pileup.tpos_mm, np.float64)
     none = np.full(len(evt_p), -1, np.int32)
     links = [merged(lnk, none, np.int32) for lnk in (m1, m2, d1, d2)]
-
-    eta, phi, pt = eta_phi_pt(px, py, pz)
 
     # --- sort by pT within events and remap family links
     perm, new_local = sort_within_events(offsets, pt)

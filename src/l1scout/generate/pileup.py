@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,19 @@ class MinBiasPool:
     def n_events(self) -> int:
         """Number of collisions in the pool."""
         return len(self.offsets) - 1
+
+    @cached_property
+    def eta_phi_pt(self) -> tuple[F64, F64, F64]:
+        """Pseudorapidity, azimuth and pT of every particle, computed once.
+
+        A rotation in azimuth leaves eta and pT unchanged and shifts phi, so
+        the overlay reuses these instead of recomputing them per event.
+        """
+        from l1scout.generate.event import eta_phi_pt
+
+        return eta_phi_pt(
+            self.px.astype(np.float64), self.py.astype(np.float64), self.pz.astype(np.float64)
+        )
 
     _FIELDS = ("offsets", "pid", "charge", "px", "py", "pz", "mass", "vx", "vy", "vz", "vt")
 
@@ -234,7 +248,8 @@ class PileupDraw:
     particles by event. Per collision: its pool event, rotation (rad), z (mm),
     t (ps). Per event: the hard-scatter vertex z (mm), t (ps). Per particle:
     the collision it belongs to (1-based within its event) and the gathered,
-    rotated and displaced kinematics.
+    rotated and displaced kinematics (``pt``, ``eta`` and the rotated azimuth
+    ``phi_part`` come from the pool's cached values).
     """
 
     n_pu: I64
@@ -257,6 +272,9 @@ class PileupDraw:
     y: F64
     zpos: F64
     tpos_mm: F64
+    pt: F64
+    eta: F64
+    phi_part: F64
 
 
 def _event_rng(seed: int, event_number: int) -> np.random.Generator:
@@ -358,7 +376,11 @@ def draw_pileup(
             empty_f,
             empty_f,
             empty_f,
+            empty_f,
+            empty_f,
+            empty_f,
         )
+    pool_eta, pool_phi, pool_pt = pool.eta_phi_pt
     c = np.cos(phi)[coll_of_part]
     s = np.sin(phi)[coll_of_part]
     px0 = pool.px[src].astype(np.float64)
@@ -386,4 +408,7 @@ def draw_pileup(
         y=s * vx0 + c * vy0 + spec.beamspot_y_mm,
         zpos=pool.vz[src].astype(np.float64) + z[coll_of_part],
         tpos_mm=pool.vt[src].astype(np.float64) + t[coll_of_part] * C_MM_PER_PS,
+        pt=pool_pt[src],
+        eta=pool_eta[src],
+        phi_part=np.mod(pool_phi[src] + phi[coll_of_part] + np.pi, 2 * np.pi) - np.pi,
     )

@@ -372,10 +372,14 @@ def simulate_view(
             coll = chs_cands if spec.input == "pf" else cands
             w = None if spec.input == "pf" else coll.puppi_w.astype(np.float64)
             definition = _definition(spec)
-            if spec.subtract_rho_area:
-                # cluster from a lower threshold: jets fall below pt_min only after the subtraction
+            if spec.subtract_rho_area and rho.size:
+                # a jet passes only if its raw pT >= pt_min + rho pi R^2 with its own rho,
+                # so the smallest rho of the batch gives a safe, much higher raw threshold
+                area = np.pi * spec.radius**2
                 definition = JetDefinitionSpec(
-                    algorithm=spec.algorithm, radius=spec.radius, pt_min=min(spec.pt_min, 5.0)
+                    algorithm=spec.algorithm,
+                    radius=spec.radius,
+                    pt_min=spec.pt_min + max(0.0, float(rho.min())) * area,
                 )
             jets = cluster_jets(
                 coll.offsets, coll.px, coll.py, coll.pz, coll.energy, definition, weights=w
