@@ -14,7 +14,7 @@ from l1scout.io.schema import GEN_COLUMNS, gen_object_columns, view_columns
 
 runner = CliRunner()
 _VIEWS = ("FullReco", "L1T")
-_JETS = [("JetAK4", "pf"), ("JetPuppiAK4", "puppi")]
+_JETS = ["JetAK4", "JetPuppiAK4"]
 _TYPES = {
     c.name: c.arrow_type()
     for c in (

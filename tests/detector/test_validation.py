@@ -230,7 +230,7 @@ def test_small_helpers() -> None:
 
 # ------------------------------------------------------------------ synthetic files
 
-_JETS = [("JetAK4", "pf"), ("JetPuppiAK4", "puppi")]
+_JETS = ["JetAK4", "JetPuppiAK4"]
 _TYPES: dict[str, pa.DataType] = {
     c.name: c.arrow_type()
     for c in (

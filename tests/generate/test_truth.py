@@ -5,12 +5,12 @@ import pytest
 
 from l1scout.generate.pythia import PythiaSource, process_settings
 from l1scout.generate.truth import (
-    is_heavy_flavour_hadron,
     relink,
     relink_reference,
     status_hepmc,
     truth_mask,
 )
+from l1scout.pdg import is_heavy_flavour_hadron
 from l1scout.processes import load_catalog
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from l1scout.errors import ConfigError
+from l1scout.pdg import heavy_flavour
 from l1scout.reco.jets import (
     JetDefinitionSpec,
     Jets,
-    _heavy_flavour,
     btag,
     cluster_jets,
     constituent_sums,
@@ -326,7 +326,7 @@ def test_heavy_flavour_pdg_rule() -> None:
         0: [211, 111, 321, 2212, 3122, 21, 1, 2, 3, 6, 11, 22, 0, 2203, 1000020040],
     }
     for expected, pids in table.items():
-        assert _heavy_flavour(np.array(pids)).tolist() == [expected] * len(pids), pids
+        assert heavy_flavour(np.array(pids)).tolist() == [expected] * len(pids), pids
 
 
 def test_jet_flavour_hand_made() -> None:

@@ -14,10 +14,11 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from l1scout._jagged import offsets_from_counts
 from l1scout.detector.calorimeter import NeutralCandidates
 from l1scout.detector.particles import GenParticles
 from l1scout.detector.tracking import Tracks
-from l1scout.reco.particleflow import Candidates, build_candidates, offsets_from_counts
+from l1scout.reco.particleflow import Candidates, build_candidates
 
 F64 = npt.NDArray[np.float64]
 BASE = 1 << 31

@@ -12,13 +12,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from l1scout.detector.card import CARD_DIR
 from l1scout.detector.particles import GenParticles
 from l1scout.detector.view_card import load_view_card
 from l1scout.generate.job import GenerationConfig, run_generation
 from l1scout.reco.chs import chs_flags
 from l1scout.reco.jets import Jets
-from l1scout.reco.leptons import match_photons
+from l1scout.reco.leptons import IsolationInputs, match_photons
 from l1scout.reco.met import missing_momentum, scalar_ht
+from l1scout.reco.particleflow import Candidates
 from l1scout.reco.rho import rho_grid_median
 from l1scout.reco.view import _subtract_rho_area
 
@@ -257,7 +259,7 @@ def test_signed_rho_regions_are_one_strip_each() -> None:
 
 
 def test_a_third_view_from_a_copied_card(tmp_path: Path) -> None:
-    text = (Path(load_view_card.__code__.co_filename).parent / "cards" / "L1T.toml").read_text()
+    text = (CARD_DIR / "L1T.toml").read_text()
     card = tmp_path / "L1Tnarrow.toml"
     card.write_text(
         text.replace('name = "L1T"', 'name = "L1Tnarrow"').replace("eta_max = 2.4", "eta_max = 1.5")
@@ -274,3 +276,34 @@ def test_a_third_view_from_a_copied_card(tmp_path: Path) -> None:
     charge = _flat(t, "L1Tnarrow_PUPPIPart_Charge")
     assert (charge != 0).any()
     assert (np.abs(eta[charge != 0]) <= 1.501).all()
+
+
+def test_isolation_inputs_leave_out_leptons_and_find_own_entries() -> None:
+    n = 6
+    cands = Candidates(
+        offsets=np.array([0, 4, 6]),
+        uid=np.arange(n, dtype=np.uint32),
+        pid=np.array([11, 211, 22, 211, 13, 0], np.int32),
+        charge=np.array([-1, 1, 0, -1, 1, 0], np.int8),
+        pt=np.array([9.0, 5.0, 4.0, 3.0, 8.0, 2.0]),
+        eta=np.zeros(n),
+        phi=np.zeros(n),
+        energy=np.ones(n),
+        mass=np.zeros(n),
+        d0=np.zeros(n),
+        dz=np.zeros(n),
+        err_d0=np.zeros(n),
+        err_dz=np.zeros(n),
+        is_pu=np.zeros(n, np.int8),
+        gen=np.arange(n),
+        is_reco_pu=np.array([0, 0, 0, 1, 0, 0], np.int32),
+        puppi_w=np.array([1.0, 1.0, 0.5, 0.0, 1.0, 0.0], np.float32),
+    )
+    puppi = IsolationInputs.from_candidates(cands, weighted=True)
+    chs = IsolationInputs.from_candidates(cands, weighted=False)
+    assert puppi.source.tolist() == [1, 2]  # no leptons, no zero weights
+    assert puppi.pt.tolist() == [5.0, 2.0]  # pT scaled by the weight
+    assert chs.source.tolist() == [1, 2, 5]  # no leptons, no CHS-flagged track
+    assert chs.offsets.tolist() == [0, 2, 3]
+    assert chs.own_index(np.array([2, 5, 3])).tolist() == [1, 0, -1]
+    assert puppi.own_index(np.array([2, 5])).tolist() == [1, -1]

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._jagged import PtEtaPhiBatch
 from l1scout.errors import DataFormatError
 
-__all__ = ["INVISIBLE_PIDS", "GenParticles", "event_index"]
+__all__ = ["INVISIBLE_PIDS", "GenParticles"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -30,17 +31,8 @@ INVISIBLE_PIDS = frozenset({12, 14, 16, 18, 1000022, 1000039, 9900012, 9900014, 
 _NEEDED = ("PID", "Status", "PT", "Eta", "Phi", "Mass", "Charge", "IsPU", "X", "Y", "Z", "T")
 
 
-def event_index(offsets: I64) -> I64:
-    """Event number of every entry of a flat batch.
-
-    >>> event_index(np.array([0, 2, 2, 3])).tolist()
-    [0, 0, 2]
-    """
-    return np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
-
-
 @dataclass(frozen=True)
-class GenParticles:
+class GenParticles(PtEtaPhiBatch):
     """Generated particles of a batch: flat arrays over all events plus offsets.
 
     Momenta in GeV, positions in mm, times in s. ``index`` is each particle's
@@ -98,37 +90,10 @@ class GenParticles:
             vertex_index=vidx,
         )
 
-    @property
-    def n_events(self) -> int:
-        """Events in the batch."""
-        return len(self.offsets) - 1
-
-    @cached_property
-    def event(self) -> I64:
-        """Event number (in the batch) of every particle."""
-        return event_index(self.offsets)
-
     @cached_property
     def index(self) -> I64:
         """Local index of every particle within its event."""
         return np.arange(len(self.pt), dtype=np.int64) - self.offsets[self.event]
-
-    @cached_property
-    def px(self) -> F64:
-        """X momentum (GeV)."""
-        return self.pt * np.cos(self.phi)
-
-    @cached_property
-    def py(self) -> F64:
-        """Y momentum (GeV)."""
-        return self.pt * np.sin(self.phi)
-
-    @cached_property
-    def pz(self) -> F64:
-        """Z momentum (GeV); zero for the +-999.9 pseudorapidity of pT = 0 particles."""
-        return np.where(
-            np.abs(self.eta) < 100.0, self.pt * np.sinh(np.clip(self.eta, -50, 50)), 0.0
-        )
 
     @cached_property
     def energy(self) -> F64:

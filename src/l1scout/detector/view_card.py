@@ -233,7 +233,11 @@ class BTagWorkingPoint(_Model):
 
 
 class JetSpec(_Model):
-    """A jet collection: name, input, algorithm, radius, pT threshold, flavour cone, b-tag points.
+    """A jet collection: name, input, algorithm, radius, pT threshold, flavour association, b-tag points.
+
+    Flavour association (Delphes ``JetFlavorAssociation``): b/c hadrons and
+    hard-process partons above ``flavour_parton_pt_min`` inside
+    ``flavour_parton_eta_max``, within ``flavour_delta_r`` of the jet axis.
 
     With ``subtract_rho_area`` the jet four-momentum is scaled down by
     rho x area with the anti-kT area pi R^2 (Delphes ``JetPileUpSubtractor``)
@@ -246,6 +250,8 @@ class JetSpec(_Model):
     radius: float = Field(gt=0, le=2)
     pt_min: float = Field(ge=0)
     flavour_delta_r: float = Field(gt=0)
+    flavour_parton_pt_min: float = Field(ge=0)
+    flavour_parton_eta_max: float = Field(gt=0)
     subtract_rho_area: bool
     btag: list[str]
 

@@ -16,6 +16,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._jagged import event_index
 from l1scout.detector.card import PileupSpec
 from l1scout.generate.pileup import C_MM_PER_PS, PileupDraw
 from l1scout.generate.pythia import RawEvents
@@ -49,10 +50,6 @@ def eta_phi_pt(
     return eta, np.arctan2(py, px), pt
 
 
-def _event_of(offsets: I64) -> I64:
-    return np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
-
-
 @numba.njit(cache=True)
 def _sort_kernel(offsets: I64, key: F64) -> I64:  # pragma: no cover - compiled
     perm = np.empty(len(key), dtype=np.int64)
@@ -75,14 +72,14 @@ def sort_within_events(offsets: I64, key: npt.NDArray[Any]) -> tuple[I64, I64]:
     """
     offsets = np.asarray(offsets, dtype=np.int64)
     perm = _sort_kernel(offsets, np.asarray(key, dtype=np.float64))
-    evt = _event_of(offsets)
+    evt = event_index(offsets)
     new_local = np.empty(len(key), dtype=np.int64)
     new_local[perm] = np.arange(len(key)) - offsets[evt]
     return perm, new_local
 
 
 def _remap(links: npt.NDArray[Any], offsets: I64, new_local: I64) -> npt.NDArray[np.int32]:
-    evt = _event_of(offsets)
+    evt = event_index(offsets)
     ok = links >= 0
     out = np.full(len(links), -1, dtype=np.int32)
     out[ok] = new_local[offsets[evt[ok]] + links[ok]]
@@ -110,7 +107,7 @@ def assemble_columns(
         event_numbers: the events' numbers in the file.
     """
     n_ev = raw.n_events
-    evt_raw = _event_of(raw.offsets)
+    evt_raw = event_index(raw.offsets)
 
     # --- hard-scatter truth
     keep = truth_mask(raw.pid, raw.status, raw.mother1, raw.offsets)
@@ -131,7 +128,7 @@ def assemble_columns(
     hard_off = np.zeros(n_ev + 1, dtype=np.int64)
     np.cumsum(n_hard, out=hard_off[1:])
     pos_h = offsets[evt_h] + (np.arange(len(evt_h)) - hard_off[evt_h])
-    evt_p = _event_of(pileup.part_offsets)
+    evt_p = event_index(pileup.part_offsets)
     pos_p = offsets[evt_p] + n_hard[evt_p] + (np.arange(len(evt_p)) - pileup.part_offsets[evt_p])
 
     def merged(hard: npt.ArrayLike, pu: npt.ArrayLike, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
@@ -191,17 +188,17 @@ def assemble_columns(
     n_vtx = 1 + pileup.n_pu
     vtx_off = np.zeros(n_ev + 1, dtype=np.int64)
     np.cumsum(n_vtx, out=vtx_off[1:])
-    evt_all = _event_of(offsets)
+    evt_all = event_index(offsets)
     charged_final = (stat == 1) & (chg != 0)
     gvid = vtx_off[evt_all] + vidx
     ndf = np.bincount(gvid[charged_final], minlength=int(vtx_off[-1]))
     sumpt2 = np.bincount(
         gvid[charged_final], weights=pt[charged_final] ** 2, minlength=int(vtx_off[-1])
     )
-    v_index = (np.arange(int(vtx_off[-1])) - vtx_off[_event_of(vtx_off)]).astype(np.int32)
+    v_index = (np.arange(int(vtx_off[-1])) - vtx_off[event_index(vtx_off)]).astype(np.int32)
     is_hard = v_index == 0
     pu_slot = np.cumsum(~is_hard) - 1  # position of each pileup vertex in pileup.z / t
-    evt_v = _event_of(vtx_off)
+    evt_v = event_index(vtx_off)
     v_z = np.where(
         is_hard, pileup.hard_z[evt_v], pileup.z[np.clip(pu_slot, 0, None)] if len(pileup.z) else 0.0
     )

@@ -194,7 +194,7 @@ def columns_of(card: FrontendCard, views: tuple[ViewCard, ...]) -> tuple[Column,
         return GEN_COLUMNS
     cols = GEN_COLUMNS + gen_object_columns([j.name for j in card.truth_jets])
     for view in views:
-        cols += view_columns(view.name, [(j.name, j.input) for j in view.jets])
+        cols += view_columns(view.name, [j.name for j in view.jets])
     return cols
 
 

@@ -24,8 +24,9 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from l1scout.pdg import is_hadron, is_heavy_flavour_hadron
+
 __all__ = [
-    "is_heavy_flavour_hadron",
     "relink",
     "relink_reference",
     "status_hepmc",
@@ -35,29 +36,6 @@ __all__ = [
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
-
-
-def _quark_digits(pid: I32) -> tuple[I64, I64, I64]:
-    a = np.abs(pid.astype(np.int64)) % 10000
-    return (a // 1000) % 10, (a // 100) % 10, (a // 10) % 10
-
-
-def _is_hadron(pid: I32) -> B:
-    a = np.abs(pid.astype(np.int64))
-    _, q2, q3 = _quark_digits(pid)
-    # PDG numbering: hadrons have a non-zero n_q3 and n_q2 digit; diquarks (..0x) are partons.
-    return np.asarray((a > 100) & (a < 10_000_000) & (q3 != 0) & (q2 != 0), dtype=np.bool_)
-
-
-def is_heavy_flavour_hadron(pid: I32, quark: int) -> B:
-    """True for hadrons containing quark *quark* (4: c, 5: b), by PDG digit rules.
-
-    >>> is_heavy_flavour_hadron(np.array([511, -521, 5122, 553, 421, 211, 5103]), 5).tolist()
-    [True, True, True, True, False, False, False]
-    """
-    q1, q2, q3 = _quark_digits(pid)
-    has = (q1 == quark) | (q2 == quark) | (q3 == quark)
-    return np.asarray(_is_hadron(pid) & has, dtype=np.bool_)
 
 
 def status_hepmc(pid: I32, status: I32, first_daughter_pid: I32) -> npt.NDArray[np.int8]:
@@ -74,7 +52,7 @@ def status_hepmc(pid: I32, status: I32, first_daughter_pid: I32) -> npt.NDArray[
     """
     a = np.abs(pid)
     out = np.abs(status).astype(np.int64)
-    decays = (_is_hadron(pid) | (a == 13) | (a == 15)) & (first_daughter_pid != pid)
+    decays = (is_hadron(pid) | (a == 13) | (a == 15)) & (first_daughter_pid != pid)
     out = np.where(decays, 2, out)
     out = np.where((status == -11) | (status == -12), 4, out)
     out = np.where(status > 0, 1, out)

@@ -198,15 +198,21 @@ _PARTICLE_FIELDS: tuple[tuple[str, str, str, str], ...] = (
     ("PuppiW", "float16", "", "PUPPI weight"),
 )
 
+_PT_ETA_PHI: tuple[tuple[str, str, str, str], ...] = (
+    ("PT", "float16", "GeV", "transverse momentum"),
+    ("Eta", "float16", "", "pseudorapidity"),
+    ("Phi", "float16", "rad", "azimuth"),
+)
+
+_JET_MOMENTUM = (*_PT_ETA_PHI, ("Mass", "float32", "GeV", "invariant mass"))
+
 _LEPTON_FIELDS: tuple[tuple[str, str, str, str], ...] = (
     ("Charge", "int8", "e", "electric charge"),
     ("D0", "float32", "mm", "transverse impact parameter"),
     ("DZ", "float32", "mm", "longitudinal impact parameter"),
     ("ErrorD0", "float32", "mm", "resolution of D0"),
     ("ErrorDZ", "float32", "mm", "resolution of DZ"),
-    ("PT", "float16", "GeV", "transverse momentum"),
-    ("Eta", "float16", "", "pseudorapidity"),
-    ("Phi", "float16", "rad", "azimuth"),
+    *_PT_ETA_PHI,
 )
 
 _ISOLATION_FIELDS: tuple[tuple[str, str, str, str], ...] = (
@@ -221,10 +227,7 @@ def _jet_columns(prefix: str) -> tuple[Column, ...]:
     cols = _cols(
         prefix,
         [
-            ("PT", "float16", "GeV", "transverse momentum"),
-            ("Eta", "float16", "", "pseudorapidity"),
-            ("Phi", "float16", "rad", "azimuth"),
-            ("Mass", "float32", "GeV", "invariant mass"),
+            *_JET_MOMENTUM,
             ("Charge", "int8", "e", "sum of the constituents' charges"),
             (
                 "Flavor",
@@ -251,15 +254,14 @@ def _jet_columns(prefix: str) -> tuple[Column, ...]:
     return cols + nested
 
 
-def view_columns(view: str, jets: Sequence[tuple[str, str]]) -> tuple[Column, ...]:
+def view_columns(view: str, jet_names: Sequence[str]) -> tuple[Column, ...]:
     """Columns of one detector view.
 
     Args:
         view: the view name (``FullReco``, ``L1T`` or a user's).
-        jets: (collection name, input) of the view card's jet collections,
-            input ``pf`` or ``puppi``.
+        jet_names: the names of the view card's jet collections.
 
-    >>> cols = view_columns("L1T", [("JetAK4", "pf")])
+    >>> cols = view_columns("L1T", ["JetAK4"])
     >>> cols[0].name, cols[-1].name, cols[-1].depth
     ('L1T_PFPart_fUniqueID', 'L1T_Vertex_SumPT2', 1)
     """
@@ -271,14 +273,12 @@ def view_columns(view: str, jets: Sequence[tuple[str, str]]) -> tuple[Column, ..
     out += _cols(
         f"{view}_PhotonTight",
         [
-            ("PT", "float16", "GeV", "transverse momentum"),
-            ("Eta", "float16", "", "pseudorapidity"),
-            ("Phi", "float16", "rad", "azimuth"),
+            *_PT_ETA_PHI,
             _EHAD,
             *_ISOLATION_FIELDS,
         ],
     )
-    for name, _ in jets:
+    for name in jet_names:
         out += _jet_columns(f"{view}_{name}")
     for coll in ("MET", "PUPPIMET"):
         out += _cols(
@@ -317,15 +317,7 @@ def gen_object_columns(jet_names: Sequence[str]) -> tuple[Column, ...]:
     """
     out: list[Column] = []
     for name in jet_names:
-        out += _cols(
-            name,
-            [
-                ("PT", "float16", "GeV", "transverse momentum"),
-                ("Eta", "float16", "", "pseudorapidity"),
-                ("Phi", "float16", "rad", "azimuth"),
-                ("Mass", "float32", "GeV", "invariant mass"),
-            ],
-        )
+        out += _cols(name, _JET_MOMENTUM)
     out += _cols(
         "Gen_MissingET",
         [

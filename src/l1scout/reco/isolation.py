@@ -42,6 +42,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._jagged import check_offsets, event_index
 from l1scout.errors import ConfigError
 
 __all__ = [
@@ -85,18 +86,6 @@ class IsolationSums:
     neutral: F64
     isolation_var: F64
     isolation_var_rho_corr: F64
-
-
-def _check_offsets(name: str, offsets: npt.ArrayLike, n_entries: int) -> I64:
-    off = np.asarray(offsets)
-    if off.ndim != 1 or len(off) < 1 or not np.issubdtype(off.dtype, np.integer):
-        raise ConfigError(f"{name}: expected a 1-D integer array of length n_events + 1")
-    off = off.astype(np.int64)
-    if off[0] != 0 or off[-1] != n_entries or np.any(np.diff(off) < 0):
-        raise ConfigError(
-            f"{name}: expected non-decreasing offsets from 0 to {n_entries} (the number of entries)"
-        )
-    return off
 
 
 def _as_f64(name: str, values: npt.ArrayLike, n: int) -> F64:
@@ -245,14 +234,13 @@ def isolation(
 
     n_obj = np.size(obj_pt)
     n_cand = np.size(cand_pt)
-    o_off = _check_offsets("obj_offsets", obj_offsets, n_obj)
-    c_off = _check_offsets("cand_offsets", cand_offsets, n_cand)
+    o_off = check_offsets(obj_offsets, "obj_offsets", n_obj)
+    c_off = check_offsets(cand_offsets, "cand_offsets", n_cand)
     if len(o_off) != len(c_off):
         raise ConfigError(
             f"cand_offsets: expected the same number of events as obj_offsets "
             f"({len(o_off) - 1}), got {len(c_off) - 1}"
         )
-    n_events = len(o_off) - 1
 
     o_pt = _as_f64("obj_pt", obj_pt, n_obj)
     if np.any(o_pt <= 0):
@@ -268,7 +256,7 @@ def isolation(
         raise ConfigError(f"obj_self: expected an integer array of shape ({n_obj},)")
     o_self = o_self_raw.astype(np.int64)
     n_cand_per_event = np.diff(c_off)
-    obj_event = np.repeat(np.arange(n_events, dtype=np.int64), np.diff(o_off))
+    obj_event = event_index(o_off)
     if np.any((o_self < -1) | (o_self >= n_cand_per_event[obj_event])):
         raise ConfigError(
             "obj_self: expected -1 or a local candidate index within the object's event"

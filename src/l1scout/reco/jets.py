@@ -44,7 +44,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._jagged import check_offsets, offsets_from_counts
 from l1scout.errors import ConfigError
+from l1scout.pdg import heavy_flavour
 
 __all__ = [
     "JetDefinitionSpec",
@@ -138,22 +140,6 @@ class Jets:
 # input checks
 
 
-def _as_offsets(offsets: npt.ArrayLike, name: str, n_entries: int | None = None) -> I64:
-    """Return ``offsets`` as int64 after checking it is a valid offsets array."""
-    arr = np.asarray(offsets)
-    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
-        msg = f"{name} must be a 1-D integer array of length n_events + 1, got shape {arr.shape} and dtype {arr.dtype}"
-        raise ConfigError(msg)
-    out = arr.astype(np.int64, copy=False)
-    if out[0] != 0 or np.any(np.diff(out) < 0):
-        msg = f"{name} must start at 0 and never decrease"
-        raise ConfigError(msg)
-    if n_entries is not None and out[-1] != n_entries:
-        msg = f"{name}[-1] must equal the number of entries ({n_entries}), got {int(out[-1])}"
-        raise ConfigError(msg)
-    return out
-
-
 def _as_f64(values: npt.ArrayLike, name: str, n: int, length_of: str = "") -> F64:
     """Return ``values`` as a contiguous float64 1-D array of length ``n``."""
     arr = np.ascontiguousarray(values, dtype=np.float64)
@@ -167,8 +153,10 @@ def _as_f64(values: npt.ArrayLike, name: str, n: int, length_of: str = "") -> F6
 def _check_jets(jets: Jets, name: str = "jets") -> int:
     """Return the number of events of ``jets`` after checking its offsets."""
     n_jets = jets.pt.shape[0]
-    _as_offsets(jets.offsets, f"{name}.offsets", n_jets)
-    _as_offsets(jets.constituent_offsets, f"{name}.constituent_offsets", jets.constituents.shape[0])
+    check_offsets(jets.offsets, f"{name}.offsets", n_jets)
+    check_offsets(
+        jets.constituent_offsets, f"{name}.constituent_offsets", jets.constituents.shape[0]
+    )
     if jets.constituent_offsets.shape[0] != n_jets + 1:
         msg = f"{name}.constituent_offsets must have length n_jets + 1 = {n_jets + 1}"
         raise ConfigError(msg)
@@ -211,12 +199,6 @@ def _empty_jets(n_events: int) -> Jets:
         constituent_offsets=np.zeros(1, dtype=np.int64),
         constituents=np.zeros(0, dtype=np.int64),
     )
-
-
-def _counts_to_offsets(counts: npt.NDArray[np.integer[Any]]) -> I64:
-    out = np.zeros(counts.shape[0] + 1, dtype=np.int64)
-    np.cumsum(counts, out=out[1:])
-    return out
 
 
 def _run_fastjet(
@@ -287,7 +269,7 @@ def cluster_jets(
     Raises:
         ConfigError: on inconsistent lengths, bad offsets or non-finite inputs.
     """
-    off = _as_offsets(offsets, "offsets")
+    off = check_offsets(offsets, "offsets")
     n = int(off[-1])
     n_events = off.shape[0] - 1
     arrays = [
@@ -308,7 +290,7 @@ def cluster_jets(
             raise ConfigError(msg)
         keep = w > 0
         selected = np.flatnonzero(keep).astype(np.int64)
-        in_off = _counts_to_offsets(keep.astype(np.int64))[off]
+        in_off = offsets_from_counts(keep.astype(np.int64))[off]
         ws = w[selected]
         arrays = [a[selected] * ws for a in arrays]
 
@@ -332,9 +314,9 @@ def cluster_jets(
     order = np.lexsort((-pt, event_of_jet))
     jpx, jpy, jpz, je, pt, pt2 = (a[order] for a in (jpx, jpy, jpz, je, pt, pt2))
 
-    old_const_off = _counts_to_offsets(n_const)
+    old_const_off = offsets_from_counts(n_const)
     new_counts = n_const[order]
-    const_off = _counts_to_offsets(new_counts)
+    const_off = offsets_from_counts(new_counts)
     shift = np.repeat(old_const_off[order] - const_off[:-1], new_counts)
     constituents = local[np.arange(const_off[-1], dtype=np.int64) + shift]
     new_jet_of_const = np.repeat(np.arange(n_jets, dtype=np.int64), new_counts)
@@ -345,7 +327,7 @@ def cluster_jets(
     # m^2 as FastJet's PseudoJet::m2 writes it
     m2 = (je + jpz) * (je - jpz) - pt2
     return Jets(
-        offsets=_counts_to_offsets(n_per_event),
+        offsets=offsets_from_counts(n_per_event),
         px=jpx,
         py=jpy,
         pz=jpz,
@@ -363,35 +345,6 @@ def cluster_jets(
 # flavour and b-tagging
 
 
-def _heavy_flavour(pid: npt.ArrayLike) -> npt.NDArray[np.int64]:
-    """Heaviest of b (5) or c (4) quark content from the PDG id, else 0.
-
-    The PDG numbering scheme (Review of Particle Physics, "Monte Carlo particle
-    numbering scheme") writes a hadron as ``n_r n_L n_q1 n_q2 n_q3 n_J``: a
-    meson has ``n_q1 = 0`` and its heaviest quark in ``n_q2`` (hundreds digit);
-    a baryon has its heaviest quark in ``n_q1`` (thousands digit). Quarks
-    ``|pid| = 5, 4`` count too; nuclei (``|pid| >= 10^9``) and other codes
-    below 100 are 0.
-
-    Args:
-        pid: signed PDG ids.
-
-    Returns:
-        5, 4 or 0 per entry.
-
-    Example:
-        >>> _heavy_flavour([521, -4122, 5, -4, 21, 211, 553, 431, 5122, 10521]).tolist()
-        [5, 4, 5, 4, 0, 0, 5, 4, 5, 5]
-    """
-    a = np.abs(np.asarray(pid, dtype=np.int64))
-    thousands = (a // 1000) % 10
-    hundreds = (a // 100) % 10
-    digit = np.where(thousands != 0, thousands, hundreds)
-    digit = np.where(a < 100, a, digit)
-    heavy = np.where((digit == 5) | (digit == 4), digit, 0)
-    return np.where(a >= 1_000_000_000, 0, heavy).astype(np.int64)
-
-
 def jet_flavour(
     jets: Jets,
     tag_offsets: npt.ArrayLike,
@@ -406,7 +359,7 @@ def jet_flavour(
     A simplified version of Delphes' ``JetFlavorAssociation``: among the tags
     of the jet's event with ``dR = sqrt(d_eta^2 + d_phi^2) <= delta_r`` from
     the jet axis, the flavour is 5 if any is a b hadron or b quark, else 4 if
-    any is a c hadron or c quark (see :func:`_heavy_flavour`), else the |pid|
+    any is a c hadron or c quark (see :func:`l1scout.pdg.heavy_flavour`), else the |pid|
     of the nearest light parton (d, u, s or gluon: 1, 2, 3, 21), else 0.
 
     Args:
@@ -424,7 +377,7 @@ def jet_flavour(
         ConfigError: on inconsistent lengths or a bad ``delta_r``.
     """
     n_events = _check_jets(jets)
-    toff = _as_offsets(tag_offsets, "tag_offsets")
+    toff = check_offsets(tag_offsets, "tag_offsets")
     if toff.shape[0] != n_events + 1:
         msg = f"tag_offsets must have length n_events + 1 = {n_events + 1} (as jets.offsets), got {toff.shape[0]}"
         raise ConfigError(msg)
@@ -448,7 +401,7 @@ def jet_flavour(
     event_of_jet = np.repeat(np.arange(n_events, dtype=np.int64), np.diff(jets.offsets))
     tags_per_jet = np.diff(toff)[event_of_jet]
     pair_jet = np.repeat(np.arange(n_jets, dtype=np.int64), tags_per_jet)
-    pair_start = _counts_to_offsets(tags_per_jet)
+    pair_start = offsets_from_counts(tags_per_jet)
     pair_tag = np.repeat(toff[event_of_jet] - pair_start[:-1], tags_per_jet) + np.arange(
         pair_start[-1], dtype=np.int64
     )
@@ -460,7 +413,7 @@ def jet_flavour(
     pair_jet, pair_tag, dr2 = pair_jet[inside], pair_tag[inside], dr2[inside]
 
     pid = t_pid.astype(np.int64)[pair_tag]
-    heavy = _heavy_flavour(pid)
+    heavy = heavy_flavour(pid)
     has_b = np.zeros(n_jets, dtype=bool)
     has_b[pair_jet[heavy == 5]] = True
     has_c = np.zeros(n_jets, dtype=bool)
@@ -561,7 +514,7 @@ def constituent_sums(
         ConfigError: on inconsistent lengths or a constituent index outside its event.
     """
     n_events = _check_jets(jets)
-    coff = _as_offsets(cand_offsets, "cand_offsets")
+    coff = check_offsets(cand_offsets, "cand_offsets")
     if coff.shape[0] != n_events + 1:
         msg = f"cand_offsets must have length n_events + 1 = {n_events + 1} (as jets.offsets), got {coff.shape[0]}"
         raise ConfigError(msg)

@@ -23,46 +23,50 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._jagged import event_index, offsets_from_counts
 from l1scout.detector.calorimeter import CaloTowers
 from l1scout.detector.param import BinnedFunction
 from l1scout.detector.particles import GenParticles
 from l1scout.detector.view_card import IsolationSpec
-from l1scout.reco.isolation import CHARGED_NOPU, CHARGED_PU, NEUTRAL, isolation
-from l1scout.reco.particleflow import Candidates, offsets_from_counts
+from l1scout.reco.isolation import CHARGED_NOPU, CHARGED_PU, NEUTRAL, IsolationSums, isolation
+from l1scout.reco.particleflow import Candidates
 
-__all__ = ["IsolationInputs", "Objects", "ehad_over_eem", "isolate", "match_photons", "select"]
+__all__ = ["IsolationInputs", "ehad_over_eem", "keep_with", "match_photons", "select"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
-class Objects:
-    """Selected objects of a batch: event of each, and named per-object arrays."""
-
-    offsets: I64
-    fields: dict[str, npt.NDArray[np.generic]]
-
-
-@dataclass(frozen=True)
 class IsolationInputs:
-    """A candidate list for isolation sums (flat + offsets) with its classes."""
+    """A candidate list for isolation sums (flat + offsets) with its classes.
+
+    ``source`` is the index of each entry in the :class:`Candidates` batch it
+    was taken from.
+    """
 
     offsets: I64
     pt: F64
     eta: F64
     phi: F64
     cls: npt.NDArray[np.int8]
+    source: I64
+    n_source: int
 
     @classmethod
     def from_candidates(cls, cands: Candidates, *, weighted: bool) -> IsolationInputs:
-        """Candidates without electrons and muons; PUPPI-weighted (w > 0 only) if *weighted*."""
-        lepton = np.isin(np.abs(cands.pid), (11, 13)) & (cands.charge != 0)
-        keep = ~lepton
+        """Candidates without electrons and muons (Delphes ``EFlowFilterPuppi`` / ``EFlowFilterCHS``).
+
+        With *weighted*, the PUPPI candidates: w > 0 only, pT scaled by w;
+        otherwise the CHS candidates (not flagged ``IsRecoPU``).
+        """
+        keep = ~cands.is_lepton
         pt = cands.pt
         if weighted:
             keep &= cands.puppi_w > 0
             pt = cands.pt * cands.puppi_w
+        else:
+            keep &= cands.is_reco_pu == 0
         sub = np.flatnonzero(keep)
         klass = np.where(
             cands.charge[sub] == 0,
@@ -70,7 +74,48 @@ class IsolationInputs:
             np.where(cands.is_reco_pu[sub] == 1, CHARGED_PU, CHARGED_NOPU),
         ).astype(np.int8)
         counts = np.bincount(cands.event[sub], minlength=cands.n_events)
-        return cls(offsets_from_counts(counts), pt[sub], cands.eta[sub], cands.phi[sub], klass)
+        return cls(
+            offsets_from_counts(counts),
+            pt[sub],
+            cands.eta[sub],
+            cands.phi[sub],
+            klass,
+            sub,
+            len(cands.pt),
+        )
+
+    def own_index(self, candidate: I64) -> I64:
+        """Local index in this list of the given candidates of the source batch (-1: not in it)."""
+        local = np.full(self.n_source, -1, dtype=np.int64)
+        local[self.source] = np.arange(len(self.source)) - self.offsets[event_index(self.offsets)]
+        return local[candidate]
+
+    def sums(
+        self,
+        offsets: I64,
+        pt: F64,
+        eta: F64,
+        phi: F64,
+        own: I64,
+        rho: F64,
+        spec: IsolationSpec,
+    ) -> IsolationSums:
+        """Isolation sums of objects (flat + offsets) in this list; *own*: their own entry or -1."""
+        return isolation(
+            offsets,
+            pt,
+            eta,
+            phi,
+            own,
+            self.offsets,
+            self.pt,
+            self.eta,
+            self.phi,
+            self.cls,
+            rho,
+            delta_r_max=spec.delta_r_max,
+            pt_min=spec.pt_min,
+        )
 
 
 def select(event: I64, keep: npt.NDArray[np.bool_], n_events: int) -> tuple[I64, I64]:
@@ -78,50 +123,6 @@ def select(event: I64, keep: npt.NDArray[np.bool_], n_events: int) -> tuple[I64,
     idx = np.flatnonzero(keep)
     order = idx[np.argsort(event[idx], kind="stable")]
     return order, offsets_from_counts(np.bincount(event[order], minlength=n_events))
-
-
-def isolate(
-    offsets: I64,
-    pt: F64,
-    eta: F64,
-    phi: F64,
-    self_index: I64,
-    puppi: IsolationInputs,
-    chs: IsolationInputs,
-    rho: F64,
-    spec: IsolationSpec,
-) -> tuple[F64, F64]:
-    """IsolationVar (PUPPI inputs) and IsolationVarRhoCorr (CHS inputs, *rho* per object)."""
-    kwargs = {"delta_r_max": spec.delta_r_max, "pt_min": spec.pt_min}
-    on_puppi = isolation(
-        offsets,
-        pt,
-        eta,
-        phi,
-        self_index,
-        puppi.offsets,
-        puppi.pt,
-        puppi.eta,
-        puppi.phi,
-        puppi.cls,
-        np.zeros(len(pt)),
-        **kwargs,
-    )
-    on_chs = isolation(
-        offsets,
-        pt,
-        eta,
-        phi,
-        self_index,
-        chs.offsets,
-        chs.pt,
-        chs.eta,
-        chs.phi,
-        chs.cls,
-        rho,
-        **kwargs,
-    )
-    return on_puppi.isolation_var, on_chs.isolation_var_rho_corr
 
 
 def ehad_over_eem(ecal: CaloTowers, hcal: CaloTowers, event: I64, eta: F64, phi: F64) -> F64:

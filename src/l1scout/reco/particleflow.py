@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._jagged import PtEtaPhiBatch, offsets_from_counts
 from l1scout.detector.calorimeter import NeutralCandidates
-from l1scout.detector.particles import GenParticles, event_index
+from l1scout.detector.particles import GenParticles
 from l1scout.detector.tracking import Tracks
 
-__all__ = ["Candidates", "build_candidates", "offsets_from_counts"]
+__all__ = ["Candidates", "build_candidates"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -34,19 +35,8 @@ I64 = npt.NDArray[np.int64]
 _NEUTRAL_BASE = np.uint32(1 << 31)
 
 
-def offsets_from_counts(counts: npt.NDArray[np.integer]) -> I64:
-    """Offsets of a batch from per-event counts.
-
-    >>> offsets_from_counts(np.array([2, 0, 3])).tolist()
-    [0, 2, 2, 5]
-    """
-    out = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=out[1:])
-    return out
-
-
 @dataclass(frozen=True)
-class Candidates:
+class Candidates(PtEtaPhiBatch):
     """A batch of particle-flow candidates (flat arrays grouped by event).
 
     Momenta and energies in GeV, impact parameters in mm. ``gen`` is the global
@@ -72,30 +62,10 @@ class Candidates:
     is_reco_pu: npt.NDArray[np.int32]
     puppi_w: npt.NDArray[np.float32]
 
-    @property
-    def n_events(self) -> int:
-        """Events in the batch."""
-        return len(self.offsets) - 1
-
     @cached_property
-    def event(self) -> I64:
-        """Event of every candidate."""
-        return event_index(self.offsets)
-
-    @cached_property
-    def px(self) -> F64:
-        """X momentum (GeV)."""
-        return self.pt * np.cos(self.phi)
-
-    @cached_property
-    def py(self) -> F64:
-        """Y momentum (GeV)."""
-        return self.pt * np.sin(self.phi)
-
-    @cached_property
-    def pz(self) -> F64:
-        """Z momentum (GeV)."""
-        return self.pt * np.sinh(self.eta)
+    def is_lepton(self) -> npt.NDArray[np.bool_]:
+        """Electron and muon tracks (PUPPI and isolation leave them out)."""
+        return np.asarray((self.charge != 0) & np.isin(np.abs(self.pid), (11, 13)), dtype=np.bool_)
 
     @cached_property
     def rapidity(self) -> F64:

@@ -84,6 +84,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
+from l1scout._jagged import check_offsets
 from l1scout.errors import ConfigError
 
 __all__ = [
@@ -548,19 +549,6 @@ def _flat_float(name: str, values: npt.ArrayLike, n: int) -> F64:
     return out
 
 
-def _check_offsets(offsets: npt.ArrayLike) -> I64:
-    arr = np.asarray(offsets)
-    if arr.ndim != 1 or arr.shape[0] < 1 or not np.issubdtype(arr.dtype, np.integer):
-        raise ConfigError(
-            f"offsets: expected a 1-D integer array of length n_events + 1, got "
-            f"shape {arr.shape} and dtype {arr.dtype}"
-        )
-    out = np.ascontiguousarray(arr, dtype=np.int64)
-    if out[0] != 0 or np.any(np.diff(out) < 0):
-        raise ConfigError("offsets: expected non-decreasing values starting at 0")
-    return out
-
-
 def _tune_arrays(tune: PuppiTuneLike) -> tuple[F64, F64, F64, F64, F64, F64, F64, F64, B]:
     bins = list(tune.bins)
 
@@ -625,7 +613,7 @@ def puppi_weights(
             unknown category codes, or a bin with ``cone_size <= 0`` or
             ``rms_scale_factor <= 0``.
     """
-    off = _check_offsets(offsets)
+    off = check_offsets(offsets)
     n_ev = off.shape[0] - 1
     n = int(off[-1])
     pt_a = _flat_float("pt", pt, n)

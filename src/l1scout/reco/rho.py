@@ -31,6 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._jagged import check_offsets, event_index
 from l1scout.errors import ConfigError
 
 __all__ = ["rho_for", "rho_grid_median"]
@@ -111,12 +112,7 @@ def rho_grid_median(
     reg = _check_regions(regions, signed)
     pt_arr = np.asarray(pt, dtype=np.float64)
     n = len(pt_arr)
-    off = np.asarray(offsets)
-    if off.ndim != 1 or len(off) < 1 or not np.issubdtype(off.dtype, np.integer):
-        raise ConfigError("offsets: expected a 1-D integer array of length n_events + 1")
-    off = off.astype(np.int64)
-    if off[0] != 0 or off[-1] != n or np.any(np.diff(off) < 0):
-        raise ConfigError(f"offsets: expected non-decreasing offsets from 0 to {n}")
+    off = check_offsets(offsets, "offsets", n)
     eta_arr = np.asarray(eta, dtype=np.float64)
     phi_arr = np.asarray(phi, dtype=np.float64)
     for name, arr in (("pt", pt_arr), ("eta", eta_arr), ("phi", phi_arr)):
@@ -126,7 +122,7 @@ def rho_grid_median(
             raise ConfigError(f"{name}: expected finite values")
 
     n_events = len(off) - 1
-    event = np.repeat(np.arange(n_events, dtype=np.int64), np.diff(off))
+    event = event_index(off)
     abs_eta = eta_arr if signed else np.abs(eta_arr)
     n_sides = 1 if signed else 2
     out = np.zeros((n_events, len(reg)), dtype=np.float64)
@@ -160,18 +156,21 @@ def rho_for(
     event_index: npt.ArrayLike,
     rho_table: npt.ArrayLike,
     regions: Sequence[tuple[float, float]],
+    signed: bool = False,
 ) -> F64:
     """The rho of the |eta| region containing each object.
 
     An object lies in region ``(a, b)`` when ``a <= |eta| < b`` (as Delphes'
-    ``Isolation`` looks rho up); an object outside every region gets the rho of
-    the region nearest in |eta|.
+    ``Isolation`` looks rho up), or ``a <= eta < b`` with *signed* regions (as
+    :func:`rho_grid_median` with ``signed``); an object outside every region
+    gets the rho of the nearest region.
 
     Args:
         eta: object pseudorapidity, one per object.
         event_index: the event of each object (row of ``rho_table``).
         rho_table: shape (n_events, n_regions), from :func:`rho_grid_median`.
         regions: the regions ``rho_table`` was computed for.
+        signed: the regions are signed ranges of eta.
 
     Returns:
         rho per object (GeV per unit area).
@@ -183,7 +182,7 @@ def rho_for(
     >>> rho_for([0.3, -2.7, 6.0], [0, 1, 0], table, [(0.0, 2.5), (2.5, 5.0)]).tolist()
     [1.0, 4.0, 2.0]
     """
-    reg = _check_regions(regions)
+    reg = _check_regions(regions, signed)
     eta_arr = np.asarray(eta, dtype=np.float64)
     if eta_arr.ndim != 1 or not np.all(np.isfinite(eta_arr)):
         raise ConfigError("eta: expected a 1-D array of finite values")
@@ -198,7 +197,7 @@ def rho_for(
         )
     if np.any((idx < 0) | (idx >= table.shape[0])):
         raise ConfigError(f"event_index: expected values in [0, {table.shape[0]})")
-    x = np.abs(eta_arr)[:, None]
+    x = (eta_arr if signed else np.abs(eta_arr))[:, None]
     lo, hi = reg[None, :, 0], reg[None, :, 1]
     inside = (x >= lo) & (x < hi)
     distance = np.maximum(np.maximum(lo - x, x - hi), 0.0)

@@ -13,12 +13,13 @@ simulation benchmark reads it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._jagged import event_index, offsets_from_counts
 from l1scout._timing import Timer, stage
 from l1scout.detector.calorimeter import (
     CaloTowers,
@@ -30,7 +31,8 @@ from l1scout.detector.card import TruthJetSpec
 from l1scout.detector.particles import GenParticles
 from l1scout.detector.propagation import propagate_to_surface
 from l1scout.detector.tracking import Tracks, reconstruct_tracks
-from l1scout.detector.view_card import JetSpec, ViewCard
+from l1scout.detector.view_card import BTagWorkingPoint, JetSpec, ViewCard
+from l1scout.pdg import is_heavy_flavour_hadron
 from l1scout.reco.chs import chs_flags
 from l1scout.reco.jets import (
     JetDefinitionSpec,
@@ -40,18 +42,11 @@ from l1scout.reco.jets import (
     constituent_sums,
     jet_flavour,
 )
-from l1scout.reco.leptons import (
-    IsolationInputs,
-    ehad_over_eem,
-    isolate,
-    keep_with,
-    match_photons,
-    select,
-)
+from l1scout.reco.leptons import IsolationInputs, ehad_over_eem, keep_with, match_photons, select
 from l1scout.reco.met import missing_momentum, scalar_ht
-from l1scout.reco.particleflow import Candidates, build_candidates, offsets_from_counts
+from l1scout.reco.particleflow import Candidates, build_candidates
 from l1scout.reco.puppi import CHARGED_PU, CHARGED_PV, LEPTON, NEUTRAL, puppi_weights
-from l1scout.reco.rho import rho_grid_median
+from l1scout.reco.rho import rho_for, rho_grid_median
 from l1scout.reco.vertexing import gap_cluster_vertices
 
 __all__ = ["simulate_view", "truth_objects"]
@@ -95,20 +90,39 @@ def _definition(spec: JetSpec | TruthJetSpec) -> JetDefinitionSpec:
     return JetDefinitionSpec(algorithm=spec.algorithm, radius=spec.radius, pt_min=spec.pt_min)
 
 
-def _flavour_tags(gen: GenParticles, *, parton_pt_min: float, hadrons: bool) -> tuple[I64, I64]:
-    """Indices and offsets of the flavour tags: hard partons (and b/c hadrons) of the hard collision."""
-    hard = gen.hard
-    apid = np.abs(gen.pid[hard])
-    status = gen.status[hard]
-    keep = ((apid <= 5) | (apid == 21)) & (status >= 21) & (status <= 29)
-    keep &= (gen.pt[hard] > parton_pt_min) & (np.abs(gen.eta[hard]) < 4.0)
-    if hadrons:
-        hundreds, thousands = (apid // 100) % 10, (apid // 1000) % 10
-        heavy = (apid > 100) & (apid < 10000)
-        heavy &= ((hundreds == 4) | (hundreds == 5)) | ((thousands == 4) | (thousands == 5))
-        keep |= heavy
-    sel = hard[keep]  # still grouped by event, in generator order
-    return sel, offsets_from_counts(np.bincount(gen.event[sel], minlength=gen.n_events))
+def _flavour_tags(
+    gen: GenParticles, spec: JetSpec, *, hadrons: bool, cache: dict[str, Any]
+) -> tuple[I64, I64]:
+    """Indices and offsets of the flavour tags of a jet collection, made once per batch.
+
+    Hard-process partons of the hard collision above the card's pT inside its
+    |eta| (and, with *hadrons*, its b and c hadrons).
+    """
+    key = f"tags {spec.flavour_parton_pt_min} {spec.flavour_parton_eta_max} {hadrons}"
+    if key not in cache:
+        hard = gen.hard
+        apid = np.abs(gen.pid[hard])
+        status = gen.status[hard]
+        keep = ((apid <= 5) | (apid == 21)) & (status >= 21) & (status <= 29)
+        keep &= gen.pt[hard] > spec.flavour_parton_pt_min
+        keep &= np.abs(gen.eta[hard]) < spec.flavour_parton_eta_max
+        if hadrons:
+            pid = gen.pid[hard]
+            keep |= is_heavy_flavour_hadron(pid, 5) | is_heavy_flavour_hadron(pid, 4)
+        sel = hard[keep]  # still grouped by event, in generator order
+        cache[key] = sel, offsets_from_counts(np.bincount(gen.event[sel], minlength=gen.n_events))
+    tags: tuple[I64, I64] = cache[key]
+    return tags
+
+
+def _efficiency(wp: BTagWorkingPoint) -> Callable[[str, F64, F64], F64]:
+    """The b-tag efficiency of a working point as :func:`l1scout.reco.jets.btag` takes it."""
+
+    def efficiency(kind: str, pt: F64, eta: F64) -> F64:
+        table = {"b": wp.b, "c": wp.c}.get(kind, wp.light)
+        return table(pt, eta)
+
+    return efficiency
 
 
 def _jet_columns(
@@ -120,27 +134,24 @@ def _jet_columns(
     spec: JetSpec,
     card: ViewCard,
     rng: np.random.Generator,
+    cache: dict[str, Any],
 ) -> None:
     charge, n_ch, n_neu = constituent_sums(jets, coll.offsets, coll.charge)
-    parton_pt_min = 10.0 if spec.radius < 0.6 else 100.0
-    idx, off = _flavour_tags(gen, parton_pt_min=parton_pt_min, hadrons=True)
-    flavour = jet_flavour(
-        jets, off, gen.eta[idx], gen.phi[idx], gen.pid[idx], delta_r=spec.flavour_delta_r
-    )
-    idx_p, off_p = _flavour_tags(gen, parton_pt_min=parton_pt_min, hadrons=False)
-    flavour_phys = jet_flavour(
-        jets, off_p, gen.eta[idx_p], gen.phi[idx_p], gen.pid[idx_p], delta_r=spec.flavour_delta_r
-    )
+    flavours = []
+    for hadrons in (True, False):  # Flavor, then the physics flavour of BTagPhys
+        idx, off = _flavour_tags(gen, spec, hadrons=hadrons, cache=cache)
+        flavours.append(
+            jet_flavour(
+                jets, off, gen.eta[idx], gen.phi[idx], gen.pid[idx], delta_r=spec.flavour_delta_r
+            )
+        )
+    flavour, flavour_phys = flavours
     tag = np.zeros(len(jets.pt), np.int8)
     tag_phys = np.zeros(len(jets.pt), np.int8)
     points = {wp.name: wp for wp in card.btag}
     for name in spec.btag:
         wp = points[name]
-
-        def eff(kind: str, pt: F64, eta: F64, _wp: Any = wp) -> F64:
-            table = {"b": _wp.b, "c": _wp.c}.get(kind, _wp.light)
-            return np.asarray(table(pt, eta), dtype=np.float64)
-
+        eff = _efficiency(wp)
         tag |= (btag(flavour, jets.pt, jets.eta, eff, rng) << wp.bit).astype(np.int8)
         tag_phys |= (btag(flavour_phys, jets.pt, jets.eta, eff, rng) << wp.bit).astype(np.int8)
     _put(
@@ -160,8 +171,7 @@ def _jet_columns(
             "NNeutrals": n_neu,
         },
     )
-    jet_event = np.repeat(np.arange(len(jets.offsets) - 1), np.diff(jets.offsets))
-    const_event = np.repeat(jet_event, np.diff(jets.constituent_offsets))
+    const_event = np.repeat(event_index(jets.offsets), np.diff(jets.constituent_offsets))
     glob = coll.offsets[const_event] + jets.constituents
     cols[f"{prefix}_Constituents"] = (jets.offsets, jets.constituent_offsets, coll.uid[glob])
     cols[f"{prefix}_ConstituentsIdx"] = (
@@ -179,7 +189,7 @@ def _subtract_rho_area(jets: Jets, rho: F64, radius: float, pt_min: float) -> Je
         )
     pt = jets.pt * scale
     n_ev = len(jets.offsets) - 1
-    event = np.repeat(np.arange(n_ev), np.diff(jets.offsets))
+    event = event_index(jets.offsets)
     keep = np.flatnonzero(pt >= pt_min)
     order = keep[np.lexsort((-pt[keep], event[keep]))]
     n_const = np.diff(jets.constituent_offsets)
@@ -200,19 +210,6 @@ def _subtract_rho_area(jets: Jets, rho: F64, radius: float, pt_min: float) -> Je
         constituent_offsets=new_offsets,
         constituents=jets.constituents[const_idx],
     )
-
-
-def _rho_of(rho: F64, regions: list[tuple[float, float]], event: I64, eta: F64) -> F64:
-    """Rho of the region holding each eta (signed rapidity regions; nearest region outside)."""
-    if len(eta) == 0:
-        return np.zeros(0)
-    lo = np.array([r[0] for r in regions])
-    hi = np.array([r[1] for r in regions])
-    centre = 0.5 * (lo + hi)
-    inside = (eta[:, None] >= lo[None, :]) & (eta[:, None] < hi[None, :])
-    nearest = np.argmin(np.abs(eta[:, None] - centre[None, :]), axis=1)
-    region = np.where(inside.any(axis=1), np.argmax(inside, axis=1), nearest)
-    return np.asarray(rho[event, region], dtype=np.float64)
 
 
 def simulate_view(
@@ -265,11 +262,13 @@ def simulate_view(
     with stage(timer, f"{view}: tracking"):
         tracks = reconstruct_tracks(gen, hits, card.tracking, prop.bz_tesla, rng)
     with stage(timer, f"{view}: calorimeters"):
-        f_ecal, f_hcal = energy_fractions(gen.pid, card.particle_flow)
-        t_ecal, t_hcal = energy_fractions(tracks.pid, card.particle_flow)
         fractions = card.particle_flow.model_dump_json(
             include={"default_fraction_ecal", "default_fraction_hcal", "energy_fractions"}
         )
+        if f"fractions {fractions}" not in cache:
+            cache[f"fractions {fractions}"] = energy_fractions(gen.pid, card.particle_flow)
+        f_ecal, f_hcal = cache[f"fractions {fractions}"]
+        t_ecal, t_hcal = energy_fractions(tracks.pid, card.particle_flow)
         deposits = []
         for calo, frac in ((card.ecal, f_ecal), (card.hcal, f_hcal)):
             key = f"deposits {hits_key} {calo.model_dump_json()} {fractions} {frac is f_ecal}"
@@ -316,7 +315,7 @@ def simulate_view(
             vertices.offsets,
             {
                 "Index": np.arange(len(vertices.z))
-                - vertices.offsets[np.repeat(np.arange(n_ev), np.diff(vertices.offsets))],
+                - vertices.offsets[event_index(vertices.offsets)],
                 "X": np.zeros(len(vertices.z)),
                 "Y": np.zeros(len(vertices.z)),
                 "Z": vertices.z,
@@ -328,11 +327,12 @@ def simulate_view(
     with stage(timer, f"{view}: CHS"):
         cands = cands.replace(is_reco_pu=chs_flags(cands.gen, gen, pv_z, card.chs.sigma_z))
     with stage(timer, f"{view}: PUPPI"):
-        lepton = (cands.charge != 0) & np.isin(np.abs(cands.pid), (11, 13))
         category = np.where(
             cands.charge == 0,
             NEUTRAL,
-            np.where(lepton, LEPTON, np.where(cands.is_reco_pu == 1, CHARGED_PU, CHARGED_PV)),
+            np.where(
+                cands.is_lepton, LEPTON, np.where(cands.is_reco_pu == 1, CHARGED_PU, CHARGED_PV)
+            ),
         ).astype(np.int8)
         n_pv = (card.puppi.n_pv_fraction * n_vertices).astype(np.int64)
         weights = puppi_weights(
@@ -349,13 +349,14 @@ def simulate_view(
         chs_cands = cands.take(cands.is_reco_pu == 0)
         _put(cols, f"{view}_PFPart", chs_cands.offsets, _particle_fields(chs_cands))
         _put(cols, f"{view}_PUPPIPart", cands.offsets, _particle_fields(cands))
+    regions = [(float(r[0]), float(r[1])) for r in card.rho.regions]
     with stage(timer, f"{view}: rho"):
         rho = rho_grid_median(
             chs_cands.offsets,
             chs_cands.pt,
             chs_cands.rapidity,
             chs_cands.phi,
-            regions=[(float(r[0]), float(r[1])) for r in card.rho.regions],
+            regions=regions,
             cell_size=card.rho.cell_size,
             signed=True,
         )
@@ -385,12 +386,9 @@ def simulate_view(
                 coll.offsets, coll.px, coll.py, coll.pz, coll.energy, definition, weights=w
             )
             if spec.subtract_rho_area:
-                jet_event = np.repeat(np.arange(n_ev), np.diff(jets.offsets))
-                rho_jet = _rho_of(
-                    rho, [(float(r[0]), float(r[1])) for r in card.rho.regions], jet_event, jets.eta
-                )
+                rho_jet = rho_for(jets.eta, event_index(jets.offsets), rho, regions, signed=True)
                 jets = _subtract_rho_area(jets, rho_jet, spec.radius, spec.pt_min)
-            _jet_columns(cols, f"{view}_{spec.name}", jets, coll, gen, spec, card, rng)
+            _jet_columns(cols, f"{view}_{spec.name}", jets, coll, gen, spec, card, rng, cache)
     with stage(timer, f"{view}: MET and HT"):
         met = missing_momentum(cands.event, cands.px, cands.py, cands.pz, n_ev)
         _single(cols, f"{view}_MET", {"MET": met[0], "Eta": met[1], "Phi": met[2]})
@@ -416,7 +414,7 @@ def _leptons(
     n_ev = gen.n_events
     regions = [(float(r[0]), float(r[1])) for r in card.rho.regions]
     puppi_in = IsolationInputs.from_candidates(cands, weighted=True)
-    chs_in = IsolationInputs.from_candidates(cands.take(cands.is_reco_pu == 0), weighted=False)
+    chs_in = IsolationInputs.from_candidates(cands, weighted=False)
     t_event = gen.event[tracks.gen]
     apid = np.abs(tracks.pid)
     for name, pid, spec in (("Electron", 11, card.electron), ("MuonTight", 13, card.muon)):
@@ -426,18 +424,12 @@ def _leptons(
         idx, off = select(t_event, keep, n_ev)
         ev = t_event[idx]
         pt, eta, phi = tracks.pt[idx], tracks.eta[idx], tracks.phi[idx]
-        iso, iso_rho = isolate(
-            off,
-            pt,
-            eta,
-            phi,
-            np.full(len(idx), -1, np.int64),
-            puppi_in,
-            chs_in,
-            _rho_of(rho, regions, ev, eta),
-            spec.isolation,
+        none = np.full(len(idx), -1, np.int64)  # leptons are not in the isolation lists
+        iso = puppi_in.sums(off, pt, eta, phi, none, np.zeros(len(idx)), spec.isolation)
+        iso_chs = chs_in.sums(
+            off, pt, eta, phi, none, rho_for(eta, ev, rho, regions, signed=True), spec.isolation
         )
-        passed = iso <= spec.isolation.pt_ratio_max
+        passed = iso.isolation_var <= spec.isolation.pt_ratio_max
         order = np.lexsort((-pt[passed], ev[passed]))
         sel = np.flatnonzero(passed)[order]
         off = offsets_from_counts(np.bincount(ev[sel], minlength=n_ev))
@@ -455,8 +447,8 @@ def _leptons(
             fields["EhadOverEem"] = ehad_over_eem(
                 ecal, hcal, ev[sel], tracks.surface_eta[idx][sel], tracks.surface_phi[idx][sel]
             )
-        fields["IsolationVar"] = iso[sel]
-        fields["IsolationVarRhoCorr"] = iso_rho[sel]
+        fields["IsolationVar"] = iso.isolation_var[sel]
+        fields["IsolationVarRhoCorr"] = iso_chs.isolation_var_rho_corr[sel]
         _put(cols, f"{view}_{name}", off, fields)
 
     # photons: ECAL neutral candidates of the candidate list above pt_min
@@ -467,19 +459,18 @@ def _leptons(
     idx, off = select(cands.event, is_photon, n_ev)
     ev = cands.event[idx]
     pt, eta, phi = cands.pt[idx], cands.eta[idx], cands.phi[idx]
-    # the photon's own entry in the PUPPI isolation list (leptons removed, w > 0 kept)
-    in_puppi = ~((cands.charge != 0) & np.isin(np.abs(cands.pid), (11, 13))) & (cands.puppi_w > 0)
-    pos = np.cumsum(in_puppi) - 1
-    self_puppi = np.where(in_puppi[idx], pos[idx] - puppi_in.offsets[ev], -1)
-    iso_puppi, _ = isolate(
-        off, pt, eta, phi, self_puppi, puppi_in, puppi_in, np.zeros(len(idx)), ph.isolation
-    )
-    in_chs = (cands.is_reco_pu == 0) & ~((cands.charge != 0) & np.isin(np.abs(cands.pid), (11, 13)))
-    pos_c = np.cumsum(in_chs) - 1
-    self_chs = np.where(in_chs[idx], pos_c[idx] - chs_in.offsets[ev], -1)
-    _, iso_rho = isolate(
-        off, pt, eta, phi, self_chs, chs_in, chs_in, _rho_of(rho, regions, ev, eta), ph.isolation
-    )
+    iso_puppi = puppi_in.sums(
+        off, pt, eta, phi, puppi_in.own_index(idx), np.zeros(len(idx)), ph.isolation
+    ).isolation_var
+    iso_rho = chs_in.sums(
+        off,
+        pt,
+        eta,
+        phi,
+        chs_in.own_index(idx),
+        rho_for(eta, ev, rho, regions, signed=True),
+        ph.isolation,
+    ).isolation_var_rho_corr
     matched = match_photons(
         ev, pt, eta, phi, gen, delta_r=ph.match_delta_r, pt_ratio=ph.match_pt_ratio
     )

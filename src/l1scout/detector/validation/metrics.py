@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._jagged import check_offsets, event_index
 from l1scout.errors import ConfigError
 
 __all__ = [
@@ -76,17 +77,6 @@ def _f64(x: npt.ArrayLike) -> F64:
     return np.asarray(x, dtype=np.float64)
 
 
-def _check_offsets(offsets: npt.ArrayLike, n: int, what: str) -> I64:
-    off = np.asarray(offsets, dtype=np.int64)
-    if off.ndim != 1 or len(off) == 0 or off[0] != 0 or off[-1] != n or np.any(np.diff(off) < 0):
-        msg = (
-            f"{what}: offsets must be non-decreasing, start at 0 and end at the "
-            f"number of entries ({n}), got {len(off)} offsets ending at {off[-1] if len(off) else None}"
-        )
-        raise ConfigError(msg)
-    return off
-
-
 def counts(offsets: npt.ArrayLike) -> I64:
     """Entries per event.
 
@@ -94,16 +84,6 @@ def counts(offsets: npt.ArrayLike) -> I64:
     [2, 0, 3]
     """
     return np.diff(np.asarray(offsets, dtype=np.int64)).astype(np.int64)
-
-
-def event_index(offsets: npt.ArrayLike) -> I64:
-    """The event of every entry.
-
-    >>> event_index(np.array([0, 2, 2, 5])).tolist()
-    [0, 0, 2, 2, 2]
-    """
-    c = counts(offsets)
-    return np.repeat(np.arange(len(c), dtype=np.int64), c)
 
 
 def wrap_phi(dphi: npt.ArrayLike) -> F64:
@@ -412,7 +392,7 @@ def track_gen_index(
     if charge.shape != uid.shape:
         msg = f"cand_charge has shape {charge.shape}, cand_uid has {uid.shape}: they must match"
         raise ConfigError(msg)
-    coff = _check_offsets(cand_offsets, len(uid), "cand_offsets")
+    coff = check_offsets(cand_offsets, "cand_offsets", len(uid))
     goff = np.asarray(gen_offsets, dtype=np.int64)
     if len(goff) != len(coff):
         msg = f"gen_offsets has {len(goff)} entries, cand_offsets {len(coff)}: the same events are needed"
@@ -466,8 +446,8 @@ def match_closest(
     """
     reta, rphi = _f64(ref_eta), _f64(ref_phi)
     oeta, ophi = _f64(obj_eta), _f64(obj_phi)
-    roff = _check_offsets(ref_offsets, len(reta), "ref_offsets")
-    ooff = _check_offsets(obj_offsets, len(oeta), "obj_offsets")
+    roff = check_offsets(ref_offsets, "ref_offsets", len(reta))
+    ooff = check_offsets(obj_offsets, "obj_offsets", len(oeta))
     if len(roff) != len(ooff):
         msg = f"ref_offsets has {len(roff)} entries, obj_offsets {len(ooff)}: the same events are needed"
         raise ConfigError(msg)
@@ -499,7 +479,7 @@ def first_per_event(
     [1.0, nan, 3.0]
     """
     v = _f64(values)
-    off = _check_offsets(offsets, len(v), "offsets")
+    off = check_offsets(offsets, "offsets", len(v))
     c = counts(off)
     out = np.full(len(c), fill, dtype=np.float64)
     has = c > 0
@@ -517,7 +497,7 @@ def first_where(
     """
     v = _f64(values)
     m = np.asarray(mask, dtype=bool)
-    off = _check_offsets(offsets, len(v), "offsets")
+    off = check_offsets(offsets, "offsets", len(v))
     if m.shape != v.shape:
         msg = f"mask has shape {m.shape}, values {v.shape}: they must match"
         raise ConfigError(msg)

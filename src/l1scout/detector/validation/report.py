@@ -980,33 +980,26 @@ def _plot_efficiency(result: ValidationResult, out: Path) -> Path:
     return _save(fig, out / "tracking_efficiency.png")
 
 
+def _measured_and_expected(
+    ax: Axes, measured: m.BinnedSpread, expected: F64, color: str, view: str, what: str
+) -> None:
+    """Measured widths per bin (markers) and the expected ones (dashed steps, when known)."""
+    ax.plot(measured.centers, measured.sigma, "o", color=color, label=view)
+    if np.isfinite(expected).any():
+        ax.stairs(
+            expected, measured.edges, baseline=None, color=color, ls="--", label=f"{view} {what}"
+        )
+
+
 def _plot_track_resolution(result: ValidationResult, out: Path) -> Path:
     fig, axes = _figure(1, 2)
     ax_pt, ax_dz = axes[0]
     for k, (view, s) in enumerate(result.views.items()):
         color = _color(view, k)
-        r = s.pt_resolution
-        ax_pt.plot(r.centers, r.sigma, "o", color=color, label=view)
-        if np.isfinite(s.pt_resolution_card).any():
-            ax_pt.stairs(
-                s.pt_resolution_card,
-                r.edges,
-                baseline=None,
-                color=color,
-                ls="--",
-                label=f"{view} card",
-            )
-        d = s.dz_resolution
-        ax_dz.plot(d.centers, d.sigma, "o", color=color, label=view)
-        if np.isfinite(s.dz_resolution_card).any():
-            ax_dz.stairs(
-                s.dz_resolution_card,
-                d.edges,
-                baseline=None,
-                color=color,
-                ls="--",
-                label=f"{view} mean ErrorDZ",
-            )
+        _measured_and_expected(ax_pt, s.pt_resolution, s.pt_resolution_card, color, view, "card")
+        _measured_and_expected(
+            ax_dz, s.dz_resolution, s.dz_resolution_card, color, view, "mean ErrorDZ"
+        )
     ax_pt.set_ylabel(r"$\sigma(p_T)/p_T$ (robust)")
     ax_pt.set_title(r"charged hadrons, $|\eta| < 1.2$", fontsize=18)
     ax_dz.set_ylabel(r"$\sigma(d_z - z_{gen})$ [mm] (robust)")

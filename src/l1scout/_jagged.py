@@ -1,0 +1,113 @@
+"""Flat batches of events: one entry per object plus per-event offsets.
+
+Every batch in l1scout (particles, tracks, candidates, jets) is a set of flat
+arrays with ``offsets`` of length n_events + 1: event k owns the entries
+``offsets[k]:offsets[k + 1]``. These are the helpers every module shares.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
+
+from l1scout.errors import ConfigError
+
+__all__ = ["PtEtaPhiBatch", "check_offsets", "event_index", "offsets_from_counts"]
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+
+def event_index(offsets: npt.ArrayLike) -> I64:
+    """The event of every entry.
+
+    >>> event_index(np.array([0, 2, 2, 5])).tolist()
+    [0, 0, 2, 2, 2]
+    """
+    off: I64 = np.asarray(offsets, dtype=np.int64)
+    counts: I64 = off[1:] - off[:-1]
+    return np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+
+
+def offsets_from_counts(counts: npt.ArrayLike) -> I64:
+    """Offsets of a batch from its per-event counts.
+
+    >>> offsets_from_counts(np.array([2, 0, 3])).tolist()
+    [0, 2, 2, 5]
+    """
+    c = np.asarray(counts)
+    out = np.zeros(len(c) + 1, dtype=np.int64)
+    np.cumsum(c, out=out[1:])
+    return out
+
+
+def check_offsets(
+    offsets: npt.ArrayLike, name: str = "offsets", n_entries: int | None = None
+) -> I64:
+    """*offsets* as contiguous int64 after checking they describe a batch.
+
+    Raises:
+        ConfigError: not a 1-D integer array, not starting at 0, decreasing, or
+            (with *n_entries*) not ending at the number of entries; the message
+            starts with *name*.
+
+    >>> check_offsets([0, 2, 5], n_entries=5).tolist()
+    [0, 2, 5]
+    """
+    arr = np.asarray(offsets)
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+        msg = (
+            f"{name}: expected a 1-D integer array of length n_events + 1, "
+            f"got shape {arr.shape} and dtype {arr.dtype}"
+        )
+        raise ConfigError(msg)
+    out = np.ascontiguousarray(arr, dtype=np.int64)
+    if out[0] != 0 or np.any(np.diff(out) < 0):
+        msg = f"{name}: expected non-decreasing offsets starting at 0"
+        raise ConfigError(msg)
+    if n_entries is not None and out[-1] != n_entries:
+        msg = f"{name}: expected the last offset to be the number of entries ({n_entries}), got {int(out[-1])}"
+        raise ConfigError(msg)
+    return out
+
+
+class PtEtaPhiBatch:
+    """Derived quantities of a batch of objects given by ``offsets``, ``pt``, ``eta``, ``phi``.
+
+    A base for the frozen dataclasses of batches (generated particles,
+    particle-flow candidates); values are computed once, on first use.
+    """
+
+    offsets: I64
+    pt: F64
+    eta: F64
+    phi: F64
+
+    @property
+    def n_events(self) -> int:
+        """Events in the batch."""
+        return len(self.offsets) - 1
+
+    @cached_property
+    def event(self) -> I64:
+        """Event of every entry."""
+        return event_index(self.offsets)
+
+    @cached_property
+    def px(self) -> F64:
+        """X momentum (GeV)."""
+        return self.pt * np.cos(self.phi)
+
+    @cached_property
+    def py(self) -> F64:
+        """Y momentum (GeV)."""
+        return self.pt * np.sin(self.phi)
+
+    @cached_property
+    def pz(self) -> F64:
+        """Z momentum (GeV); zero for the +-999.9 pseudorapidity of pT = 0 particles."""
+        return np.where(
+            np.abs(self.eta) < 100.0, self.pt * np.sinh(np.clip(self.eta, -50, 50)), 0.0
+        )
