@@ -14,6 +14,7 @@ __all__ = [
     "DataFormatError",
     "GenerationError",
     "L1ScoutError",
+    "ProductionError",
     "UnknownProcessError",
 ]
 
@@ -58,3 +59,11 @@ class GenerationError(L1ScoutError, RuntimeError):
 
 class DataFormatError(L1ScoutError, ValueError):
     """A data file does not have the expected layout, or cannot be read."""
+
+
+class ProductionError(L1ScoutError, RuntimeError):
+    """A dataset production cannot start or go on; the message says why and what to do.
+
+    Raised for an unwritable output folder, a plan that contradicts the folder's
+    manifest, a full disk, or shards that kept failing.
+    """

@@ -15,9 +15,12 @@ from l1scout.errors import ConfigError
 from l1scout.generate.job import (
     DATASET_VERSION,
     GenerationConfig,
+    available_collections,
+    collection_of,
     columns_of,
     output_path,
     run_generation,
+    settings_hash,
 )
 from l1scout.io.schema import GEN_COLUMNS
 
@@ -302,3 +305,69 @@ def test_config_errors_name_the_field(fields: dict[str, object], message: str) -
 def test_unknown_process() -> None:
     with pytest.raises(ValueError, match="did you mean"):
         GenerationConfig(process="tt0123j_5f_ckm_LO_MLM_leptonik", events=1, seed=1)
+
+
+# -- fast modes: only some collections -------------------------------------------------------
+
+
+def test_fast_mode_writes_only_the_collections_with_the_full_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from l1scout.reco import view as reco_view
+
+    clustered: list[float] = []
+    real_cluster = reco_view.cluster_jets
+
+    def counting(*args: object, **kwargs: object) -> object:
+        clustered.append(args[5].radius)  # type: ignore[attr-defined]
+        return real_cluster(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reco_view, "cluster_jets", counting)
+    base: dict[str, object] = {"process": TTBAR, "events": 4, "seed": 31, "pileup": 0.0}
+    full_timer: dict[str, float] = {}
+    full = run_generation(GenerationConfig(**base), tmp_path / "full", timer=full_timer)  # type: ignore[arg-type]
+    # one batch: 4 jet collections in each of 2 views, and 2 generator-jet collections
+    assert len(clustered) == 10
+    clustered.clear()
+    wanted = ("L1T_PUPPIMET", "Event", "L1T_MuonTight", "L1T_JetAK4", "Gen_JetAK4")
+    fast_timer: dict[str, float] = {}
+    fast = run_generation(
+        GenerationConfig(**base, collections=wanted),  # type: ignore[arg-type]
+        tmp_path / "fast",
+        timer=fast_timer,
+    )
+    assert clustered == [0.4, 0.4]  # Gen_JetAK4 and L1T_JetAK4 only
+    assert not [k for k in fast_timer if k.startswith("FullReco")]  # the view is not simulated
+    a, b = pq.read_table(full.path), pq.read_table(fast.path)
+    assert b.column_names == [n for n in a.column_names if collection_of(n) in wanted]
+    assert {collection_of(n) for n in b.column_names} == set(wanted)
+    for name in b.column_names:  # the same numbers as the full file
+        assert b.column(name).equals(a.column(name)), name
+    meta_full = json.loads(pq.read_metadata(full.path).metadata[b"settings"])
+    meta_fast = json.loads(pq.read_metadata(fast.path).metadata[b"settings"])
+    assert "collections" not in meta_full  # full files keep the hash they always had
+    assert meta_fast["collections"] == sorted(wanted)
+    assert fast.settings_hash != full.settings_hash
+    assert fast.settings_hash == settings_hash(GenerationConfig(**base, collections=wanted))  # type: ignore[arg-type]
+
+
+def test_collections_are_validated(tmp_path: Path) -> None:
+    cfg = GenerationConfig(
+        process=TTBAR, events=1, seed=1, collections=("L1T_MET", "Event", "L1T_MET")
+    )
+    assert cfg.collections == ("Event", "L1T_MET")
+    with pytest.raises(ValueError, match="at least one collection"):
+        GenerationConfig(process=TTBAR, events=1, seed=1, collections=())
+    bad = GenerationConfig(process=TTBAR, events=1, seed=1, pileup=0, collections=("L1T_MuonTigh",))
+    with pytest.raises(
+        ConfigError, match="unknown collection 'L1T_MuonTigh'; did you mean 'L1T_MuonTight'"
+    ):
+        run_generation(bad, tmp_path)
+    other_view = GenerationConfig(
+        process=TTBAR, events=1, seed=1, pileup=0, views=("L1T",), collections=("FullReco_MET",)
+    )
+    with pytest.raises(ConfigError, match="unknown collection 'FullReco_MET'"):
+        run_generation(other_view, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    names = available_collections(GenerationConfig(process=TTBAR, events=1, seed=1, views=()))
+    assert names == ("Gen_Part", "Vertex", "Event")

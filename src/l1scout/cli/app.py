@@ -12,6 +12,7 @@ from l1scout.cli.demo import demo
 from l1scout.cli.generate import generate
 from l1scout.cli.inspect import inspect
 from l1scout.cli.processes import processes
+from l1scout.cli.produce import check, produce
 from l1scout.cli.validate import validate
 
 __all__ = ["app"]
@@ -19,7 +20,7 @@ __all__ = ["app"]
 app = typer.Typer(
     name="l1scout",
     help="Machine learning for the CMS Level-1 trigger and Phase-2 L1 scouting: "
-    "generate dual-view Phase-2 data, inspect it, and (soon) train and deploy.",
+    "generate dual-view Phase-2 data at scale, read it (ours or COLLIDE's), and (soon) train and deploy.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -48,3 +49,5 @@ app.command(help=processes.__doc__)(processes)
 app.command(help=inspect.__doc__)(inspect)
 app.command(help=demo.__doc__)(demo)
 app.command(help=validate.__doc__)(validate)
+app.command(help=produce.__doc__)(produce)
+app.command(help=check.__doc__)(check)

@@ -5,10 +5,20 @@
 ``<out>/<process>/<process>-NEVENT<n>-RS<seed>.parquet`` by streaming row
 groups of :data:`ROWS_PER_GROUP` events into a temporary file that is renamed
 when complete. The same configuration gives a byte-identical file.
+
+**Fast modes.** ``collections`` names the collections to write (for example
+``("Event", "L1T_MuonTight", "L1T_PUPPIMET")`` for a trigger-rate study). A
+view none of whose collections is asked for is not simulated, and jet
+collections (detector and generator level) that are not asked for are not
+clustered. The written values are those of the full file with the same seed,
+except the b-tag bits (``BTag``, ``BTagPhys``) of a jet collection that follows
+a dropped one in its view card: b-tagging draws from the view's random stream
+in card order.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
@@ -22,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from l1scout._timing import Timer, stage
 from l1scout._version import __version__
-from l1scout.detector.card import FrontendCard, load_frontend_card
+from l1scout.detector.card import FrontendCard, TruthJetSpec, load_frontend_card
 from l1scout.detector.particles import GenParticles
 from l1scout.detector.view_card import VIEW_NAMES, ViewCard, load_view_card
 from l1scout.errors import ConfigError, GenerationError
@@ -47,9 +57,13 @@ __all__ = [
     "ROWS_PER_GROUP",
     "GenerationConfig",
     "GenerationResult",
+    "available_collections",
+    "card_hashes",
+    "collection_of",
     "columns_of",
     "output_path",
     "run_generation",
+    "settings_hash",
 ]
 
 _log = logging.getLogger(__name__)
@@ -80,6 +94,10 @@ class GenerationConfig(BaseModel):
         catalog: a catalog file (None: the shipped one).
         views: the detector views to simulate: shipped names (``FullReco``,
             ``L1T``) or view-card files; empty for generator level only.
+        collections: the collections to write (``<View>_<Collection>`` such as
+            ``L1T_MuonTight``, or ``Event``, ``Gen_Part``, ``Gen_JetAK4``, ...;
+            see :func:`available_collections`); None for all. Kept sorted and
+            without repeats.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -95,6 +113,17 @@ class GenerationConfig(BaseModel):
     card: Path | None = None
     catalog: Path | None = None
     views: tuple[str, ...] = VIEW_NAMES
+    collections: tuple[str, ...] | None = None
+
+    @field_validator("collections")
+    @classmethod
+    def _canonical_collections(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not value:
+            msg = "collections must name at least one collection (or be left out for all)"
+            raise ValueError(msg)
+        return tuple(sorted(set(value)))
 
     @field_validator("process")
     @classmethod
@@ -132,6 +161,15 @@ def output_path(out: Path, process: str, events: int, seed: int) -> Path:
     return Path(out) / process / f"{process}-NEVENT{events}-RS{seed}.parquet"
 
 
+def collection_of(column: str) -> str:
+    """The collection a column belongs to: its name without the last ``_<Field>``.
+
+    >>> collection_of("L1T_JetPuppiAK4_PT"), collection_of("Event_Number")
+    ('L1T_JetPuppiAK4', 'Event')
+    """
+    return column.rsplit("_", 1)[0]
+
+
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with Path(path).open("rb") as fh:
@@ -147,9 +185,47 @@ class _Plan:
     pool_seed: int
     pileup: float
     card: FrontendCard
-    views: tuple[ViewCard, ...]
+    # the view cards with the jet collections to cluster; None: the view is not simulated
+    views: tuple[ViewCard | None, ...]
+    truth_jets: tuple[TruthJetSpec, ...]
+    truth_objects: bool
+    columns: tuple[Column, ...]
     record: dict[str, object]
     settings_hash: str
+
+
+def _check_collections(
+    requested: tuple[str, ...], available: tuple[str, ...], where: str = "collections"
+) -> None:
+    known = set(available)
+    for name in requested:
+        if name not in known:
+            close = difflib.get_close_matches(name, available, n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            msg = (
+                f"{where}: unknown collection {name!r}{hint} (the views written have "
+                f"{len(available)} collections: {', '.join(available)})"
+            )
+            raise ConfigError(msg)
+
+
+def _fast_mode(
+    card: FrontendCard, views: tuple[ViewCard, ...], wanted: set[str] | None
+) -> tuple[tuple[ViewCard | None, ...], tuple[TruthJetSpec, ...], bool]:
+    """The views to simulate (jets trimmed), the truth jets to cluster, whether truth objects are needed."""
+    if wanted is None:
+        return views, tuple(card.truth_jets), True
+    kept: list[ViewCard | None] = []
+    for view in views:
+        names = {collection_of(c.name) for c in view_columns(view.name, [])}
+        jets = [j for j in view.jets if f"{view.name}_{j.name}" in wanted]
+        if not jets and not names & wanted:
+            kept.append(None)
+        else:
+            # not validated again: a card with no jet collection is fine for simulate_view
+            kept.append(view.model_copy(update={"jets": jets}))
+    truth = tuple(j for j in card.truth_jets if j.name in wanted)
+    return tuple(kept), truth, bool(truth) or "Gen_MissingET" in wanted
 
 
 def _plan(config: GenerationConfig) -> _Plan:
@@ -167,6 +243,12 @@ def _plan(config: GenerationConfig) -> _Plan:
     if len(set(names)) != len(names):
         msg = f"views must have distinct names, got {names}"
         raise ConfigError(msg)
+    all_columns = columns_of(card, views)
+    if config.collections is not None:
+        available = tuple(dict.fromkeys(collection_of(c.name) for c in all_columns))
+        _check_collections(config.collections, available)
+    wanted = None if config.collections is None else set(config.collections)
+    simulated, truth_jets, need_truth = _fast_mode(card, views, wanted)
     pileup = card.pileup.mean if config.pileup is None else config.pileup
     pool_seed = config.pool_seed or derive_seed(config.seed, 0x504F4F4C)
     record: dict[str, object] = {
@@ -184,18 +266,81 @@ def _plan(config: GenerationConfig) -> _Plan:
         "views": [v.model_dump(mode="json") for v in views],
         "truth_jets": [j.model_dump() for j in card.truth_jets],
     }
+    if config.collections is not None:  # absent otherwise: full files keep their hash
+        record["collections"] = list(config.collections)
     digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
-    return _Plan(settings, pool_settings, pool_seed, pileup, card, views, record, digest)
+    return _Plan(
+        settings,
+        pool_settings,
+        pool_seed,
+        pileup,
+        card,
+        simulated,
+        truth_jets,
+        need_truth,
+        columns_of(card, views, config.collections),
+        record,
+        digest,
+    )
 
 
-def columns_of(card: FrontendCard, views: tuple[ViewCard, ...]) -> tuple[Column, ...]:
-    """The file's columns: truth, then (with views) generator objects and each view's."""
+def columns_of(
+    card: FrontendCard,
+    views: tuple[ViewCard, ...],
+    collections: tuple[str, ...] | None = None,
+) -> tuple[Column, ...]:
+    """The file's columns: truth, then (with views) generator objects and each view's.
+
+    Args:
+        card: the front-end card (its truth jets).
+        views: the view cards, in file order.
+        collections: keep only the columns of these collections (None: all).
+    """
     if not views:
-        return GEN_COLUMNS
-    cols = GEN_COLUMNS + gen_object_columns([j.name for j in card.truth_jets])
-    for view in views:
-        cols += view_columns(view.name, [j.name for j in view.jets])
+        cols = GEN_COLUMNS
+    else:
+        cols = GEN_COLUMNS + gen_object_columns([j.name for j in card.truth_jets])
+        for view in views:
+            cols += view_columns(view.name, [j.name for j in view.jets])
+    if collections is not None:
+        wanted = set(collections)
+        cols = tuple(c for c in cols if collection_of(c.name) in wanted)
     return cols
+
+
+def available_collections(config: GenerationConfig) -> tuple[str, ...]:
+    """The collections a file of *config*'s views can hold, in file order.
+
+    >>> cfg = GenerationConfig(process="minbias", events=1, seed=1, views=("L1T",))
+    >>> names = available_collections(cfg)
+    >>> names[:3], "L1T_MuonTight" in names, "FullReco_MET" in names
+    (('Gen_Part', 'Vertex', 'Event'), True, False)
+    """
+    card = load_frontend_card(config.card)
+    views = tuple(load_view_card(v) for v in config.views)
+    return tuple(dict.fromkeys(collection_of(c.name) for c in columns_of(card, views)))
+
+
+def settings_hash(config: GenerationConfig) -> str:
+    """The ``settings_hash`` that a file of *config* carries in its metadata (SHA-256, hex)."""
+    return _plan(config).settings_hash
+
+
+def card_hashes(config: GenerationConfig) -> dict[str, str]:
+    """SHA-256 of the content of the front-end card and of each view card of *config*.
+
+    Keys are ``frontend`` and the view names; the hash is over the validated
+    card (its JSON dump), so formatting and comments do not count.
+    """
+
+    def digest(model: BaseModel) -> str:
+        return hashlib.sha256(model.model_dump_json().encode()).hexdigest()
+
+    out = {"frontend": digest(load_frontend_card(config.card))}
+    for view in config.views:
+        card = load_view_card(view)
+        out[card.name] = digest(card)
+    return out
 
 
 def _simulate(
@@ -209,10 +354,13 @@ def _simulate(
     if len(pv_z) != gen.n_events:
         msg = "every event needs exactly one hard-scatter vertex (Vertex_Index 0)"
         raise GenerationError(msg)
-    with stage(timer, "truth jets and MET"):
-        cols.update(truth_objects(gen, list(plan.card.truth_jets)))
+    if plan.truth_objects:
+        with stage(timer, "truth jets and MET"):
+            cols.update(truth_objects(gen, list(plan.truth_jets)))
     shared: dict[str, Any] = {}
     for k, view in enumerate(plan.views):
+        if view is None:  # fast mode: nothing of this view is written
+            continue
         rng = np.random.default_rng([seed, 0x56494557, k, first])
         cols.update(simulate_view(gen, view, pv_z, n_vertices, rng, timer, shared))
 
@@ -225,6 +373,7 @@ def run_generation(
     workers: int = 1,
     progress: Callable[[str, int, int], None] | None = None,
     timer: Timer | None = None,
+    pool_dir: Path | None = None,
 ) -> GenerationResult:
     """Generate the events of *config* and write them under *out*.
 
@@ -236,6 +385,8 @@ def run_generation(
         progress: called as ``progress(stage, done, total)`` with stage
             ``"pool"`` or ``"events"``.
         timer: wall time per stage (s) is added here when given.
+        pool_dir: where the pileup pool is looked up and saved (None: the
+            cache, :func:`l1scout.generate.pileup.cache_dir`).
 
     Returns:
         The written file and its numbers. Nothing is left behind on failure.
@@ -263,6 +414,7 @@ def run_generation(
             plan.pool_seed,
             config.pool_size,
             workers=workers,
+            directory=pool_dir,
             progress=pool_progress,
         )
 
@@ -278,7 +430,7 @@ def run_generation(
         "settings": json.dumps(plan.record, sort_keys=True),
     }
     n_done = 0
-    columns = columns_of(plan.card, plan.views)
+    columns = plan.columns
     with AtomicParquetWriter(path, columns, metadata, overwrite=overwrite) as writer:
         while n_done < config.events and not source.exhausted:
             n = min(ROWS_PER_GROUP, config.events - n_done)
@@ -293,7 +445,7 @@ def run_generation(
                 cols: dict[str, Any] = dict(
                     assemble_columns(raw, charge, draw, plan.card.pileup, numbers)
                 )
-            if plan.views:
+            if plan.views and (plan.truth_objects or any(v is not None for v in plan.views)):
                 _simulate(cols, plan, config.seed, n_done, timer)
             with stage(timer, "writing"):
                 writer.write(cols)
