@@ -10,7 +10,9 @@ from l1scout.cli.app import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", [[], ["generate"], ["processes"], ["inspect"], ["demo"]])
+@pytest.mark.parametrize(
+    "command", [[], ["generate"], ["processes"], ["inspect"], ["demo"], ["produce"], ["check"]]
+)
 def test_help_is_useful(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
@@ -50,6 +52,10 @@ def test_generate_then_inspect(tmp_path: Path) -> None:
     assert "4 events" in shown.output
     assert "Gen_Part_PT" in shown.output
     assert "mean pileup collisions" in shown.output
+    text = " ".join(shown.output.split())
+    assert "schema: l1scout" in text
+    assert "process: ggHgammagamma" in text
+    assert "PUPPIPart" in text
 
 
 @pytest.mark.parametrize(

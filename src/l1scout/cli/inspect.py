@@ -1,4 +1,4 @@
-"""``l1scout inspect``: schema, event count, metadata and key numbers of a file."""
+"""``l1scout inspect``: schema kind, event count, collections, metadata and key numbers of a file."""
 
 from __future__ import annotations
 
@@ -10,18 +10,21 @@ from rich.console import Console
 from rich.table import Table
 
 from l1scout.cli._common import handle_errors
+from l1scout.io.aliases import column_view
 from l1scout.io.inspect import inspect_file
 
 __all__ = ["inspect"]
 
 
 def inspect(
-    file: Annotated[Path, typer.Argument(help="A Parquet event file (l1scout or COLLIDE).")],
+    file: Annotated[
+        Path, typer.Argument(help="A Parquet event file (l1scout, COLLIDE-2V or COLLIDE-1m).")
+    ],
     columns: Annotated[
         bool, typer.Option("--columns/--no-columns", help="List every column with its type.")
     ] = True,
 ) -> None:
-    """Summarise a Parquet event file: events, metadata, columns, a few physics numbers."""
+    """Summarise an event file (l1scout or COLLIDE): schema, process, collections per view, metadata, columns."""
     with handle_errors():
         summary = inspect_file(file)
         out = Console()
@@ -30,6 +33,23 @@ def inspect(
             f"{summary.size_bytes / 1e6:.2f} MB, {summary.n_row_groups} row groups",
             highlight=False,
         )
+        out.print(
+            f"schema: [bold]{summary.schema}[/]; process: [bold]{summary.process}[/]; "
+            f"views: {', '.join(summary.views) or 'none (generator level only)'}",
+            highlight=False,
+        )
+        for note in summary.notes:
+            out.print(f"note: {note}", highlight=False)
+        if summary.multiplicities:
+            colls = Table(title="collections (canonical names)")
+            colls.add_column("view", style="bold")
+            colls.add_column("collection")
+            colls.add_column("mean per event", justify="right")
+            for name, mean in summary.multiplicities.items():
+                view = column_view(f"{name}_X") or "-"
+                short = name.removeprefix(f"{view}_") if view != "-" else name
+                colls.add_row(view, short, f"{mean:.4g}")
+            out.print(colls)
         meta = Table(title="metadata")
         meta.add_column("key", style="bold")
         meta.add_column("value")

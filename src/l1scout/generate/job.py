@@ -2,9 +2,10 @@
 
 :class:`GenerationConfig` is the closed, typed description of a job;
 :func:`run_generation` makes the file
-``<out>/<process>/<process>-NEVENT<n>-RS<seed>.parquet`` by streaming row
-groups of :data:`ROWS_PER_GROUP` events into a temporary file that is renamed
-when complete. The same configuration gives a byte-identical file.
+``<out>/<process>/<process>-NEVENT<n>-RS<seed>.parquet`` by streaming batches
+of :data:`ROWS_PER_GROUP` events into a temporary file that is renamed when
+complete (the writer gathers small batches into row groups of up to 1000
+events, see :class:`~l1scout.io.parquet.AtomicParquetWriter`). The same configuration gives a byte-identical file.
 
 **Fast modes.** ``collections`` names the collections to write (for example
 ``("Event", "L1T_MuonTight", "L1T_PUPPIMET")`` for a trigger-rate study). A
@@ -70,7 +71,7 @@ _log = logging.getLogger(__name__)
 
 #: Version of the l1scout file layout, written as ``dataset_version``.
 DATASET_VERSION = "l1scout_gen_v1"
-#: Events per Parquet row group (and per generation batch).
+#: Events per generation batch (a full dual-view batch is also one row group).
 ROWS_PER_GROUP = 50
 #: The catalog process whose events make the pileup pool.
 POOL_PROCESS = "minbias"

@@ -1,7 +1,22 @@
-"""Schema, Parquet writing and reading, file summaries."""
+"""Schema, Parquet writing and reading (ours, COLLIDE-2V, COLLIDE-1m, the hub), features.
 
+``l1scout.io.torchdata`` (PyTorch datasets) is imported on its own so that
+``import l1scout.io`` never imports torch.
+"""
+
+from l1scout.io.aliases import SchemaKind
+from l1scout.io.dataset import DataFile, Dataset, open_dataset
+from l1scout.io.features import (
+    JetSet,
+    ParticleSet,
+    jets_with_constituents,
+    particle_set,
+    trigger_inputs,
+)
+from l1scout.io.hub import HubDataset
 from l1scout.io.inspect import FileSummary, inspect_file
 from l1scout.io.parquet import AtomicParquetWriter
+from l1scout.io.scalers import PowerOfTwoRobustScaler, StandardScaler
 from l1scout.io.schema import EVENT_COLUMNS, GEN_COLUMNS, Column, arrow_schema
 
 __all__ = [
@@ -9,7 +24,19 @@ __all__ = [
     "GEN_COLUMNS",
     "AtomicParquetWriter",
     "Column",
+    "DataFile",
+    "Dataset",
     "FileSummary",
+    "HubDataset",
+    "JetSet",
+    "ParticleSet",
+    "PowerOfTwoRobustScaler",
+    "SchemaKind",
+    "StandardScaler",
     "arrow_schema",
     "inspect_file",
+    "jets_with_constituents",
+    "open_dataset",
+    "particle_set",
+    "trigger_inputs",
 ]

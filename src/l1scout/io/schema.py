@@ -86,10 +86,15 @@ class Column:
         return self.name.rsplit("_", 1)[1]
 
     def arrow_type(self) -> pa.DataType:
-        """The Arrow type: ``depth`` nested lists of the element dtype."""
+        """The Arrow type: ``depth`` nested lists of the element dtype, nothing nullable.
+
+        No value is ever missing, and declaring it lets Parquet drop the
+        definition levels of the values: reading a 1000-candidate particle
+        column decodes about 40 % faster (``benchmarks/reading.py``).
+        """
         typ = _ARROW[self.dtype]
         for _ in range(self.depth):
-            typ = pa.list_(typ)
+            typ = pa.list_(pa.field("item", typ, nullable=False))
         return typ
 
 
@@ -331,4 +336,4 @@ def gen_object_columns(jet_names: Sequence[str]) -> tuple[Column, ...]:
 
 def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
     """The Arrow schema of *columns*, in order."""
-    return pa.schema([pa.field(c.name, c.arrow_type()) for c in columns])
+    return pa.schema([pa.field(c.name, c.arrow_type(), nullable=False) for c in columns])

@@ -1,0 +1,271 @@
+"""Top-k padded particle sets with a mask: the input of set and graph networks.
+
+From a view's particle collection (``<view>_PUPPIPart``: every particle-flow
+candidate with its PUPPI weight; ``<view>_PFPart``: the candidates that
+charged-hadron subtraction keeps) every event gives its *k* highest-pT
+candidates (stable sort: ties keep the file order), padded with zeros, and a
+mask that is True for real candidates. The features (:data:`PARTICLE_FEATURES`)
+and their units:
+
+=================  =====  =====================================================
+``PT``             GeV    transverse momentum (measured, not PUPPI-weighted)
+``Eta``                   pseudorapidity
+``Phi``            rad    azimuth in [-pi, pi]
+``DZ``, ``D0``     mm     longitudinal / transverse impact parameter (0 for neutrals)
+``Charge``         e      electric charge
+``IsPhoton`` ...          one-hot particle type, :data:`PARTICLE_TYPES`
+``PuppiW``                PUPPI weight in [0, 1]
+``DEta``, ``DPhi`` rad    (``relative=True``) to the pT-weighted axis of the kept candidates
+=================  =====  =====================================================
+
+The particle type comes from PID and charge as the views write them
+(:func:`l1scout.io._ragged.particle_type_one_hot`): photons are ECAL neutrals
+(PID 22), neutral hadrons the HCAL neutrals (PID 0 in the views, any other
+neutral id accepted), electrons and muons charged with |PID| 11 and 13, the
+other charged candidates charged hadrons. Truth labels (``IsPU`` by default:
+the candidate comes from a pileup collision) are a separate array, so that a
+model's inputs never see them.
+
+Example:
+    >>> import awkward as ak
+    >>> ev = {c: ak.Array([[0.0, 0.0], [0.0]]) for c in particle_set_columns()}
+    >>> ev["L1T_PUPPIPart_PT"] = ak.Array([[2.0, 9.0], [4.0]])
+    >>> ev["L1T_PUPPIPart_PID"] = ak.Array([[22, 211], [0]])
+    >>> ev["L1T_PUPPIPart_Charge"] = ak.Array([[0, 1], [0]])
+    >>> ev["L1T_PUPPIPart_IsPU"] = ak.Array([[1, 0], [1]])
+    >>> s = particle_set(ev, k=3)
+    >>> s.features[0, :, 0].tolist(), s.mask.tolist(), s.labels[..., 0].tolist()
+    ([9.0, 2.0, 0.0], [[True, True, False], [True, False, False]], [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    >>> s.features[0, 0, s.names.index("IsChargedHadron")], s.features[1, 0, s.names.index("IsNeutralHadron")]
+    (np.float32(1.0), np.float32(1.0))
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from l1scout.io._ragged import (
+    PARTICLE_TYPES,
+    EventsLike,
+    check_count,
+    field_like,
+    gather,
+    jagged,
+    n_events,
+    particle_type_one_hot,
+    top_k,
+    wrap_phi,
+)
+
+__all__ = [
+    "PARTICLE_FEATURES",
+    "PARTICLE_TYPES",
+    "ParticleSet",
+    "particle_columns",
+    "particle_features",
+    "particle_set",
+    "particle_set_columns",
+]
+
+_log = logging.getLogger(__name__)
+
+F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
+
+#: Feature names of a particle, in order (``DEta``, ``DPhi`` appended with ``relative=True``).
+PARTICLE_FEATURES: tuple[str, ...] = (
+    "PT",
+    "Eta",
+    "Phi",
+    "DZ",
+    "D0",
+    "Charge",
+    *PARTICLE_TYPES,
+    "PuppiW",
+)
+#: Columns read for the features (``PID`` and ``Charge`` give the one-hot type).
+_READ = ("PT", "Eta", "Phi", "DZ", "D0", "Charge", "PID", "PuppiW")
+
+
+@dataclass(frozen=True)
+class ParticleSet:
+    """Padded particle sets of a chunk of events.
+
+    Attributes:
+        features: float32 (n_events, k, len(names)); zeros where ``mask`` is False.
+        mask: bool (n_events, k), True for a real particle.
+        names: the feature names (:data:`PARTICLE_FEATURES`, maybe ``DEta``, ``DPhi``).
+        labels: float32 (n_events, k, len(label_names)) truth labels, or None.
+        label_names: the label fields (``IsPU``, ...); empty without labels.
+    """
+
+    features: F32
+    mask: B
+    names: tuple[str, ...]
+    labels: F32 | None
+    label_names: tuple[str, ...]
+
+
+def particle_columns(prefix: str, *, truth: bool, label_fields: Sequence[str]) -> tuple[str, ...]:
+    """The columns of the particle collection *prefix* (``<view>_<collection>``) that the sets read."""
+    fields = list(_READ)
+    if truth:
+        fields += [f for f in label_fields if f not in fields]
+    return tuple(f"{prefix}_{f}" for f in fields)
+
+
+def particle_set_columns(
+    view: str = "L1T",
+    collection: str = "PUPPIPart",
+    truth: bool = True,
+    *,
+    label_fields: Sequence[str] = ("IsPU",),
+) -> tuple[str, ...]:
+    """The canonical columns :func:`particle_set` reads.
+
+    >>> particle_set_columns()[:3], particle_set_columns()[-1]
+    (('L1T_PUPPIPart_PT', 'L1T_PUPPIPart_Eta', 'L1T_PUPPIPart_Phi'), 'L1T_PUPPIPart_IsPU')
+    """
+    return particle_columns(f"{view}_{collection}", truth=truth, label_fields=label_fields)
+
+
+def particle_features(
+    events: EventsLike,
+    prefix: str,
+    offsets: I64,
+    idx: np.ndarray,
+    mask: np.ndarray,
+    *,
+    pt: np.ndarray | None = None,
+    truth: bool = False,
+    label_fields: Sequence[str] = (),
+    extra: int = 0,
+) -> tuple[F32, F32 | None]:
+    """Features (:data:`PARTICLE_FEATURES` order) and labels of the particles at flat indices *idx*.
+
+    The building block shared by :func:`particle_set` and the jet constituents.
+
+    Args:
+        events: the chunk.
+        prefix: the collection, ``<view>_<collection>``.
+        offsets: the collection's offsets (from ``<prefix>_PT``).
+        idx: flat indices into the collection, any shape S.
+        mask: bool of shape S, True where *idx* is a real particle.
+        pt: the already-read flat ``<prefix>_PT`` values (float32), if any.
+        truth: also gather the *label_fields*.
+        label_fields: truth fields of the collection (``IsPU``, ...).
+        extra: extra zero feature slots left at the end for the caller.
+
+    Returns:
+        ``(features (S, F + extra), labels (S, L) or None)``, float32, zero where *mask* is False.
+    """
+    n_feat = len(PARTICLE_FEATURES)
+    feats = np.zeros((*idx.shape, n_feat + extra), dtype=np.float32)
+    if pt is None:
+        pt = field_like(events, prefix, "PT", offsets, np.float32)
+    gather(pt, idx, mask, out=feats[..., 0])
+    for j, name in enumerate(("Eta", "Phi", "DZ", "D0"), start=1):
+        gather(field_like(events, prefix, name, offsets, np.float32), idx, mask, out=feats[..., j])
+    charge = gather(field_like(events, prefix, "Charge", offsets, None), idx, mask, np.int8)
+    feats[..., 5] = charge
+    pid = gather(field_like(events, prefix, "PID", offsets, None), idx, mask, np.int32)
+    one_hot = particle_type_one_hot(pid, charge) & mask[..., None]
+    feats[..., 6 : 6 + len(PARTICLE_TYPES)] = one_hot
+    gather(
+        field_like(events, prefix, "PuppiW", offsets, np.float32),
+        idx,
+        mask,
+        out=feats[..., n_feat - 1],
+    )
+    labels = None
+    if truth:
+        labels = np.zeros((*idx.shape, len(label_fields)), dtype=np.float32)
+        for j, name in enumerate(label_fields):
+            gather(field_like(events, prefix, name, offsets, None), idx, mask, out=labels[..., j])
+    return feats, labels
+
+
+def particle_set(
+    events: EventsLike,
+    view: str = "L1T",
+    collection: str = "PUPPIPart",
+    k: int = 128,
+    truth: bool = True,
+    *,
+    label_fields: Sequence[str] = ("IsPU",),
+    relative: bool = False,
+) -> ParticleSet:
+    """The *k* highest-pT particles of every event, padded, with a mask.
+
+    Args:
+        events: a chunk of events (``ak.Array`` of records or a mapping) with
+            the columns of :func:`particle_set_columns`.
+        view: the detector view (``L1T``, ``FullReco``, ...).
+        collection: ``PUPPIPart`` or ``PFPart``.
+        k: particles per event (the highest pT, stable on ties).
+        truth: also return the truth *label_fields* as ``labels``.
+        label_fields: fields of the collection used as labels (``IsPU``, or the
+            CHS flag ``IsRecoPU``, ...).
+        relative: append ``DEta`` and ``DPhi`` (wrapped to [-pi, pi)) of each
+            particle to the event axis: the pT-weighted mean eta and the
+            direction of the pT-weighted sum of (cos phi, sin phi) of the kept
+            particles.
+
+    Returns:
+        A :class:`ParticleSet` (features float32 (n, k, F), zeros where padded).
+
+    Raises:
+        ConfigError: *k* is not a positive integer.
+        DataFormatError: a column is missing or its lists do not match ``PT``'s.
+    """
+    k = check_count("k", k)
+    prefix = f"{view}_{collection}"
+    cols = particle_set_columns(view, collection, truth, label_fields=label_fields)
+    n_events(events, cols)
+    offsets, pt = jagged(events, f"{prefix}_PT", np.float32)
+    idx, mask = top_k(offsets, pt, k)
+    extra = 2 if relative else 0
+    feats, labels = particle_features(
+        events,
+        prefix,
+        offsets,
+        idx,
+        mask,
+        pt=pt,
+        truth=truth,
+        label_fields=label_fields,
+        extra=extra,
+    )
+    names = PARTICLE_FEATURES
+    if relative:
+        n_feat = len(PARTICLE_FEATURES)
+        axis_eta, axis_phi = _pt_weighted_axis(feats[..., 0], feats[..., 1], feats[..., 2])
+        feats[..., n_feat] = np.where(mask, feats[..., 1] - axis_eta[:, None], 0)
+        feats[..., n_feat + 1] = np.where(mask, wrap_phi(feats[..., 2] - axis_phi[:, None]), 0)
+        names = (*PARTICLE_FEATURES, "DEta", "DPhi")
+    _log.debug("particle sets of %d events, k = %d, from %s", len(mask), k, prefix)
+    return ParticleSet(
+        features=feats,
+        mask=mask,
+        names=names,
+        labels=labels,
+        label_names=tuple(label_fields) if truth else (),
+    )
+
+
+def _pt_weighted_axis(pt: F32, eta: F32, phi: F32) -> tuple[F32, F32]:
+    """Per row: the pT-weighted mean of eta and the azimuth of sum pT (cos phi, sin phi).
+
+    Padded entries have pT = 0 and weigh nothing; a row without pT has axis (0, 0).
+    """
+    w = pt.astype(np.float64)
+    total = w.sum(axis=-1)
+    eta_axis = np.divide((w * eta).sum(axis=-1), total, out=np.zeros_like(total), where=total > 0)
+    phi_axis = np.arctan2((w * np.sin(phi)).sum(axis=-1), (w * np.cos(phi)).sum(axis=-1))
+    return eta_axis.astype(np.float32), phi_axis.astype(np.float32)
