@@ -23,13 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from l1scout.generate.job import POOL_PROCESS, GenerationConfig, run_generation
+from l1scout.generate.job import GenerationConfig, prepare_pool, run_generation
 from l1scout.generate.manifest import read_manifest
-from l1scout.generate.pileup import load_or_build_pool
 from l1scout.generate.plan import EngineSpec, ProductionPlan
 from l1scout.generate.production import default_workers, produce
-from l1scout.generate.pythia import process_settings
-from l1scout.processes import load_catalog
 
 PROCESS = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"
 TRIGGER = (
@@ -81,11 +78,8 @@ def main() -> None:
 
         # warm-up: the shared pool (all cores), this process's imports and compiled kernels
         t0 = time.perf_counter()
-        catalog = load_catalog()
-        settings = process_settings(catalog, catalog.get(POOL_PROCESS))
         pool_seed = shards[0].pool_seed
-        if pool_seed is not None:
-            load_or_build_pool(settings, pool_seed, args.pool, workers=default_workers())
+        prepare_pool(plan.generation_config(shards[0]), workers=default_workers())
         warm = plan.generation_config(shards[0]).model_copy(update={"events": 2, "seed": 99})
         run_generation(warm, tmp / "warm")
         warm_s = time.perf_counter() - t0

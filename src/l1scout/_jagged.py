@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from l1scout.errors import ConfigError
 
-__all__ = ["PtEtaPhiBatch", "check_offsets", "event_index", "offsets_from_counts"]
+__all__ = ["PtEtaPhiBatch", "check_offsets", "event_index", "offsets_from_counts", "wrap_phi"]
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -41,6 +41,18 @@ def offsets_from_counts(counts: npt.ArrayLike) -> I64:
     out = np.zeros(len(c) + 1, dtype=np.int64)
     np.cumsum(c, out=out[1:])
     return out
+
+
+def wrap_phi(dphi: npt.ArrayLike) -> npt.NDArray[np.floating]:
+    """An azimuth difference wrapped to [-pi, pi) (rad); float32 stays float32.
+
+    >>> wrap_phi(np.array([3 * np.pi / 2, -3 * np.pi / 2, 0.5])).round(4).tolist()
+    [-1.5708, 1.5708, 0.5]
+    """
+    d = np.asarray(dphi)
+    if not np.issubdtype(d.dtype, np.floating):
+        d = d.astype(np.float64)
+    return np.asarray((d + np.pi) % (2 * np.pi) - np.pi)
 
 
 def check_offsets(

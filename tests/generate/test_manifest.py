@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from l1scout._files import sha256_file
 from l1scout.errors import ProductionError
 from l1scout.generate.check import PROBLEM_KINDS, check_dataset
 from l1scout.generate.manifest import (
@@ -16,7 +17,6 @@ from l1scout.generate.manifest import (
     ShardRecord,
     is_temporary,
     read_manifest,
-    sha256_file,
     write_manifest,
 )
 from l1scout.generate.plan import ProductionPlan

@@ -17,7 +17,7 @@ import pytest
 
 from l1scout.errors import GenerationError, ProductionError
 from l1scout.generate import job
-from l1scout.generate.manifest import LOCK_NAME, read_manifest
+from l1scout.generate.manifest import LOCK_NAME, ShardRecord, read_manifest
 from l1scout.generate.pileup import MinBiasPool, cache_dir
 from l1scout.generate.plan import EngineSpec, ProductionPlan
 from l1scout.generate.production import (
@@ -239,38 +239,37 @@ def test_per_shard_pools_are_private_and_deleted(
 def test_the_shared_pool_is_built_once_by_the_client(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from l1scout.generate import pileup
-
     calls: list[tuple[str, tuple[str, ...], int, int, Path | None]] = []
     saved = tmp_path / "cache" / "pool.npz"
+    where = ["client"]  # "worker" once the first shard runs
 
-    def spy(where: str) -> Callable[..., tuple[MinBiasPool, Path, bool]]:
-        def load_or_build(
-            settings: tuple[str, ...],
-            seed: int,
-            size: int,
-            workers: int = 1,
-            directory: Path | None = None,
-            progress: Callable[[int], None] | None = None,
-        ) -> tuple[MinBiasPool, Path, bool]:
-            calls.append((where, tuple(settings), seed, size, directory))
-            if saved.exists():
-                return MinBiasPool.load(saved), saved, False
-            if where == "worker":
-                msg = "a worker would build the pool: the client did not"
-                raise AssertionError(msg)
-            _tiny_pool(size).save(saved)
-            if progress:
-                progress(size)
-            return MinBiasPool.load(saved), saved, True
+    def load_or_build(
+        settings: tuple[str, ...],
+        seed: int,
+        size: int,
+        workers: int = 1,
+        directory: Path | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[MinBiasPool, Path, bool]:
+        calls.append((where[0], tuple(settings), seed, size, directory))
+        if saved.exists():
+            return MinBiasPool.load(saved), saved, False
+        if where[0] == "worker":
+            msg = "a worker would build the pool: the client did not"
+            raise AssertionError(msg)
+        _tiny_pool(size).save(saved)
+        if progress:
+            progress(size)
+        return MinBiasPool.load(saved), saved, True
 
-        return load_or_build
+    def runner(task: ShardTask, report: Callable[[int], None] | None) -> ShardRecord:
+        where[0] = "worker"
+        return run_shard(task, report)
 
-    monkeypatch.setattr(pileup, "load_or_build_pool", spy("client"))
-    monkeypatch.setattr(job, "load_or_build_pool", spy("worker"))
+    monkeypatch.setattr(job, "load_or_build_pool", load_or_build)
     plan = _plan(pileup=3.0, pool_size=30)
     seen: list[tuple[str, int, int]] = []
-    summary = produce(plan, tmp_path / "out", progress=lambda *a: seen.append(a))
+    summary = produce(plan, tmp_path / "out", progress=lambda *a: seen.append(a), runner=runner)
     assert summary.made == 3
     shared = plan.shards()[0].pool_seed
     assert [c[0] for c in calls] == ["client", "worker", "worker", "worker"]

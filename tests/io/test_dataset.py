@@ -365,3 +365,14 @@ def test_unknown_extra_columns_pass_through(reader_collide2v_file: Path, tmp_pat
     ds = open_dataset(path, columns=["my_label"])
     assert ak.to_list(ak.flatten(ds.read()["my_label"])) == [i % 3 for i in range(20)]
     shutil.rmtree(tmp_path)
+
+
+def test_few_files_stay_open(reader_l1scout_file: Path, tmp_path: Path) -> None:
+    # footers are large: a dataset of many files must not keep them all in memory
+    for k in range(7):
+        shutil.copy(reader_l1scout_file, tmp_path / f"copy{k}.parquet")
+    ds = open_dataset(tmp_path, columns=["Event_Number"])
+    assert isinstance(ds, Dataset)
+    n = sum(len(chunk) for chunk in ds)
+    assert n == 7 * pq.ParquetFile(reader_l1scout_file).metadata.num_rows
+    assert 1 <= len(ds._open) <= 4

@@ -21,6 +21,7 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._jagged import event_index, offsets_from_counts
 from l1scout.detector.particles import GenParticles
 from l1scout.detector.propagation import SurfaceHits
 from l1scout.detector.tracking import Tracks, lognormal
@@ -68,9 +69,7 @@ class TowerGrid:
             hi.append(edges[1:])
             nphi.append(np.full(n, seg.n_phi, dtype=np.int64))  # type: ignore[attr-defined]
         n_phi = np.concatenate(nphi)
-        start = np.zeros(len(n_phi) + 1, dtype=np.int64)
-        np.cumsum(n_phi, out=start[1:])
-        return cls(np.concatenate(lo), np.concatenate(hi), n_phi, start)
+        return cls(np.concatenate(lo), np.concatenate(hi), n_phi, offsets_from_counts(n_phi))
 
     @property
     def n_towers(self) -> int:
@@ -79,7 +78,7 @@ class TowerGrid:
 
     @cached_property
     def _tower_row(self) -> I64:
-        return np.repeat(np.arange(len(self.n_phi), dtype=np.int64), self.n_phi)
+        return event_index(self.row_start)
 
     def locate(self, eta: F64, phi: F64) -> I64:
         """Tower id at (eta, phi), -1 outside the calorimeter."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._jagged import offsets_from_counts
 from l1scout.detector.param import BinnedFunction
 from l1scout.detector.particles import GenParticles
 from l1scout.detector.propagation import SurfaceHits, impact_parameters
@@ -145,11 +146,8 @@ def reconstruct_tracks(
     d0 = d0 + err_d0 * rng.standard_normal(len(idx))
     dz = dz + err_dz * rng.standard_normal(len(idx))
 
-    counts = np.bincount(gen.event[idx], minlength=gen.n_events)
-    offsets = np.zeros(gen.n_events + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
     return Tracks(
-        offsets=offsets,
+        offsets=offsets_from_counts(np.bincount(gen.event[idx], minlength=gen.n_events)),
         gen=idx,
         pt=pt_meas,
         eta=eta,

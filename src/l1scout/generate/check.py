@@ -25,6 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from l1scout._files import sha256_file
 from l1scout.errors import ProductionError
 from l1scout.generate.manifest import (
     LOCK_NAME,
@@ -32,7 +33,6 @@ from l1scout.generate.manifest import (
     ShardRecord,
     is_temporary,
     read_manifest,
-    sha256_file,
 )
 from l1scout.generate.plan import ShardSpec
 from l1scout.io.schema import arrow_schema
@@ -137,8 +137,8 @@ def _check_file(
             )
         )
     try:
-        meta = pq.read_metadata(path)
-        schema = pq.read_schema(path)
+        with pq.ParquetFile(path) as parquet:  # one footer read: rows and schema
+            meta, schema = parquet.metadata, parquet.schema_arrow
     except (OSError, pa.ArrowException) as exc:
         problems.append(Problem("unreadable", record.file, f"no readable Parquet footer ({exc})"))
         return problems

@@ -23,7 +23,7 @@ import difflib
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from l1scout._files import sha256_file
 from l1scout._timing import Timer, stage
 from l1scout._version import __version__
 from l1scout.detector.card import FrontendCard, TruthJetSpec, load_frontend_card
@@ -60,9 +61,12 @@ __all__ = [
     "GenerationResult",
     "available_collections",
     "card_hashes",
+    "check_collections",
+    "collection_names",
     "collection_of",
     "columns_of",
     "output_path",
+    "prepare_pool",
     "run_generation",
     "settings_hash",
 ]
@@ -171,14 +175,6 @@ def collection_of(column: str) -> str:
     return column.rsplit("_", 1)[0]
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class _Plan:
     settings: tuple[str, ...]
@@ -195,17 +191,32 @@ class _Plan:
     settings_hash: str
 
 
-def _check_collections(
-    requested: tuple[str, ...], available: tuple[str, ...], where: str = "collections"
+def collection_names(columns: Iterable[Column]) -> tuple[str, ...]:
+    """The collections of *columns*, in column order, each once.
+
+    >>> collection_names(GEN_COLUMNS[:1])
+    ('Gen_Part',)
+    """
+    return tuple(dict.fromkeys(collection_of(c.name) for c in columns))
+
+
+def check_collections(
+    requested: Sequence[str], available: Sequence[str], views: Sequence[str]
 ) -> None:
+    """Refuse a requested collection that the *views* do not write.
+
+    Raises:
+        ConfigError: naming ``collections[<i>]``, the closest available names
+            and every available one.
+    """
     known = set(available)
-    for name in requested:
+    for i, name in enumerate(requested):
         if name not in known:
             close = difflib.get_close_matches(name, available, n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             msg = (
-                f"{where}: unknown collection {name!r}{hint} (the views written have "
-                f"{len(available)} collections: {', '.join(available)})"
+                f"collections[{i}]: unknown collection {name!r}{hint} (views "
+                f"{', '.join(views) or 'none'} have: {', '.join(available)})"
             )
             raise ConfigError(msg)
 
@@ -234,7 +245,7 @@ def _plan(config: GenerationConfig) -> _Plan:
     card = load_frontend_card(config.card)
     if config.lhe is not None:
         settings = lhe_settings(catalog, config.lhe, config.tune)
-        source: dict[str, object] = {"lhe_sha256": _sha256_file(config.lhe)}
+        source: dict[str, object] = {"lhe_sha256": sha256_file(config.lhe)}
     else:
         settings = process_settings(catalog, catalog.get(config.process), config.tune)
         source = {}
@@ -244,10 +255,8 @@ def _plan(config: GenerationConfig) -> _Plan:
     if len(set(names)) != len(names):
         msg = f"views must have distinct names, got {names}"
         raise ConfigError(msg)
-    all_columns = columns_of(card, views)
     if config.collections is not None:
-        available = tuple(dict.fromkeys(collection_of(c.name) for c in all_columns))
-        _check_collections(config.collections, available)
+        check_collections(config.collections, collection_names(columns_of(card, views)), names)
     wanted = None if config.collections is None else set(config.collections)
     simulated, truth_jets, need_truth = _fast_mode(card, views, wanted)
     pileup = card.pileup.mean if config.pileup is None else config.pileup
@@ -319,7 +328,7 @@ def available_collections(config: GenerationConfig) -> tuple[str, ...]:
     """
     card = load_frontend_card(config.card)
     views = tuple(load_view_card(v) for v in config.views)
-    return tuple(dict.fromkeys(collection_of(c.name) for c in columns_of(card, views)))
+    return collection_names(columns_of(card, views))
 
 
 def settings_hash(config: GenerationConfig) -> str:
@@ -342,6 +351,50 @@ def card_hashes(config: GenerationConfig) -> dict[str, str]:
         card = load_view_card(view)
         out[card.name] = digest(card)
     return out
+
+
+def prepare_pool(
+    config: GenerationConfig,
+    *,
+    workers: int = 1,
+    pool_dir: Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[MinBiasPool | None, Path | None, bool]:
+    """Load (or build and cache) the pileup pool that :func:`run_generation` of *config* uses.
+
+    Arguments as in :func:`run_generation`.
+
+    Returns:
+        The pool, its file and whether it was built now; ``(None, None, False)``
+        without pileup.
+    """
+    return _load_pool(config, _plan(config), workers, pool_dir, progress)
+
+
+def _load_pool(
+    config: GenerationConfig,
+    plan: _Plan,
+    workers: int,
+    pool_dir: Path | None,
+    progress: Callable[[str, int, int], None] | None,
+) -> tuple[MinBiasPool | None, Path | None, bool]:
+    if plan.pileup <= 0:
+        return None, None, False
+    done = [0]
+
+    def pool_progress(n: int) -> None:
+        done[0] += n
+        if progress:
+            progress("pool", done[0], config.pool_size)
+
+    return load_or_build_pool(
+        plan.pool_settings,
+        plan.pool_seed,
+        config.pool_size,
+        workers=workers,
+        directory=pool_dir,
+        progress=pool_progress,
+    )
 
 
 def _simulate(
@@ -399,26 +452,7 @@ def run_generation(
         msg = f"output file {path} exists already (pass --overwrite to replace it)"
         raise ConfigError(msg)
 
-    pool: MinBiasPool | None = None
-    pool_path: Path | None = None
-    built = False
-    if plan.pileup > 0:
-        done = [0]
-
-        def pool_progress(n: int) -> None:
-            done[0] += n
-            if progress:
-                progress("pool", done[0], config.pool_size)
-
-        pool, pool_path, built = load_or_build_pool(
-            plan.pool_settings,
-            plan.pool_seed,
-            config.pool_size,
-            workers=workers,
-            directory=pool_dir,
-            progress=pool_progress,
-        )
-
+    pool, pool_path, built = _load_pool(config, plan, workers, pool_dir, progress)
     source = PythiaSource(plan.settings, config.seed, label=config.process)
     metadata = {
         "source_root": "",

@@ -23,10 +23,8 @@ A rerun with a different plan is refused before anything is touched
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from l1scout._files import atomic_write_bytes, sha256_file
 from l1scout.errors import ProductionError
 from l1scout.generate.job import card_hashes, settings_hash
 from l1scout.generate.plan import ProductionPlan, ShardSpec, plan_differences
@@ -53,7 +52,6 @@ __all__ = [
     "new_manifest",
     "read_manifest",
     "reconcile",
-    "sha256_file",
     "write_manifest",
 ]
 
@@ -106,6 +104,33 @@ class ShardRecord(BaseModel):
     settings_hash: str
     wall_s: float | None = None
 
+    @classmethod
+    def of(
+        cls,
+        spec: ShardSpec,
+        path: Path,
+        *,
+        l1scout_version: str,
+        card_hashes: dict[str, str],
+        settings_hash: str,
+        wall_s: float | None = None,
+    ) -> ShardRecord:
+        """The record of *spec*'s complete file *path* (its size and SHA-256 are read here)."""
+        return cls(
+            file=spec.file,
+            process=spec.process,
+            index=spec.index,
+            seed=spec.seed,
+            pool_seed=spec.pool_seed,
+            events=spec.events,
+            bytes=path.stat().st_size,
+            sha256=sha256_file(path),
+            l1scout_version=l1scout_version,
+            card_hashes=card_hashes,
+            settings_hash=settings_hash,
+            wall_s=wall_s,
+        )
+
 
 class Manifest(BaseModel):
     """The content of ``manifest.json``."""
@@ -149,15 +174,6 @@ def new_manifest(
     )
 
 
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a file's bytes (hex), read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_manifest(out: Path) -> Manifest | None:
     """The manifest of the folder *out* (None if it has none).
 
@@ -189,28 +205,8 @@ def write_manifest(out: Path, manifest: Manifest) -> None:
         OSError: the write failed (the temporary file is removed; the previous
             manifest stays as it was).
     """
-    path = Path(out) / MANIFEST_NAME
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     data = json.dumps(manifest.model_dump(mode="json"), indent=1).encode()
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # some file systems do not open folders; the rename is done anyway
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    atomic_write_bytes(Path(out) / MANIFEST_NAME, data)
 
 
 def check_same_plan(manifest: Manifest, plan: ProductionPlan, out: Path) -> None:
@@ -272,19 +268,12 @@ def _adopt(
         return "its settings_hash is not the shard's"
     if rows != spec.events:
         return f"it holds {rows} events, the shard {spec.events}"
-    return ShardRecord(
-        file=spec.file,
-        process=spec.process,
-        index=spec.index,
-        seed=spec.seed,
-        pool_seed=spec.pool_seed,
-        events=rows,
-        bytes=path.stat().st_size,
-        sha256=sha256_file(path),
+    return ShardRecord.of(
+        spec,
+        path,
         l1scout_version=meta.get("l1scout_version", "unknown"),
         card_hashes=cards(),
         settings_hash=expected,
-        wall_s=None,
     )
 
 

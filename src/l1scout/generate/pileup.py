@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._files import atomic_write
 from l1scout.detector.card import PileupSpec
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.generate.pythia import PythiaSource, derive_seed
@@ -112,15 +112,7 @@ class MinBiasPool:
 
     def save(self, path: Path) -> None:
         """Write the pool atomically (temporary name, then rename)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **{f: getattr(self, f) for f in self._FIELDS})
-            Path(tmp).replace(path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, lambda fh: np.savez(fh, **{f: getattr(self, f) for f in self._FIELDS}))
 
     @classmethod
     def load(cls, path: Path) -> MinBiasPool:

@@ -37,7 +37,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
 import tomllib
@@ -59,8 +58,9 @@ from l1scout.generate.job import (
     DEFAULT_POOL_SIZE,
     POOL_PROCESS,
     GenerationConfig,
+    available_collections,
     card_hashes,
-    collection_of,
+    check_collections,
     columns_of,
     output_path,
 )
@@ -238,16 +238,7 @@ class ProductionPlan(_Model):
             if not self.collections:
                 msg = "collections: name at least one collection, or leave it out for all"
                 raise ValueError(msg)
-            available = self.available_collections()
-            for i, name in enumerate(self.collections):
-                if name not in available:
-                    close = difflib.get_close_matches(name, available, n=3, cutoff=0.6)
-                    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-                    msg = (
-                        f"collections[{i}]: unknown collection {name!r}{hint} (views "
-                        f"{', '.join(self.views) or 'none'} have: {', '.join(available)})"
-                    )
-                    raise ValueError(msg)
+            check_collections(self.collections, self.available_collections(), self.views)
         return self
 
     # -- derived values -------------------------------------------------------------------
@@ -259,9 +250,7 @@ class ProductionPlan(_Model):
 
     def available_collections(self) -> tuple[str, ...]:
         """The collections that files of this plan's views can hold, in file order."""
-        card = load_frontend_card()
-        views = tuple(load_view_card(v) for v in self.views)
-        return tuple(dict.fromkeys(collection_of(c.name) for c in columns_of(card, views)))
+        return available_collections(self._probe())
 
     def columns(self) -> tuple[Column, ...]:
         """The columns of every file of the plan, in order."""
@@ -272,6 +261,11 @@ class ProductionPlan(_Model):
 
     def shards(self) -> tuple[ShardSpec, ...]:
         """Every file of the plan: process by process, in shard order."""
+        return self._shards
+
+    @cached_property
+    def _shards(self) -> tuple[ShardSpec, ...]:
+        # computed once: a production asks for them several times (~20 us a shard)
         return tuple(self._iter_shards())
 
     def _iter_shards(self) -> Iterator[ShardSpec]:
@@ -310,6 +304,10 @@ class ProductionPlan(_Model):
             collections=self.collections,
         )
 
+    def _probe(self) -> GenerationConfig:
+        """A job with the plan's views and cards (for what depends on those alone)."""
+        return GenerationConfig(process=POOL_PROCESS, events=1, seed=1, views=self.views)
+
     def identity(self) -> dict[str, Any]:
         """Everything that determines the bytes of the files (JSON-ready).
 
@@ -318,8 +316,7 @@ class ProductionPlan(_Model):
         the engine nor the retries.
         """
         catalog = load_catalog()
-        probe = GenerationConfig(process=POOL_PROCESS, events=1, seed=1, views=self.views)
-        cards = card_hashes(probe)
+        cards = card_hashes(self._probe())
         with_pool = self.pileup_mean > 0
 
         def settings_hash(name: str) -> str:

@@ -43,7 +43,7 @@ from typing import Any
 
 from l1scout._version import __version__
 from l1scout.errors import GenerationError, ProductionError
-from l1scout.generate.job import POOL_PROCESS, GenerationConfig, card_hashes, run_generation
+from l1scout.generate.job import GenerationConfig, card_hashes, prepare_pool, run_generation
 from l1scout.generate.manifest import (
     LOCK_NAME,
     MANIFEST_NAME,
@@ -53,7 +53,6 @@ from l1scout.generate.manifest import (
     new_manifest,
     read_manifest,
     reconcile,
-    sha256_file,
     write_manifest,
 )
 from l1scout.generate.plan import EngineSpec, ProductionPlan, ShardSpec
@@ -81,8 +80,8 @@ _TOPIC = "l1scout-shard-progress"
 _REPORT_EVERY_S = 0.5
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 # The environment of Dask's worker processes. Dask sets MALLOC_TRIM_THRESHOLD_=65536 for
-# memory hygiene, which makes every large array a fresh mmap: generation runs ~30 % slower.
-# These values behave like glibc's defaults (measured) and keep one BLAS thread per worker.
+# memory hygiene, which makes every large array a fresh mmap and slows generation down.
+# These values behave like glibc's defaults and keep one BLAS thread per worker.
 _WORKER_ENVIRON: dict[str, int] = {
     "MALLOC_TRIM_THRESHOLD_": 128 << 20,
     "MALLOC_MMAP_THRESHOLD_": 32 << 20,
@@ -226,15 +225,9 @@ def run_shard(task: ShardTask, report: Callable[[int], None] | None = None) -> S
     if result.events != shard.events:
         msg = f"{shard.file}: {result.events} events were written, the shard needs {shard.events}"
         raise GenerationError(msg)
-    return ShardRecord(
-        file=shard.file,
-        process=shard.process,
-        index=shard.index,
-        seed=shard.seed,
-        pool_seed=shard.pool_seed,
-        events=result.events,
-        bytes=result.path.stat().st_size,
-        sha256=sha256_file(result.path),
+    return ShardRecord.of(
+        shard,
+        result.path,
         l1scout_version=__version__,
         card_hashes=cards,
         settings_hash=result.settings_hash,
@@ -412,26 +405,10 @@ def _locked(out: Path) -> Iterator[None]:
 
 def _build_shared_pool(plan: ProductionPlan, workers: int, progress: Progress | None) -> None:
     """Build (or find) the plan's shared pileup pool in the cache, as the workers will look it up."""
-    from l1scout.generate.pileup import load_or_build_pool
-    from l1scout.generate.pythia import process_settings
-    from l1scout.processes.catalog import load_catalog
-
-    shard = plan.shards()[0]
-    if shard.pool_seed is None:
-        return
-    catalog = load_catalog()
-    settings = process_settings(catalog, catalog.get(POOL_PROCESS))
-    done = [0]
-
-    def pool_progress(n: int) -> None:
-        done[0] += n
-        if progress:
-            progress("pool", done[0], plan.pool_size)
-
-    _, path, built = load_or_build_pool(
-        settings, shard.pool_seed, plan.pool_size, workers=workers, progress=pool_progress
-    )
-    _log.info("%s the shared pileup pool %s", "built" if built else "found", path)
+    config = plan.generation_config(plan.shards()[0])
+    _, path, built = prepare_pool(config, workers=workers, progress=progress)
+    if path is not None:
+        _log.info("%s the shared pileup pool %s", "built" if built else "found", path)
 
 
 def make_jobqueue_cluster(engine: EngineSpec) -> Any:

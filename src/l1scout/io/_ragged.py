@@ -23,6 +23,7 @@ import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._jagged import offsets_from_counts
 from l1scout.errors import ConfigError, DataFormatError
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "particle_type_one_hot",
     "segment_arange",
     "top_k",
-    "wrap_phi",
 ]
 
 EventsLike: TypeAlias = ak.Array | Mapping[str, Any]
@@ -57,17 +57,10 @@ def column(events: EventsLike, name: str) -> ak.Array:
     Raises:
         DataFormatError: the chunk has no such column (the message lists what it has).
     """
-    if isinstance(events, ak.Array):
-        fields = events.fields
-        if name not in fields:
-            shown = ", ".join(fields[:8]) + (", ..." if len(fields) > 8 else "")
-            msg = f"the event chunk has no column {name!r} (it has {len(fields)}: {shown})"
-            raise DataFormatError(msg)
-        return events[name]
-    if name not in events:
-        keys = list(events)
-        shown = ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "")
-        msg = f"the event chunk has no column {name!r} (it has {len(keys)}: {shown})"
+    names = events.fields if isinstance(events, ak.Array) else list(events)
+    if name not in names:
+        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+        msg = f"the event chunk has no column {name!r} (it has {len(names)}: {shown})"
         raise DataFormatError(msg)
     value = events[name]
     return value if isinstance(value, ak.Array) else ak.Array(ak.to_layout(value))
@@ -134,9 +127,7 @@ def _levels(arr: ak.Array, depth: int, fill: float) -> tuple[list[I64], np.ndarr
     levels: list[I64] = []
     for _ in range(depth):
         counts = ak.to_numpy(ak.fill_none(ak.num(arr, axis=1), 0)).astype(np.int64)
-        off = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=off[1:])
-        levels.append(off)
+        levels.append(offsets_from_counts(counts))
         arr = ak.flatten(arr, axis=1)
     values = ak.to_numpy(ak.fill_none(arr, fill))
     if values.ndim != 1 or len(values) != int(levels[-1][-1]):
@@ -347,15 +338,6 @@ def gather(
     if values.size:
         np.copyto(out, values[idx], where=mask, casting="unsafe")
     return out
-
-
-def wrap_phi(dphi: np.ndarray) -> np.ndarray:
-    """An angle difference wrapped to [-pi, pi) (rad).
-
-    >>> np.round(wrap_phi(np.array([3.5, -3.5, 0.25])), 4).tolist()
-    [-2.7832, 2.7832, 0.25]
-    """
-    return np.asarray((dphi + np.pi) % (2 * np.pi) - np.pi)
 
 
 def particle_type_one_hot(pid: np.ndarray, charge: np.ndarray) -> np.ndarray:

@@ -187,6 +187,19 @@ def _split(name: str) -> tuple[str, str]:
     return head, tail
 
 
+def _rename(name: str, table: Mapping[str, str], pf: re.Pattern[str], pf_to: str) -> str:
+    """*name* with its collection renamed by *table*, or a *pf* match's ``<View>_`` + *pf_to*."""
+    head, tail = _split(name)
+    if not head:
+        return name
+    if head in table:
+        return f"{table[head]}_{tail}"
+    match = pf.match(head)
+    if match:
+        return f"{match.group(1)}_{pf_to}_{tail}"
+    return name
+
+
 def canonical_name(physical: str) -> str:
     """The canonical (final COLLIDE-2V) name of a column name of any known schema.
 
@@ -195,15 +208,7 @@ def canonical_name(physical: str) -> str:
     >>> canonical_name("my_label")
     'my_label'
     """
-    head, tail = _split(physical)
-    if not head:
-        return physical
-    if head in LEGACY_COLLECTIONS:
-        return f"{LEGACY_COLLECTIONS[head]}_{tail}"
-    match = _PFCAND.match(head)
-    if match:
-        return f"{match.group(1)}_PFPart_{tail}"
-    return physical
+    return _rename(physical, LEGACY_COLLECTIONS, _PFCAND, "PFPart")
 
 
 def legacy_name(canonical: str) -> str:
@@ -212,15 +217,7 @@ def legacy_name(canonical: str) -> str:
     >>> legacy_name("Gen_Part_PID"), legacy_name("MyView_PFPart_PT")
     ('FullReco_GenPart_PID', 'MyView_PFCand_PT')
     """
-    head, tail = _split(canonical)
-    if not head:
-        return canonical
-    if head in _CANONICAL_TO_LEGACY:
-        return f"{_CANONICAL_TO_LEGACY[head]}_{tail}"
-    match = _PFPART.match(head)
-    if match:
-        return f"{match.group(1)}_PFCand_{tail}"
-    return canonical
+    return _rename(canonical, _CANONICAL_TO_LEGACY, _PFPART, "PFCand")
 
 
 def column_view(name: str) -> str | None:

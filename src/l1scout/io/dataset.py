@@ -91,6 +91,9 @@ _COLLIDE_STEM = re.compile(r"^(?P<process>.+)-NEVENT\d+-RS(?P<seed>\d+)$")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _GLOB_CHARS = frozenset("*?[")
 
+#: Parquet files a Dataset keeps open (their footers in memory), least recently used dropped.
+_OPEN_FILES = 4
+
 
 @dataclass(frozen=True)
 class DataFile:
@@ -167,26 +170,23 @@ def _process_of(path: Path, metadata: Mapping[str, str]) -> str:
     return path.parent.name
 
 
-def open_file(path: Path | str) -> DataFile:
-    """Read a file's footer and find its schema (no event data is read).
-
-    Raises:
-        DataFormatError: the file is missing, is not Parquet, is truncated, or
-            follows no known schema; the message names the file.
-    """
-    path = Path(path)
+def _parquet_file(path: Path) -> pq.ParquetFile:
+    """Open *path* (reads its footer), or a DataFormatError that names it."""
     if not path.is_file():
         msg = f"{path}: no such file"
         raise DataFormatError(msg)
     try:
-        pf = pq.ParquetFile(path)
-        md = pf.metadata
-        arrow_schema = pf.schema_arrow
+        return pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
         msg = f"{path}: not a readable Parquet file ({exc})"
         raise DataFormatError(msg) from exc
+
+
+def _data_file(path: Path, pf: pq.ParquetFile) -> DataFile:
+    """The :class:`DataFile` of *path*, opened as *pf* (its footer is not read again)."""
+    md = pf.metadata
     metadata = _decode_metadata(md.metadata)
-    types = {f.name: f.type for f in arrow_schema}
+    types = {f.name: f.type for f in pf.schema_arrow}
     match = detect_schema(types, metadata, str(path))
     return DataFile(
         path=path,
@@ -200,6 +200,17 @@ def open_file(path: Path | str) -> DataFile:
         unwrap=match.unwrap,
         row_group_rows=tuple(md.row_group(i).num_rows for i in range(md.num_row_groups)),
     )
+
+
+def open_file(path: Path | str) -> DataFile:
+    """Read a file's footer and find its schema (no event data is read).
+
+    Raises:
+        DataFormatError: the file is missing, is not Parquet, is truncated, or
+            follows no known schema; the message names the file.
+    """
+    path = Path(path)
+    return _data_file(path, _parquet_file(path))
 
 
 def target_type(typ: pa.DataType, nullable: bool = False) -> pa.DataType:
@@ -301,6 +312,39 @@ def events_from_arrow(
         fields.append(pa.field(canon, col.type, nullable=nulls))
     table = pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
     return ak.from_arrow(table)
+
+
+def _chunks(
+    batches: Iterator[pa.RecordBatch | pa.Table],
+    pairs: Sequence[tuple[str, str]],
+    unwrap: Iterable[str],
+    where: str,
+) -> Iterator[ak.Array]:
+    """:func:`events_from_arrow` of each batch; a read error is a DataFormatError naming *where*."""
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:
+            msg = f"{where}: corrupt data ({exc})"
+            raise DataFormatError(msg) from exc
+        yield events_from_arrow(batch, pairs, unwrap)
+
+
+def _joined(chunks: Iterable[ak.Array], max_events: int | None) -> ak.Array | None:
+    """The chunks in one array, stopping at *max_events* (None: all); None if there is none."""
+    parts: list[ak.Array] = []
+    n = 0
+    for chunk in chunks:
+        parts.append(chunk)
+        n += len(chunk)
+        if max_events is not None and n >= max_events:
+            break
+    if not parts:
+        return None
+    out = parts[0] if len(parts) == 1 else ak.concatenate(parts)
+    return out if max_events is None else out[:max_events]
 
 
 def _as_list(value: str | Iterable[str] | None, what: str) -> list[str] | None:
@@ -428,6 +472,15 @@ def _pick(
     return kept
 
 
+def _parquet_files(folder: Path) -> list[Path]:
+    """The ``*.parquet`` files under *folder* (recursive, hidden names skipped), sorted."""
+    return sorted(
+        p
+        for p in folder.rglob("*.parquet")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
 def _resolve_paths(source: Source) -> list[Path]:
     if isinstance(source, str | os.PathLike):
         items: list[str | os.PathLike[str]] = [source]
@@ -443,12 +496,7 @@ def _resolve_paths(source: Source) -> list[Path]:
         if path.is_file():
             out.append(path)
         elif path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*.parquet")
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            found = _parquet_files(path)
             if not found:
                 msg = f"{path}: the folder holds no .parquet file"
                 raise ConfigError(msg)
@@ -546,7 +594,7 @@ class Dataset:
 
     def with_columns(self, columns: str | Iterable[str]) -> Dataset:
         """The same files with other columns (canonical names or globs, validated)."""
-        common, partial = _common_columns(self.files)
+        common, partial = _common_columns(_members(self.files))
         cols = select_columns(common, columns=_as_list(columns, "columns"), partial=partial)
         return Dataset(self.files, cols, self.chunk_size, self.chunk_bytes)
 
@@ -554,14 +602,12 @@ class Dataset:
         if self._pid != os.getpid():  # a forked worker: open its own handles
             self._open = {}
             self._pid = os.getpid()
-        pf = self._open.get(file.path)
+        pf = self._open.pop(file.path, None)
         if pf is None:
-            try:
-                pf = pq.ParquetFile(file.path)
-            except (pa.ArrowException, OSError) as exc:
-                msg = f"{file.path}: not a readable Parquet file ({exc})"
-                raise DataFormatError(msg) from exc
-            self._open[file.path] = pf
+            pf = _parquet_file(file.path)
+        self._open[file.path] = pf  # most recent last
+        while len(self._open) > _OPEN_FILES:  # footers are large: memory stays bounded
+            del self._open[next(iter(self._open))]
         return pf
 
     def _event_bytes(self, file: DataFile, physical: Sequence[str]) -> float:
@@ -631,23 +677,17 @@ class Dataset:
             raise ConfigError(msg)
         if not groups:
             return
-        pf = self._parquet(f)
-        batches = pf.iter_batches(
+        batches = self._parquet(f).iter_batches(
             batch_size=self.chunk_events(f, size),
             row_groups=groups,
             columns=[p for _, p in pairs],
             use_threads=True,
         )
-        while True:
-            try:
-                batch = next(batches)
-            except StopIteration:
-                return
-            except (pa.ArrowException, OSError) as exc:
-                self._open.pop(f.path, None)
-                msg = f"{f.path}: corrupt data ({exc})"
-                raise DataFormatError(msg) from exc
-            yield events_from_arrow(batch, pairs, unwrap)
+        try:
+            yield from _chunks(batches, pairs, unwrap, str(f.path))
+        except DataFormatError:
+            self._open.pop(f.path, None)
+            raise
 
     def __iter__(self) -> Iterator[ak.Array]:
         for f in self.files:
@@ -658,21 +698,13 @@ class Dataset:
         if max_events is not None and max_events < 0:
             msg = f"max_events must be >= 0, got {max_events}"
             raise ConfigError(msg)
-        size = self.chunk_size if max_events is None else max(1, min(self.chunk_size, max_events))
-        parts: list[ak.Array] = []
-        n = 0
-        for f in self.files:
-            if max_events is not None and n >= max_events:
-                break
-            for chunk in self.iter_file(f, chunk_size=size):
-                parts.append(chunk)
-                n += len(chunk)
-                if max_events is not None and n >= max_events:
-                    break
-        if not parts:
+        if max_events == 0:
             return self._empty()
-        out = parts[0] if len(parts) == 1 else ak.concatenate(parts)
-        return out if max_events is None else out[:max_events]
+        size = self.chunk_size if max_events is None else min(self.chunk_size, max_events)
+        out = _joined(
+            (c for f in self.files for c in self.iter_file(f, chunk_size=size)), max_events
+        )
+        return self._empty() if out is None else out
 
     def _empty(self) -> ak.Array:
         f = self.files[0]
@@ -682,19 +714,21 @@ class Dataset:
         return events_from_arrow(schema.empty_table(), pairs, unwrap)
 
 
-def _common_columns(files: Sequence[DataFile]) -> tuple[list[str], dict[str, list[str]]]:
-    counts: dict[str, int] = {}
-    for f in files:
-        for c in f.columns:
-            counts[c] = counts.get(c, 0) + 1
-    order = list(dict.fromkeys(c for f in files for c in f.columns))
-    common = [c for c in order if counts[c] == len(files)]
-    partial = {
-        c: [str(f.path) for f in files if c not in f.physical]
-        for c in order
-        if counts[c] < len(files)
-    }
-    return common, partial
+def _members(files: Sequence[DataFile]) -> list[tuple[str, Mapping[str, str]]]:
+    return [(str(f.path), f.physical) for f in files]
+
+
+def _common_columns(
+    members: Sequence[tuple[str, Mapping[str, str]]],
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The columns every member has (first-seen order), and the others -> the members lacking them.
+
+    A member is (label, canonical -> physical name): a file, or a hub process.
+    """
+    order = list(dict.fromkeys(c for _, cols in members for c in cols))
+    lacking = {c: [label for label, cols in members if c not in cols] for c in order}
+    common = [c for c in order if not lacking[c]]
+    return common, {c: labels for c, labels in lacking.items() if labels}
 
 
 def _select_processes(files: list[DataFile], processes: Sequence[str]) -> list[DataFile]:
@@ -766,7 +800,7 @@ def open_dataset(
     files = [open_file(p) for p in _resolve_paths(source)]
     if procs is not None:
         files = _select_processes(files, procs)
-    common, partial = _common_columns(files)
+    common, partial = _common_columns(_members(files))
     if partial and coll_list is None and col_list is None:
         _log.info(
             "%d columns are not in every file and are left out: %s",

@@ -37,7 +37,16 @@ import pyarrow.parquet as pq
 
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.aliases import SchemaKind, closest_names, detect_schema
-from l1scout.io.dataset import events_from_arrow, select_columns
+from l1scout.io.dataset import (
+    _as_list,
+    _chunks,
+    _common_columns,
+    _decode_metadata,
+    _hint,
+    _joined,
+    _parquet_files,
+    select_columns,
+)
 
 __all__ = ["ALL_PROCESSES", "HubDataset"]
 
@@ -74,12 +83,7 @@ def _load(source: str, process: str, columns: Sequence[str] | None = None) -> An
 
 
 def _local_files(root: Path, process: str) -> list[Path]:
-    folder = root if process == ALL_PROCESSES else root / process
-    return sorted(
-        p
-        for p in folder.rglob("*.parquet")
-        if not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+    return _parquet_files(root if process == ALL_PROCESSES else root / process)
 
 
 class HubDataset:
@@ -141,22 +145,15 @@ class HubDataset:
         if self._root is not None:
             files = _local_files(self._root, process)
             if not files:
-                known = self._default_processes()
-                hint = closest_names(process, known)
-                extra = f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else ""
-                msg = f"{self.source}: no process folder {process!r} with .parquet files{extra}"
+                hint = _hint(closest_names(process, self._default_processes()))
+                msg = f"{self.source}: no process folder {process!r} with .parquet files{hint}"
                 raise ConfigError(msg)
             try:
                 metas = [pq.read_metadata(f) for f in files]
             except (pa.ArrowException, OSError) as exc:
                 msg = f"{self.source}/{process}: a file is not readable Parquet ({exc})"
                 raise DataFormatError(msg) from exc
-            raw = metas[0].metadata or {}
-            metadata = {
-                k.decode(errors="replace"): v.decode(errors="replace")
-                for k, v in raw.items()
-                if k != b"ARROW:schema"
-            }
+            metadata = _decode_metadata(metas[0].metadata)
             n_events = sum(m.num_rows for m in metas)
         ds = _load(self.source, process)
         if ds.features is None:
@@ -173,14 +170,7 @@ class HubDataset:
         return _Stream(process, match.kind, dict(match.physical), match.unwrap, n_events)
 
     def _common(self) -> tuple[list[str], dict[str, list[str]]]:
-        order = list(dict.fromkeys(c for s in self._streams for c in s.physical))
-        common = [c for c in order if all(c in s.physical for s in self._streams)]
-        partial = {
-            c: [s.process for s in self._streams if c not in s.physical]
-            for c in order
-            if c not in common
-        }
-        return common, partial
+        return _common_columns([(s.process, s.physical) for s in self._streams])
 
     def __repr__(self) -> str:
         return (
@@ -211,8 +201,7 @@ class HubDataset:
         out = object.__new__(HubDataset)
         out.__dict__.update(self.__dict__)
         common, partial = self._common()
-        names = [columns] if isinstance(columns, str) else list(columns)
-        out.columns = select_columns(common, columns=names, partial=partial)
+        out.columns = select_columns(common, columns=_as_list(columns, "columns"), partial=partial)
         out._data = {}
         return out
 
@@ -245,16 +234,9 @@ class HubDataset:
         size = self.chunk_size if chunk_size is None else int(chunk_size)
         pairs = [(c, stream.physical[c]) for c in self.columns]
         unwrap = stream.unwrap & set(self.columns)
-        batches = iter(ds.iter(batch_size=size))
-        while True:
-            try:
-                table = next(batches)
-            except StopIteration:
-                return
-            except (pa.ArrowException, OSError) as exc:
-                msg = f"{self.source} ({process}): corrupt data ({exc})"
-                raise DataFormatError(msg) from exc
-            yield events_from_arrow(table, pairs, unwrap)
+        yield from _chunks(
+            iter(ds.iter(batch_size=size)), pairs, unwrap, f"{self.source} ({process})"
+        )
 
     def __iter__(self) -> Iterator[ak.Array]:
         for process in self.processes:
@@ -262,15 +244,8 @@ class HubDataset:
 
     def read(self, max_events: int | None = None) -> ak.Array:
         """All events (or the first *max_events*) in one array; mind the memory."""
-        parts: list[ak.Array] = []
-        n = 0
-        for chunk in self:
-            parts.append(chunk)
-            n += len(chunk)
-            if max_events is not None and n >= max_events:
-                break
-        if not parts:
+        out = _joined(self, max_events)
+        if out is None:
             msg = f"{self.source}: the stream holds no event"
             raise DataFormatError(msg)
-        out = parts[0] if len(parts) == 1 else ak.concatenate(parts)
-        return out if max_events is None else out[:max_events]
+        return out

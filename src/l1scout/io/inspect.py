@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from l1scout.errors import DataFormatError
 from l1scout.io.aliases import column_collection, column_view
-from l1scout.io.dataset import DataFile, open_file
+from l1scout.io.dataset import DataFile, _data_file, _parquet_file
 
 __all__ = ["FileSummary", "inspect_file"]
 
@@ -81,7 +81,9 @@ def _flat(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(pc.list_flatten(array).to_numpy(zero_copy_only=False))
 
 
-def _scan(df: DataFile, counts: Mapping[str, str]) -> tuple[dict[str, float], dict[str, float]]:
+def _scan(
+    df: DataFile, pf: pq.ParquetFile, counts: Mapping[str, str]
+) -> tuple[dict[str, float], dict[str, float]]:
     extra = {c: c for c in ("Gen_Part_IsPU", "Event_NumPU", "Event_CrossSection")}
     wanted = list(dict.fromkeys([*counts.values(), *(c for c in extra if c in df.physical)]))
     totals = dict.fromkeys(counts, 0)
@@ -89,7 +91,6 @@ def _scan(df: DataFile, counts: Mapping[str, str]) -> tuple[dict[str, float], di
     pileup: list[float] = []
     last_xs: float | None = None
     if wanted and df.n_events:
-        pf = pq.ParquetFile(df.path)
         physical = [df.physical[c] for c in wanted]
         try:
             for batch in pf.iter_batches(batch_size=_CHUNK, columns=physical):
@@ -131,10 +132,10 @@ def inspect_file(path: Path | str) -> FileSummary:
         DataFormatError: the file is missing, not Parquet, corrupt, or of no
             known schema; the message names the file.
     """
-    df = open_file(path)
-    pf_schema = pq.read_schema(df.path)
-    columns = [(f.name, str(f.type)) for f in pf_schema]
-    mult, numbers = _scan(df, _count_columns(df))
+    pf = _parquet_file(Path(path))  # the footer is read once, here
+    df = _data_file(Path(path), pf)
+    columns = [(f.name, str(f.type)) for f in pf.schema_arrow]
+    mult, numbers = _scan(df, pf, _count_columns(df))
     notes: tuple[str, ...] = ()
     if df.unwrap:
         notes = (

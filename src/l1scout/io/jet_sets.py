@@ -42,10 +42,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from l1scout._jagged import offsets_from_counts
 from l1scout.errors import DataFormatError
 from l1scout.io._ragged import (
+    F32,
+    I64,
+    B,
     EventsLike,
     check_count,
     field_like,
@@ -55,9 +58,13 @@ from l1scout.io._ragged import (
     nested,
     segment_arange,
     top_k,
-    wrap_phi,
 )
-from l1scout.io.particle_sets import PARTICLE_FEATURES, particle_columns, particle_features
+from l1scout.io.particle_sets import (
+    PARTICLE_FEATURES,
+    particle_columns,
+    particle_features,
+    relative_features,
+)
 
 __all__ = [
     "CONSTITUENT_FEATURES",
@@ -69,10 +76,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
-B = npt.NDArray[np.bool_]
 
 #: Jet features, in order.
 JET_FEATURES: tuple[str, ...] = (
@@ -178,15 +181,12 @@ def _constituent_indices(
             prefix,
             int((~valid).sum()),
         )
-        cum = np.zeros(len(valid) + 1, dtype=np.int64)
-        np.cumsum(valid, out=cum[1:])
+        cum = offsets_from_counts(valid)
         jet_start = np.cumsum(counts) - counts
         counts = cum[jet_start + counts] - cum[jet_start]
         local, event = local[valid], event[valid]
     glob = part_offsets[:-1][event] + local
-    c_off = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=c_off[1:])
-    top, top_mask = top_k(c_off, part_pt[glob], n_constituents)
+    top, top_mask = top_k(offsets_from_counts(counts), part_pt[glob], n_constituents)
     shape = (*jet_mask.shape, n_constituents)
     idx = np.zeros(shape, dtype=np.int64)
     mask = np.zeros(shape, dtype=np.bool_)
@@ -262,11 +262,7 @@ def jets_with_constituents(
         label_fields=label_fields,
         extra=2,
     )
-    n_feat = len(PARTICLE_FEATURES)
-    deta = feats[..., 1] - jet_feats[..., 1, None]
-    dphi = wrap_phi(feats[..., 2] - jet_feats[..., 2, None])
-    feats[..., n_feat] = np.where(c_mask, deta, 0)
-    feats[..., n_feat + 1] = np.where(c_mask, dphi, 0)
+    relative_features(feats, c_mask, jet_feats[..., 1, None], jet_feats[..., 2, None])
     return JetSet(
         jets=jet_feats,
         jet_mask=j_mask,

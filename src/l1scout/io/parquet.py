@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from l1scout._files import temporary_name
 from l1scout.errors import ConfigError
 from l1scout.io.schema import Column, arrow_schema
 
@@ -95,7 +96,7 @@ class AtomicParquetWriter:
             raise ConfigError(msg)
         self.columns = columns
         self.schema = arrow_schema(columns)
-        self.tmp_path = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self.tmp_path = temporary_name(self.path)
         self._writer = pq.ParquetWriter(
             str(self.tmp_path),
             self.schema,

@@ -47,10 +47,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from l1scout._jagged import wrap_phi
 from l1scout.io._ragged import (
+    F32,
+    I64,
     PARTICLE_TYPES,
+    B,
     EventsLike,
     check_count,
     field_like,
@@ -59,7 +62,6 @@ from l1scout.io._ragged import (
     n_events,
     particle_type_one_hot,
     top_k,
-    wrap_phi,
 )
 
 __all__ = [
@@ -70,13 +72,10 @@ __all__ = [
     "particle_features",
     "particle_set",
     "particle_set_columns",
+    "relative_features",
 ]
 
 _log = logging.getLogger(__name__)
-
-F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
-B = npt.NDArray[np.bool_]
 
 #: Feature names of a particle, in order (``DEta``, ``DPhi`` appended with ``relative=True``).
 PARTICLE_FEATURES: tuple[str, ...] = (
@@ -191,6 +190,21 @@ def particle_features(
     return feats, labels
 
 
+def relative_features(feats: F32, mask: B, axis_eta: F32, axis_phi: F32) -> None:
+    """Write ``DEta``, ``DPhi`` (rad, wrapped to [-pi, pi)) to an axis after the particle features.
+
+    Args:
+        feats: :func:`particle_features` output made with ``extra >= 2``; the two
+            slots after :data:`PARTICLE_FEATURES` are written in place.
+        mask: True where *feats* is a real particle (the others get 0).
+        axis_eta: the axis pseudorapidity, broadcastable to ``mask``.
+        axis_phi: the axis azimuth (rad), broadcastable to ``mask``.
+    """
+    n_feat = len(PARTICLE_FEATURES)
+    feats[..., n_feat] = np.where(mask, feats[..., 1] - axis_eta, 0)
+    feats[..., n_feat + 1] = np.where(mask, wrap_phi(feats[..., 2] - axis_phi), 0)
+
+
 def particle_set(
     events: EventsLike,
     view: str = "L1T",
@@ -244,10 +258,8 @@ def particle_set(
     )
     names = PARTICLE_FEATURES
     if relative:
-        n_feat = len(PARTICLE_FEATURES)
         axis_eta, axis_phi = _pt_weighted_axis(feats[..., 0], feats[..., 1], feats[..., 2])
-        feats[..., n_feat] = np.where(mask, feats[..., 1] - axis_eta[:, None], 0)
-        feats[..., n_feat + 1] = np.where(mask, wrap_phi(feats[..., 2] - axis_phi[:, None]), 0)
+        relative_features(feats, mask, axis_eta[:, None], axis_phi[:, None])
         names = (*PARTICLE_FEATURES, "DEta", "DPhi")
     _log.debug("particle sets of %d events, k = %d, from %s", len(mask), k, prefix)
     return ParticleSet(

@@ -43,7 +43,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -52,6 +51,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from l1scout._datafile import format_validation_error
+from l1scout._files import atomic_write_bytes
 from l1scout.errors import ConfigError
 
 __all__ = [
@@ -135,14 +135,44 @@ class ScalerSettings(BaseModel):
     feature_names: tuple[str, ...] | None = None
 
 
+def _ignore_mask(ignore: npt.ArrayLike, shape: tuple[int, ...]) -> B:
+    """*ignore* (of *shape*, or of ``shape[:-1]`` for whole rows) as a bool array of *shape*.
+
+    Raises:
+        ConfigError: *ignore* has neither shape.
+    """
+    ign = np.asarray(ignore, dtype=np.bool_)
+    if ign.shape == shape[:-1]:
+        return np.broadcast_to(ign[..., None], shape)
+    if ign.shape != shape:
+        msg = f"ignore: expected shape {shape} or {shape[:-1]}, got {ign.shape}"
+        raise ConfigError(msg)
+    return ign
+
+
 class _Scaler:
     """Shared machinery: the ignore mask, checks, JSON files."""
 
     kind: ClassVar[str]
     _file_model: ClassVar[type[BaseModel]]
 
-    def __init__(self, settings: ScalerSettings) -> None:
-        self.settings = settings
+    def __init__(
+        self,
+        *,
+        object_size: int | None,
+        pad_value: float | None,
+        feature_names: tuple[str, ...] | None,
+    ) -> None:
+        try:
+            self.settings = ScalerSettings(
+                object_size=object_size,
+                pad_value=pad_value,
+                feature_names=None if feature_names is None else tuple(feature_names),
+            )
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, type(self).__name__)) from exc
+        except TypeError as exc:
+            raise ConfigError(f"{type(self).__name__}: {exc}") from exc
         self._n_features: int | None = None
 
     # -- masks and shapes ----------------------------------------------------------------------
@@ -175,13 +205,7 @@ class _Scaler:
         arr = np.asarray(x)
         out = np.zeros(arr.shape, dtype=np.bool_)
         if ignore is not None:
-            ign = np.asarray(ignore, dtype=np.bool_)
-            if ign.shape == arr.shape[:-1]:
-                ign = ign[..., None]
-            elif ign.shape != arr.shape:
-                msg = f"ignore: expected shape {arr.shape} or {arr.shape[:-1]}, got {ign.shape}"
-                raise ConfigError(msg)
-            out |= ign
+            out |= _ignore_mask(ignore, arr.shape)
         if self.settings.object_size is not None:
             out |= zero_pt_mask(arr, self.settings.object_size)
         return out
@@ -247,13 +271,7 @@ class _Scaler:
         rows = self._rows(arr, "inverse_transform")
         out = self._backward(rows).reshape(arr.shape)
         if ignore is not None:
-            ign = np.asarray(ignore, dtype=np.bool_)
-            if ign.shape == arr.shape[:-1]:
-                ign = np.broadcast_to(ign[..., None], arr.shape)
-            if ign.shape != arr.shape:
-                msg = f"ignore: expected shape {arr.shape} or {arr.shape[:-1]}, got {ign.shape}"
-                raise ConfigError(msg)
-            out[ign] = 0.0
+            out[_ignore_mask(ignore, arr.shape)] = 0.0
         return out.astype(np.float32)
 
     # -- files ---------------------------------------------------------------------------------
@@ -284,19 +302,7 @@ class _Scaler:
             ConfigError: not fitted.
         """
         text = json.dumps(self.to_dict(), indent=1) + "\n"
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        return atomic_write_bytes(Path(path), text.encode())
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<dict>") -> Self:
@@ -309,17 +315,16 @@ class _Scaler:
             model = cls._file_model.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(format_validation_error(exc, source)) from exc
-        settings_fields = set(ScalerSettings.model_fields)
-        settings = ScalerSettings.model_validate(
-            {k: v for k, v in model.model_dump().items() if k in settings_fields}
-        )
-        scaler = cls._from_settings(model, settings)
+        settings = {name: getattr(model, name) for name in ScalerSettings.model_fields}
+        scaler = cls(**settings, **cls._file_options(model))
         scaler._set_constants(model)
         return scaler
 
     @classmethod
-    def _from_settings(cls, model: Any, settings: ScalerSettings) -> Self:
-        raise NotImplementedError
+    def _file_options(cls, model: Any) -> dict[str, Any]:
+        """The constructor arguments, other than the settings, stored in a file's *model*."""
+        del model
+        return {}
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self:
@@ -440,21 +445,14 @@ class PowerOfTwoRobustScaler(_Scaler):
         pad_value: float | None = None,
         feature_names: tuple[str, ...] | None = None,
     ) -> None:
+        super().__init__(object_size=object_size, pad_value=pad_value, feature_names=feature_names)
         try:
-            settings = ScalerSettings(
-                object_size=object_size,
-                pad_value=pad_value,
-                feature_names=None if feature_names is None else tuple(feature_names),
-            )
             _check_robust((float(quantiles[0]), float(quantiles[1])), float(offset_lsb))
-        except ValidationError as exc:
-            raise ConfigError(format_validation_error(exc, type(self).__name__)) from exc
         except (ValueError, TypeError, IndexError) as exc:
             raise ConfigError(f"{type(self).__name__}: {exc}") from exc
         if not (math.isfinite(target) and target > 0):
             msg = f"{type(self).__name__}: target: expected a positive number, got {target!r}"
             raise ConfigError(msg)
-        super().__init__(settings)
         self.quantiles = (float(quantiles[0]), float(quantiles[1]))
         self.target = float(target)
         self.offset_lsb = float(offset_lsb)
@@ -505,15 +503,12 @@ class PowerOfTwoRobustScaler(_Scaler):
         }
 
     @classmethod
-    def _from_settings(cls, model: _RobustFile, settings: ScalerSettings) -> Self:
-        return cls(
-            quantiles=model.quantiles,
-            target=model.target,
-            offset_lsb=model.offset_lsb,
-            object_size=settings.object_size,
-            pad_value=settings.pad_value,
-            feature_names=settings.feature_names,
-        )
+    def _file_options(cls, model: _RobustFile) -> dict[str, Any]:
+        return {
+            "quantiles": model.quantiles,
+            "target": model.target,
+            "offset_lsb": model.offset_lsb,
+        }
 
     def _set_constants(self, data: _RobustFile) -> None:
         self.offset = np.asarray(data.offset, dtype=np.float64)
@@ -564,15 +559,7 @@ class StandardScaler(_Scaler):
         pad_value: float | None = None,
         feature_names: tuple[str, ...] | None = None,
     ) -> None:
-        try:
-            settings = ScalerSettings(
-                object_size=object_size,
-                pad_value=pad_value,
-                feature_names=None if feature_names is None else tuple(feature_names),
-            )
-        except ValidationError as exc:
-            raise ConfigError(format_validation_error(exc, type(self).__name__)) from exc
-        super().__init__(settings)
+        super().__init__(object_size=object_size, pad_value=pad_value, feature_names=feature_names)
         self.mean: F64 = np.zeros(0)
         self.std: F64 = np.ones(0)
         self.counts: I64 = np.zeros(0, dtype=np.int64)
@@ -599,15 +586,6 @@ class StandardScaler(_Scaler):
             "std": self.std.tolist(),
             "counts": self.counts.tolist(),
         }
-
-    @classmethod
-    def _from_settings(cls, model: _StandardFile, settings: ScalerSettings) -> Self:
-        del model
-        return cls(
-            object_size=settings.object_size,
-            pad_value=settings.pad_value,
-            feature_names=settings.feature_names,
-        )
 
     def _set_constants(self, data: _StandardFile) -> None:
         self.mean = np.asarray(data.mean, dtype=np.float64)

@@ -43,7 +43,8 @@ import logging
 import numpy as np
 import numpy.typing as npt
 
-from l1scout.errors import ConfigError, DataFormatError
+from l1scout._jagged import event_index, offsets_from_counts
+from l1scout.errors import ConfigError
 from l1scout.io._ragged import (
     EventsLike,
     field_like,
@@ -51,6 +52,7 @@ from l1scout.io._ragged import (
     gather,
     jagged,
     n_events,
+    segment_arange,
     top_k,
 )
 
@@ -124,20 +126,13 @@ def _photons_apart(
     overlap_dr: float,
 ) -> tuple[npt.NDArray[np.int64], list[F32]]:
     """The photons farther than *overlap_dr* from every electron of their event."""
-    n_e = np.diff(e_off)
-    n_g = np.diff(g_off)
     if overlap_dr <= 0 or len(e[0]) == 0 or len(g[0]) == 0:
         return g_off, g
-    g_event = np.repeat(np.arange(len(n_g), dtype=np.int64), n_g)
-    n_pair = n_e[g_event]
+    g_event = event_index(g_off)
+    n_pair = np.diff(e_off)[g_event]
     pair_g = np.repeat(np.arange(len(g_event), dtype=np.int64), n_pair)
     # electron partner: e_off[event] + 0 .. n_e - 1, for each photon
-    pair_start = np.cumsum(n_pair) - n_pair
-    pair_e = (
-        np.arange(len(pair_g), dtype=np.int64)
-        - np.repeat(pair_start, n_pair)
-        + np.repeat(e_off[:-1][g_event], n_pair)
-    )
+    pair_e = segment_arange(e_off[:-1][g_event], n_pair)
     deta = g[1][pair_g] - e[1][pair_e]
     dphi = np.abs(g[2][pair_g] - e[2][pair_e])
     dphi = np.minimum(dphi, np.float32(2 * np.pi) - dphi)
@@ -146,23 +141,19 @@ def _photons_apart(
     keep[pair_g[close]] = False
     if keep.all():
         return g_off, g
-    cum = np.zeros(len(keep) + 1, dtype=np.int64)
-    np.cumsum(keep, out=cum[1:])
-    return cum[g_off], [v[keep] for v in g]
+    return offsets_from_counts(keep)[g_off], [v[keep] for v in g]
 
 
 def _egamma(events: EventsLike, view: str, overlap_dr: float, photons: bool) -> F32:
-    """(n, 4, 3): the four highest-pT of electrons and photons, electrons first on ties."""
+    """(n, 4, 3): the four highest-pT of electrons and photons, electrons first on ties.
+
+    The caller has checked that all the columns have the same number of events.
+    """
     e_off, e = _objects(events, f"{view}_Electron")
     top_e, mask_e = _top(e_off, e, 4)
     if not photons:
         return top_e
     g_off, g = _objects(events, f"{view}_PhotonTight")
-    if len(g_off) != len(e_off):
-        msg = (
-            f"columns {view}_Electron_PT and {view}_PhotonTight_PT have different numbers of events"
-        )
-        raise DataFormatError(msg)
     g_off, g = _photons_apart(e_off, e, g_off, g, overlap_dr)
     top_g, mask_g = _top(g_off, g, 4)
     both = np.concatenate([top_e, top_g], axis=1)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._jagged import check_offsets, event_index
+from l1scout._jagged import check_offsets, event_index, wrap_phi
 from l1scout.errors import ConfigError
 
 __all__ = [
@@ -84,15 +84,6 @@ def counts(offsets: npt.ArrayLike) -> I64:
     [2, 0, 3]
     """
     return np.diff(np.asarray(offsets, dtype=np.int64)).astype(np.int64)
-
-
-def wrap_phi(dphi: npt.ArrayLike) -> F64:
-    """Wrap an azimuth difference into [-pi, pi].
-
-    >>> wrap_phi(np.array([3 * np.pi / 2, -3 * np.pi / 2, 0.5])).round(4).tolist()
-    [-1.5708, 1.5708, 0.5]
-    """
-    return (_f64(dphi) + np.pi) % (2 * np.pi) - np.pi
 
 
 def delta_r(

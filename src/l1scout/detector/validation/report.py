@@ -47,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from l1scout._jagged import event_index, offsets_from_counts
 from l1scout._version import __version__
 from l1scout.detector.param import BinnedFunction
 from l1scout.detector.validation import metrics as m
@@ -326,8 +327,7 @@ def _jagged(batch: pa.RecordBatch, name: str) -> tuple[I64, npt.NDArray[Any]]:
     """(offsets, flat values) of a list column of a batch."""
     col = batch.column(name)
     lengths = pc.list_value_length(col).fill_null(0).to_numpy(zero_copy_only=False)
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    offsets = offsets_from_counts(lengths)
     values = pc.list_flatten(col).to_numpy(zero_copy_only=False)
     if len(values) != offsets[-1]:
         msg = f"column {name}: {len(values)} values for {offsets[-1]} list entries"
@@ -348,10 +348,7 @@ def _off(batch: pa.RecordBatch, name: str) -> I64:
 
 
 def _subset_offsets(offsets: I64, mask: npt.NDArray[np.bool_]) -> I64:
-    kept = np.bincount(m.event_index(offsets)[mask], minlength=len(offsets) - 1)
-    out = np.zeros(len(offsets), dtype=np.int64)
-    np.cumsum(kept, out=out[1:])
-    return out
+    return offsets_from_counts(np.bincount(event_index(offsets)[mask], minlength=len(offsets) - 1))
 
 
 @dataclass
@@ -383,7 +380,7 @@ def _truth(batch: pa.RecordBatch, gen_jets: Sequence[str]) -> _Truth:
     v_index = _i(batch, "Vertex_Index")
     hard = v_index == 0
     hs = {c: m.first_where(_f(batch, f"Vertex_{c}"), v_off, hard) for c in ("X", "Y", "Z")}
-    ev = m.event_index(gen_off)
+    ev = event_index(gen_off)
     x, y, z = (_f(batch, f"Gen_Part_{c}") for c in ("X", "Y", "Z"))
     dist = np.sqrt((x - hs["X"][ev]) ** 2 + (y - hs["Y"][ev]) ** 2 + (z - hs["Z"][ev]) ** 2)
     met_off = _off(batch, "Gen_MissingET_MET")
@@ -505,7 +502,7 @@ class _ViewAccumulator:
             n_cand = np.diff(c_off)
             capped = np.flatnonzero(n_cand >= self.cap)
             floor[capped] = pt[c_off[capped + 1] - 1]  # candidates are sorted by pT
-        gen_event = np.repeat(np.arange(len(t.gen_off) - 1), np.diff(t.gen_off))
+        gen_event = event_index(t.gen_off)
         above = t.pt > floor[gen_event]
         sel = np.flatnonzero((t.status == 1) & (t.charge != 0) & (t.is_pu == 0) & above)
         mi = match[sel]
@@ -545,7 +542,7 @@ class _ViewAccumulator:
             neutral = sel & (charge == 0) & (pt > 1.0)
             self.sums[f"w_neutral_{key}"] += float(w[neutral].sum())
             self.sums[f"n_neutral_{key}"] += float(neutral.sum())
-        positive = np.bincount(m.event_index(c_off)[w > 0], minlength=len(c_off) - 1)
+        positive = np.bincount(event_index(c_off)[w > 0], minlength=len(c_off) - 1)
         self._put(mult_PUPPIPart_w=positive.astype(np.int64))
 
     def _jets(self, batch: pa.RecordBatch, t: _Truth, reco: str, gen: str, max_dr: float) -> None:
