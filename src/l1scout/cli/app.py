@@ -11,6 +11,8 @@ from l1scout.cli._common import setup_logging
 from l1scout.cli.demo import demo
 from l1scout.cli.generate import generate
 from l1scout.cli.inspect import inspect
+from l1scout.cli.mlflow_ui import mlflow_ui
+from l1scout.cli.pipeline import pipeline_app
 from l1scout.cli.processes import processes
 from l1scout.cli.produce import check, produce
 from l1scout.cli.validate import validate
@@ -20,7 +22,7 @@ __all__ = ["app"]
 app = typer.Typer(
     name="l1scout",
     help="Machine learning for the CMS Level-1 trigger and Phase-2 L1 scouting: "
-    "generate dual-view Phase-2 data at scale, read it (ours or COLLIDE's), and (soon) train and deploy.",
+    "generate dual-view Phase-2 data at scale, read it (ours or COLLIDE's), train, evaluate at trigger rates, track and deploy to firmware.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -51,3 +53,5 @@ app.command(help=demo.__doc__)(demo)
 app.command(help=validate.__doc__)(validate)
 app.command(help=produce.__doc__)(produce)
 app.command(help=check.__doc__)(check)
+app.add_typer(pipeline_app, name="pipeline")
+app.command(name="mlflow-ui", help=mlflow_ui.__doc__)(mlflow_ui)

@@ -1,3 +1,31 @@
-"""Reserved for the deploy stage of the data flow (see DEVELOPERS.md); nothing here yet."""
+"""Deployment: fixed-point layers, ONNX export, operation counts, hls4ml firmware, da4ml estimates.
 
-__all__: list[str] = []
+Importing this package loads neither torch nor hls4ml, onnxruntime or da4ml;
+they are imported when a function needs them.
+"""
+
+from l1scout.deploy.flops import OpCount, count_ops
+from l1scout.deploy.fpga import FpgaEstimate, estimate_fpga, trace_logic
+from l1scout.deploy.hls import FLOAT_DEFAULT, FirmwareProject, accumulator_format, build_firmware
+from l1scout.deploy.onnx import OnnxModel, export_onnx, onnx_parity
+from l1scout.deploy.quant import FixedPoint, QuantSpec, float_mlp, quantize, quantized_mlp
+
+__all__ = [
+    "FLOAT_DEFAULT",
+    "FirmwareProject",
+    "FixedPoint",
+    "FpgaEstimate",
+    "OnnxModel",
+    "OpCount",
+    "QuantSpec",
+    "accumulator_format",
+    "build_firmware",
+    "count_ops",
+    "estimate_fpga",
+    "export_onnx",
+    "float_mlp",
+    "onnx_parity",
+    "quantize",
+    "quantized_mlp",
+    "trace_logic",
+]

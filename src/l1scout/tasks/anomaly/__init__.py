@@ -1,0 +1,86 @@
+"""Anomaly-detection trigger (the AXOL1TL family): data, models, rate-based evaluation, pipeline.
+
+Data: :mod:`.data` (zero bias and signals, produced if missing). Models and
+training: :mod:`.config` (typed configs), :mod:`.models`, :mod:`.augment`,
+:mod:`.train` (these import torch; import them directly). Evaluation at trigger
+rates: :mod:`.rates`, :mod:`.metrics`, :mod:`.menu` (the reference menu),
+:mod:`.report`. Deployment checks: :mod:`.parity`. The whole study:
+:mod:`.pipeline_config` and :mod:`.pipeline` (``l1scout pipeline anomaly``).
+Nothing here imports torch, mlflow or matplotlib at import time.
+"""
+
+from l1scout.tasks.anomaly.config import (
+    AugmentConfig,
+    ModelConfig,
+    TrainConfig,
+    VAEConfig,
+    VICRegConfig,
+    load_model_config,
+)
+from l1scout.tasks.anomaly.data import (
+    AnomalyData,
+    AnomalyDataConfig,
+    SampleRequest,
+    anomaly_data_from_files,
+    ensure_samples,
+    load_anomaly_data,
+    load_inputs,
+)
+from l1scout.tasks.anomaly.menu import Menu, Seed, calibrate_menu, load_menu, menu_decisions
+from l1scout.tasks.anomaly.metrics import (
+    Efficiency,
+    Evaluation,
+    auc,
+    efficiency,
+    evaluate,
+    roc_curve,
+)
+from l1scout.tasks.anomaly.parity import decision_agreement, max_lsb_difference
+from l1scout.tasks.anomaly.pipeline import PipelineResult, run_pipeline
+from l1scout.tasks.anomaly.pipeline_config import PipelineConfig, demo_config, load_pipeline_config
+from l1scout.tasks.anomaly.rates import (
+    CROSSING_RATE_KHZ,
+    DEFAULT_RATES_KHZ,
+    Threshold,
+    threshold_for_rate,
+)
+from l1scout.tasks.anomaly.report import write_report
+
+__all__ = [
+    "CROSSING_RATE_KHZ",
+    "DEFAULT_RATES_KHZ",
+    "AnomalyData",
+    "AnomalyDataConfig",
+    "AugmentConfig",
+    "Efficiency",
+    "Evaluation",
+    "Menu",
+    "ModelConfig",
+    "PipelineConfig",
+    "PipelineResult",
+    "SampleRequest",
+    "Seed",
+    "Threshold",
+    "TrainConfig",
+    "VAEConfig",
+    "VICRegConfig",
+    "anomaly_data_from_files",
+    "auc",
+    "calibrate_menu",
+    "decision_agreement",
+    "demo_config",
+    "efficiency",
+    "ensure_samples",
+    "evaluate",
+    "load_anomaly_data",
+    "load_inputs",
+    "load_menu",
+    "load_model_config",
+    "load_pipeline_config",
+    "max_lsb_difference",
+    "menu_decisions",
+    "roc_curve",
+    "run_pipeline",
+    "threshold_for_rate",
+    "write_report",
+]

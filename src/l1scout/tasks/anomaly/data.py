@@ -1,0 +1,652 @@
+"""The data of the anomaly-detection trigger: zero bias and signals as (n, 57) trigger inputs.
+
+The background of an anomaly trigger is **zero bias**: every bunch crossing
+the Level-1 trigger sees, i.e. minimum-bias collisions overlaid with the
+Phase-2 pileup (mean 200). The signals are processes a trigger physicist wants
+the anomaly trigger to catch (:data:`DEFAULT_SIGNALS`). Each event becomes the
+57 AXOL1TL inputs of the L1T view in physical units
+(:func:`l1scout.io.trigger_inputs.trigger_inputs`; scaling happens in training).
+
+:class:`AnomalyDataConfig` says what is needed; :func:`ensure_samples` makes
+what is missing in a data folder with one production
+(:func:`l1scout.generate.production.produce`) in the fast mode of
+``docs/production.md``: only the L1T view is simulated and only the
+collections the trigger inputs read (plus ``Event``) are written, about
+0.5 kB per event. The production resumes: a rerun verifies the shards that are
+there and makes only the missing or broken ones; a folder made with another
+configuration is refused (use a new data folder). :func:`load_anomaly_data`
+reads the files into :class:`AnomalyData`:
+
+* zero bias is split into train / validation / test (default 65 / 20 / 15 %)
+  by :func:`l1scout.io.torchdata.split_of`, a stable hash of (file identity,
+  ``Event_Number``): the same event is in the same split in every run, on
+  every machine, whatever the file order or the number of files;
+* every signal sample is kept whole as test data: models train on zero bias
+  alone (an anomaly detector never sees signal), so all of a signal sample
+  serves the efficiency measurement;
+* ``dataset_hash`` identifies the data (the production's plan hash and the
+  SHA-256 of every file, from the manifest) for the experiment tracking.
+
+:func:`load_inputs` and :func:`anomaly_data_from_files` read files a user
+already has (an earlier production, or COLLIDE-2V files, which
+:func:`l1scout.io.dataset.open_dataset` reads too) without producing anything.
+
+Example:
+    >>> cfg = AnomalyDataConfig(zero_bias={"process": "minbias", "events": 1000}, signals=[],
+    ...                         shard_size=500)
+    >>> plan = cfg.production_plan()
+    >>> plan.views, plan.collections[:3], [s.file for s in plan.shards()][:1]
+    (('L1T',), ('Event', 'L1T_Electron', 'L1T_JetPuppiAK4'), ['minbias/minbias-NEVENT500-RS240020001.parquet'])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import numpy.typing as npt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from l1scout._datafile import format_validation_error
+from l1scout.detector.view_card import load_view_card
+from l1scout.errors import ConfigError, DataFormatError, ProductionError
+from l1scout.generate.job import DEFAULT_POOL_SIZE
+from l1scout.generate.manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    check_same_plan,
+    read_manifest,
+)
+from l1scout.generate.plan import DEFAULT_SHARD_SIZE, EngineSpec, ProductionPlan
+from l1scout.generate.production import ProductionSummary, Progress, produce
+from l1scout.generate.seeds import MAX_PLAN_SEED, SHARD_SLOTS, process_slot
+from l1scout.io.dataset import DataFile, Dataset, Source, open_dataset
+from l1scout.io.trigger_inputs import N_TRIGGER_INPUTS, trigger_input_columns, trigger_inputs
+
+__all__ = [
+    "DEFAULT_FRACTIONS",
+    "DEFAULT_SIGNALS",
+    "AnomalyData",
+    "AnomalyDataConfig",
+    "SampleRequest",
+    "anomaly_data_from_files",
+    "data_config",
+    "ensure_samples",
+    "load_anomaly_data",
+    "load_inputs",
+    "load_split_inputs",
+    "produce_samples",
+    "sample_files",
+    "trigger_collections",
+]
+
+_log = logging.getLogger(__name__)
+
+F32 = npt.NDArray[np.float32]
+
+#: Train, validation and test fractions of the zero-bias sample.
+DEFAULT_FRACTIONS: tuple[float, float, float] = (0.65, 0.20, 0.15)
+
+#: The default signals: catalog process -> why a trigger physicist wants it.
+#: The four ADC2021 benchmarks (Govorkova et al., Sci. Data 9 (2022) 118) are the
+#: standard yardstick of AXOL1TL-like triggers; the others are signatures that
+#: single-object seeds catch badly (soft b or tau pairs, many soft jets, hidden
+#: missing momentum) or not at all, and rare Standard Model processes for
+#: which an anomaly trigger adds acceptance.
+DEFAULT_SIGNALS: dict[str, str] = {
+    "ADC2021_A50_4l": "ADC2021: A (50 GeV) -> 4 leptons; soft leptons",
+    "ADC2021_LQ80_btau": "ADC2021: leptoquark pair (80 GeV) -> b tau",
+    "ADC2021_h0_60_tautau": "ADC2021: h0 (60 GeV) -> tau tau",
+    "ADC2021_hplus60_taunu": "ADC2021: h+ (60 GeV) -> tau nu from top decays",
+    "H_aa_4b": "exotic Higgs decay h -> aa -> 4b: four soft b jets",
+    "DarkShower_prompt": "dark shower: many soft jets, no single hard object",
+    "DarkShower_semivisible": "semi-visible jets: jets aligned with missing momentum",
+    "Zprime_qq": "Z' (1 TeV) -> dijet: hard, caught by jet seeds (a control for pure efficiency)",
+    "ttH_incl": "rare SM: ttH",
+    "HH_4b": "rare SM: di-Higgs -> 4b",
+    "VBFHbb": "rare SM: VBF H -> bb, forward jets",
+}
+
+_EVENT_NUMBER = "Event_Number"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SampleRequest(_Model):
+    """One sample: a catalog process and how many events of it.
+
+    >>> SampleRequest(process="minbias", events=10).events
+    10
+    """
+
+    process: str = Field(min_length=1)
+    events: int = Field(gt=0)
+
+    @field_validator("process")
+    @classmethod
+    def _in_catalog(cls, value: str) -> str:
+        process_slot(value)  # an unknown name raises with the closest catalog names
+        return value
+
+
+def _default_signals() -> tuple[SampleRequest, ...]:
+    return tuple(SampleRequest(process=name, events=10_000) for name in DEFAULT_SIGNALS)
+
+
+def trigger_collections(view: str = "L1T") -> tuple[str, ...]:
+    """The collections a production must write for the trigger inputs of *view*, sorted.
+
+    ``Event`` (event number, pileup count) and the view's collections that
+    :func:`~l1scout.io.trigger_inputs.trigger_input_columns` reads.
+
+    >>> trigger_collections()
+    ('Event', 'L1T_Electron', 'L1T_JetPuppiAK4', 'L1T_MuonTight', 'L1T_PUPPIMET', 'L1T_PhotonTight')
+    """
+    names = {c.rsplit("_", 1)[0] for c in trigger_input_columns(view)}
+    return tuple(sorted({"Event", *names}))
+
+
+class AnomalyDataConfig(_Model):
+    """The samples of an anomaly-trigger study and how to make them.
+
+    Attributes:
+        zero_bias: the background sample (default 200,000 minimum-bias events).
+        signals: the signal samples (default: :data:`DEFAULT_SIGNALS`, 10,000
+            events each); may be empty (a rate-only study).
+        pileup: mean number of pileup collisions overlaid on every event
+            (Phase-2: 200).
+        seed: the production's plan seed, 1 ... 225: every file's seed
+            derives from it (:mod:`l1scout.generate.seeds`).
+        pool_size: minimum-bias collisions in the shared pileup pool.
+        shard_size: events per file.
+        engine: where the production runs (the ``[engine]`` table of a plan,
+            :class:`~l1scout.generate.plan.EngineSpec`; default: a local Dask
+            cluster with one worker per core; ``kind = "single"`` for a plain loop).
+        workers: shortcut for ``engine.workers`` (give one or the other).
+        view: the detector view whose objects are the trigger inputs (a
+            shipped view or a view-card file).
+        fractions: zero-bias train, validation and test fractions.
+    """
+
+    zero_bias: SampleRequest = SampleRequest(process="minbias", events=200_000)
+    signals: tuple[SampleRequest, ...] = Field(default_factory=_default_signals)
+    pileup: float = Field(default=200.0, ge=0, le=1000)
+    seed: int = Field(default=61, ge=1, le=MAX_PLAN_SEED)
+    pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=10_000_000)
+    shard_size: int = Field(default=DEFAULT_SHARD_SIZE, ge=1, le=10_000_000)
+    engine: EngineSpec = Field(default_factory=EngineSpec)
+    workers: int | None = Field(default=None, ge=1, le=4096)
+    view: str = "L1T"
+    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
+
+    @field_validator("view")
+    @classmethod
+    def _view_loads(cls, value: str) -> str:
+        load_view_card(value)  # a bad name or file raises naming it
+        return value
+
+    @field_validator("fractions")
+    @classmethod
+    def _fractions(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(not np.isfinite(f) or f <= 0 for f in value) or abs(sum(value) - 1.0) > 1e-9:
+            msg = f"expected three positive numbers (train, val, test) adding up to 1, got {list(value)}"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AnomalyDataConfig:
+        seen = {self.zero_bias.process: "zero_bias.process"}
+        for i, req in enumerate(self.signals):
+            if req.process in seen:
+                msg = f"signals[{i}].process: {req.process!r} is already {seen[req.process]}"
+                raise ValueError(msg)
+            seen[req.process] = f"signals[{i}].process"
+        for where, req in (("zero_bias", self.zero_bias), *self._signal_paths()):
+            n = -(-req.events // self.shard_size)
+            if n > SHARD_SLOTS:
+                msg = (
+                    f"{where}.events: {req.events:,} events make {n:,} files of shard_size "
+                    f"{self.shard_size:,}; at most {SHARD_SLOTS:,} per process (raise shard_size)"
+                )
+                raise ValueError(msg)
+        if self.workers is not None and self.engine.workers is not None:
+            msg = "workers: give workers or engine.workers, not both"
+            raise ValueError(msg)
+        return self
+
+    def _signal_paths(self) -> list[tuple[str, SampleRequest]]:
+        return [(f"signals[{i}]", req) for i, req in enumerate(self.signals)]
+
+    @property
+    def view_name(self) -> str:
+        """The name of :attr:`view` (its card's ``name``; column prefix)."""
+        return load_view_card(self.view).name
+
+    @property
+    def processes(self) -> tuple[str, ...]:
+        """Zero bias first, then the signals in order."""
+        return (self.zero_bias.process, *(s.process for s in self.signals))
+
+    def production_plan(self) -> ProductionPlan:
+        """The fast-mode production plan of every sample (one shared pileup pool).
+
+        Raises:
+            ConfigError: the plan does not validate (naming the plan's fields).
+        """
+        engine = self.engine
+        if self.workers is not None:
+            engine = engine.model_copy(update={"workers": self.workers})
+        data = {
+            "seed": self.seed,
+            "shard_size": self.shard_size,
+            "pileup": self.pileup,
+            "pool": "shared",
+            "pool_size": self.pool_size,
+            "views": (self.view,),
+            "collections": trigger_collections(self.view_name),
+            "processes": [
+                {"name": req.process, "events": req.events}
+                for req in (self.zero_bias, *self.signals)
+            ],
+            "engine": engine.model_dump(),
+        }
+        try:
+            return ProductionPlan.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, "the production plan")) from None
+
+
+def data_config(
+    data: Mapping[str, Any] | None = None, source: str = "options"
+) -> AnomalyDataConfig:
+    """Validate a mapping (a ``[data]`` table of a pipeline file) as :class:`AnomalyDataConfig`.
+
+    Raises:
+        ConfigError: one line per bad field, ``<source>: signals[1].process: ...``.
+
+    >>> data_config({"pileup": -1}, "pipeline.toml [data]")
+    Traceback (most recent call last):
+    ...
+    l1scout.errors.ConfigError: pipeline.toml [data]: pileup: Input should be greater than or equal to 0 (got -1)
+    """
+    try:
+        return AnomalyDataConfig.model_validate(dict(data or {}))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+# -- production ---------------------------------------------------------------------------
+
+
+def sample_files(cfg: AnomalyDataConfig, data_dir: Path | str) -> dict[str, list[Path]]:
+    """The files of every sample in *data_dir*, process by process (they need not exist)."""
+    out: dict[str, list[Path]] = {p: [] for p in cfg.processes}
+    for shard in cfg.production_plan().shards():
+        out[shard.process].append(Path(data_dir) / shard.file)
+    return out
+
+
+def _check_folder(plan: ProductionPlan, data_dir: Path) -> Manifest | None:
+    """The folder's manifest, refused with a hint when it is of another configuration."""
+    manifest = read_manifest(data_dir) if data_dir.is_dir() else None
+    if manifest is not None:
+        try:
+            check_same_plan(manifest, plan, data_dir)
+        except ProductionError as exc:
+            msg = (
+                f"{exc}\nThe data folder {data_dir} was made with another anomaly data "
+                "configuration (samples, events, pileup, seed, pool or shard size): set another "
+                "data_dir for this configuration, or restore the values it was made with."
+            )
+            raise ProductionError(msg) from None
+    return manifest
+
+
+def produce_samples(
+    cfg: AnomalyDataConfig, data_dir: Path | str, *, progress: Progress | None = None
+) -> ProductionSummary:
+    """Make what is missing of the samples in *data_dir* (one :func:`produce` call).
+
+    Args:
+        cfg: the samples.
+        data_dir: the data folder (created if needed).
+        progress: ``progress(stage, done, total)`` as :func:`produce` calls it.
+
+    Returns:
+        The production summary (shards made and kept, events per second).
+
+    Raises:
+        ProductionError: the folder holds samples of another configuration
+            (nothing is touched), cannot be written, or shards failed on every
+            attempt (listed; the others are kept, rerun to retry).
+    """
+    data_dir = Path(data_dir)
+    plan = cfg.production_plan()
+    _check_folder(plan, data_dir)
+    summary = produce(plan, data_dir, progress=progress)
+    _log.info(
+        "samples in %s: %d files made (%d events, %.1f events/s), %d kept",
+        data_dir,
+        summary.made,
+        summary.events_made,
+        summary.events_per_s,
+        summary.kept,
+    )
+    if summary.failures:
+        lines = [f"{f.file}: {f.error}" for f in summary.failures]
+        msg = (
+            f"{len(lines)} of {summary.planned} files of the anomaly samples in {data_dir} "
+            "failed on every attempt (the others are kept; rerun to retry them):\n  "
+            + "\n  ".join(lines)
+        )
+        raise ProductionError(msg)
+    return summary
+
+
+def ensure_samples(
+    cfg: AnomalyDataConfig, data_dir: Path | str, *, progress: Progress | None = None
+) -> dict[str, list[Path]]:
+    """Make the missing files of the samples and return every file, process by process.
+
+    Only missing or broken shards are made; complete ones are verified (SHA-256
+    against the manifest) and kept. See :func:`produce_samples` for the errors.
+    """
+    produce_samples(cfg, data_dir, progress=progress)
+    files = sample_files(cfg, data_dir)
+    _require(files, Path(data_dir))
+    return files
+
+
+def _require(files: Mapping[str, Sequence[Path]], data_dir: Path) -> None:
+    missing = [p for paths in files.values() for p in paths if not p.is_file()]
+    if missing:
+        shown = ", ".join(p.relative_to(data_dir).as_posix() for p in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        msg = (
+            f"{data_dir}: {len(missing)} file{'s' if len(missing) > 1 else ''} of the anomaly "
+            f"samples missing: {shown}{more}; "
+            "load with produce_missing=True (or `l1scout produce`) to make them"
+        )
+        raise DataFormatError(msg)
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def _open(source: Source, view: str) -> Dataset:
+    ds = open_dataset(source, columns=list(trigger_input_columns(view)), hub=False)
+    if not isinstance(ds, Dataset):  # hub=False: never a HubDataset
+        msg = f"{source!r}: expected local files"
+        raise ConfigError(msg)
+    if all(_EVENT_NUMBER in f.physical for f in ds.files):
+        ds = ds.with_columns([*ds.columns, _EVENT_NUMBER])
+    else:
+        _log.info("no %s in every file: splits use row positions", _EVENT_NUMBER)
+    return ds
+
+
+def _event_numbers(chunk: ak.Array, first: int) -> npt.NDArray[np.int64]:
+    """``Event_Number`` of each event of *chunk*, else (or where empty) its row in the file."""
+    rows = np.arange(first, first + len(chunk), dtype=np.int64)
+    if _EVENT_NUMBER not in ak.fields(chunk):
+        return rows
+    numbers = ak.to_numpy(ak.fill_none(ak.firsts(chunk[_EVENT_NUMBER]), -1)).astype(np.int64)
+    return np.where(numbers >= 0, numbers, rows)
+
+
+def _chunks(ds: Dataset) -> Iterator[tuple[DataFile, int, ak.Array]]:
+    """(file, row of the chunk's first event in the file, chunk) over the dataset, in file order."""
+    for f in ds.files:
+        first = 0
+        for chunk in ds.iter_file(f):
+            yield f, first, chunk
+            first += len(chunk)
+
+
+def _stack(parts: list[F32]) -> F32:
+    return np.concatenate(parts) if parts else np.zeros((0, N_TRIGGER_INPUTS), np.float32)
+
+
+def _inputs(ds: Dataset, view: str) -> F32:
+    """The trigger inputs of every event of *ds*, in file order."""
+    return _stack([trigger_inputs(chunk, view) for _, _, chunk in _chunks(ds)])
+
+
+def _split_inputs(
+    ds: Dataset, view: str, fractions: Sequence[float]
+) -> tuple[F32, npt.NDArray[np.int8]]:
+    """The trigger inputs of every event of *ds* (file order) and each one's split (0, 1, 2)."""
+    from l1scout.io.torchdata import split_of  # imports torch: on demand
+
+    parts: list[F32] = []
+    codes: list[npt.NDArray[np.int8]] = []
+    for f, first, chunk in _chunks(ds):
+        parts.append(trigger_inputs(chunk, view))
+        codes.append(split_of(f.identity, _event_numbers(chunk, first), fractions))
+    return _stack(parts), np.concatenate(codes) if codes else np.zeros(0, np.int8)
+
+
+def load_inputs(source: Source, *, view: str = "L1T") -> F32:
+    """The (n, 57) float32 trigger inputs of every event of existing files, in file order.
+
+    Args:
+        source: a file, a folder (searched recursively), a glob or a list of
+            them: l1scout files, COLLIDE-2V files (local; no hub streaming).
+        view: the view whose objects are read (its name, the column prefix).
+
+    Raises:
+        ConfigError: no file found, or the files lack a trigger-input column.
+        DataFormatError: a file is corrupt, or only some files have a column.
+    """
+    return _inputs(_open(source, view), view)
+
+
+def load_split_inputs(
+    source: Source, *, fractions: Sequence[float] = DEFAULT_FRACTIONS, view: str = "L1T"
+) -> tuple[F32, F32, F32]:
+    """Train, validation and test trigger inputs of existing files (the stable split of the module).
+
+    Raises:
+        ConfigError: bad *fractions*, or files as :func:`load_inputs`.
+    """
+    x, codes = _split_inputs(_open(source, view), view, fractions)
+    return x[codes == 0], x[codes == 1], x[codes == 2]
+
+
+@dataclass(frozen=True, eq=False)
+class AnomalyData:
+    """The arrays of an anomaly-trigger study, physical units (GeV, rad).
+
+    Attributes:
+        zb_train: zero-bias training events, (n, 57) float32.
+        zb_val: zero-bias validation events.
+        zb_test: zero-bias test events (thresholds and rates).
+        signals: signal process -> all its events (test data).
+        dataset_hash: SHA-256 (hex) identifying the data.
+        files: process -> its files, zero bias first.
+        view: the view of the trigger inputs.
+    """
+
+    zb_train: F32
+    zb_val: F32
+    zb_test: F32
+    signals: dict[str, F32]
+    dataset_hash: str
+    files: dict[str, list[Path]]
+    view: str = "L1T"
+    zero_bias: str = field(default="minbias")
+
+    @property
+    def zb_events(self) -> int:
+        """Zero-bias events over the three splits."""
+        return len(self.zb_train) + len(self.zb_val) + len(self.zb_test)
+
+
+def _production_hash(manifest: Manifest, files: Iterable[str]) -> str:
+    """SHA-256 of the plan hash and the (file, SHA-256, events) of the given files' records.
+
+    Engine, worker wall times and the manifest's layout do not count: the same
+    data made on another machine has the same hash.
+    """
+    records = manifest.records()
+    rows = []
+    for name in sorted(files):
+        rec = records.get(name)
+        if rec is None:
+            msg = (
+                f"{name} has no record in the manifest; load with produce_missing=True "
+                "to verify and adopt it"
+            )
+            raise DataFormatError(msg)
+        rows.append([rec.file, rec.sha256, rec.events])
+    payload = json.dumps({"plan_hash": manifest.plan_hash, "files": rows}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _footer_sha256(path: Path) -> tuple[int, str]:
+    """Size of a Parquet file and the SHA-256 of its footer (schema, row groups, statistics)."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        if size < 12:
+            msg = f"{path}: too short for a Parquet file ({size} bytes)"
+            raise DataFormatError(msg)
+        fh.seek(size - 8)
+        tail = fh.read(8)
+        length = int.from_bytes(tail[:4], "little")
+        if tail[4:] != b"PAR1" or length > size - 12:
+            msg = f"{path}: not a Parquet file (no footer)"
+            raise DataFormatError(msg)
+        fh.seek(size - 8 - length)
+        return size, hashlib.sha256(fh.read(length)).hexdigest()
+
+
+def _files_hash(paths: Iterable[Path]) -> str:
+    """SHA-256 over sorted (name, size, footer SHA-256): a cheap fingerprint of large files."""
+    rows = []
+    for path in paths:
+        size, footer = _footer_sha256(path)
+        rows.append([path.name, size, footer])
+    payload = json.dumps(sorted(rows))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _assemble(
+    zb: tuple[F32, npt.NDArray[np.int8]],
+    signals: dict[str, F32],
+    dataset_hash: str,
+    files: dict[str, list[Path]],
+    view: str,
+    zero_bias: str,
+) -> AnomalyData:
+    x, codes = zb
+    data = AnomalyData(
+        zb_train=x[codes == 0],
+        zb_val=x[codes == 1],
+        zb_test=x[codes == 2],
+        signals=signals,
+        dataset_hash=dataset_hash,
+        files=files,
+        view=view,
+        zero_bias=zero_bias,
+    )
+    _log.info(
+        "zero bias %d / %d / %d events (train / val / test), %d signals, dataset %s",
+        len(data.zb_train),
+        len(data.zb_val),
+        len(data.zb_test),
+        len(signals),
+        dataset_hash[:12],
+    )
+    return data
+
+
+def load_anomaly_data(
+    cfg: AnomalyDataConfig,
+    data_dir: Path | str,
+    *,
+    produce_missing: bool = True,
+    progress: Progress | None = None,
+) -> AnomalyData:
+    """The zero-bias splits and the signals of *cfg* from *data_dir*, made first if needed.
+
+    Args:
+        cfg: the samples.
+        data_dir: the data folder.
+        produce_missing: make missing files (:func:`ensure_samples`); False
+            reads what is there and refuses when anything is missing.
+        progress: passed to the production.
+
+    Raises:
+        DataFormatError: *produce_missing* is False and files (or the manifest)
+            are missing; the message names them.
+        ProductionError: the folder holds samples of another configuration, or
+            the production failed.
+    """
+    data_dir = Path(data_dir)
+    if produce_missing:
+        files = ensure_samples(cfg, data_dir, progress=progress)
+        manifest = read_manifest(data_dir)
+    else:
+        manifest = _check_folder(cfg.production_plan(), data_dir)
+        files = sample_files(cfg, data_dir)
+        _require(files, data_dir)
+    if manifest is None:
+        msg = f"{data_dir}: no {MANIFEST_NAME}; load with produce_missing=True to verify the files"
+        raise DataFormatError(msg)
+    names = [p.relative_to(data_dir).as_posix() for paths in files.values() for p in paths]
+    digest = _production_hash(manifest, names)
+    view = cfg.view_name
+    zb = _split_inputs(_open(files[cfg.zero_bias.process], view), view, cfg.fractions)
+    signals = {s.process: _inputs(_open(files[s.process], view), view) for s in cfg.signals}
+    return _assemble(zb, signals, digest, files, view, cfg.zero_bias.process)
+
+
+def anomaly_data_from_files(
+    zero_bias: Source,
+    signals: Mapping[str, Source],
+    *,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    view: str = "L1T",
+) -> AnomalyData:
+    """:class:`AnomalyData` from files a user already has (nothing is produced).
+
+    The split is that of :func:`load_anomaly_data`; ``dataset_hash`` is a
+    fingerprint of the files (name, size and the SHA-256 of the Parquet
+    footer, which holds the schema, the row-group layout and column
+    statistics), cheap for COLLIDE-2V files of gigabytes.
+
+    Args:
+        zero_bias: the zero-bias files (a folder, a glob, a list of files).
+        signals: signal name -> its files.
+        fractions: zero-bias train, validation and test fractions.
+        view: the view whose objects are read.
+    """
+    if "zero_bias" in signals:
+        msg = "signals: 'zero_bias' names the background; give the signal another name"
+        raise ConfigError(msg)
+    zb_ds = _open(zero_bias, view)
+    zb = _split_inputs(zb_ds, view, fractions)
+    files = {"zero_bias": [f.path for f in zb_ds.files]}
+    sig: dict[str, F32] = {}
+    for name, source in signals.items():
+        ds = _open(source, view)
+        files[name] = [f.path for f in ds.files]
+        sig[name] = _inputs(ds, view)
+    digest = _files_hash(p for paths in files.values() for p in paths)
+    return _assemble(zb, sig, digest, files, view, "zero_bias")
