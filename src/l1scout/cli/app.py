@@ -15,6 +15,7 @@ from l1scout.cli.mlflow_ui import mlflow_ui
 from l1scout.cli.pipeline import pipeline_app
 from l1scout.cli.processes import processes
 from l1scout.cli.produce import check, produce
+from l1scout.cli.recalib import recalib
 from l1scout.cli.validate import validate
 
 __all__ = ["app"]
@@ -53,5 +54,6 @@ app.command(help=demo.__doc__)(demo)
 app.command(help=validate.__doc__)(validate)
 app.command(help=produce.__doc__)(produce)
 app.command(help=check.__doc__)(check)
+app.command(help=recalib.__doc__)(recalib)
 app.add_typer(pipeline_app, name="pipeline")
 app.command(name="mlflow-ui", help=mlflow_ui.__doc__)(mlflow_ui)

@@ -1,0 +1,71 @@
+"""Re-calibration of L1 muons and jets toward offline: neural networks vs Nystrom kernel ridge regression.
+
+Data: :mod:`.hardware` (the objects as the trigger stores them), :mod:`.matching`,
+:mod:`.dataset` (the seed-003 recipe), :mod:`.samples` (production). Models:
+:mod:`.nn`, :mod:`.krr` (these import torch; import them directly), operation
+counts :mod:`.ops`. Results: :mod:`.metrics`, :mod:`.report`. The study:
+:mod:`.config` and :mod:`.study` (``l1scout recalib``).
+"""
+
+from l1scout.tasks.recalib.config import RecalibConfig, load_config
+from l1scout.tasks.recalib.dataset import (
+    JET_FEATURES,
+    MUON_FEATURES,
+    TARGET_NAMES,
+    RegressionData,
+    jet_dataset,
+    muon_dataset,
+)
+from l1scout.tasks.recalib.hardware import (
+    HardwareJets,
+    HardwareMuons,
+    MuonBending,
+    l1_jets,
+    l1_muons,
+    phi_at_station,
+)
+from l1scout.tasks.recalib.matching import (
+    JetMatch,
+    OneToOneMatch,
+    jet_match_table,
+    match_jets,
+    match_one_to_one,
+)
+from l1scout.tasks.recalib.metrics import RMSETable, rmse_table
+from l1scout.tasks.recalib.samples import (
+    RecalibSampleConfig,
+    SampleRequest,
+    ensure_recalib_samples,
+    load_events,
+)
+from l1scout.tasks.recalib.study import StudyResult, run_study
+
+__all__ = [
+    "JET_FEATURES",
+    "MUON_FEATURES",
+    "TARGET_NAMES",
+    "HardwareJets",
+    "HardwareMuons",
+    "JetMatch",
+    "MuonBending",
+    "OneToOneMatch",
+    "RMSETable",
+    "RecalibConfig",
+    "RecalibSampleConfig",
+    "RegressionData",
+    "SampleRequest",
+    "StudyResult",
+    "ensure_recalib_samples",
+    "jet_dataset",
+    "jet_match_table",
+    "l1_jets",
+    "l1_muons",
+    "load_config",
+    "load_events",
+    "match_jets",
+    "match_one_to_one",
+    "muon_dataset",
+    "phi_at_station",
+    "rmse_table",
+    "run_study",
+]
