@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from l1scout.deploy._plan import plan_network
 from l1scout.deploy._qlayers import QuantLinear
 from l1scout.deploy.fpga import estimate_fpga, trace_logic
 from l1scout.deploy.quant import FixedPoint, QuantSpec, quantized_mlp
@@ -111,3 +112,16 @@ def test_spec_mismatch_and_bad_clock() -> None:
         estimate_fpga(net, other)
     with pytest.raises(ConfigError, match="clock_ns"):
         estimate_fpga(net, SPEC, clock_ns=0.0)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_planning_keeps_the_training_mode(training: bool) -> None:
+    torch.manual_seed(2)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(), torch.nn.Linear(4, 1)
+    )
+    net.train(training)
+    plan = plan_network(net, None, None)
+    assert [layer.kind for layer in plan.layers] == ["dense", "relu", "dense"]
+    assert net.training is training
+    assert all(m.training is training for m in net.modules())

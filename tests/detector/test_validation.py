@@ -541,7 +541,13 @@ def test_write_report(sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert doubled["pv_dz_sigma"] == pytest.approx(single["pv_dz_sigma"], rel=0.05)
     assert numbers["checks"]["l1t_at_most_1000_candidates"]["passed"] is True
     assert numbers["plots"] == ["multiplicity.png"]
+    assert (out / "multiplicity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "multiplicity.png").stat().st_size > 1000
+    assert sorted(p.name for p in out.iterdir()) == [
+        "index.html",
+        "multiplicity.png",
+        "numbers.json",
+    ]
     assert "src='multiplicity.png'" in text
     curve = numbers["curves"]["L1T"]["track_eff_charged_hadron_pt"]
     assert len(curve["edges"]) == len(curve["efficiency"]) + 1

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from l1scout.cli._common import console, handle_errors
+from l1scout.cli.pipeline import TrackingUri, run_anomaly
 
 __all__ = ["demo"]
 
@@ -16,14 +17,10 @@ def demo(
     out: Annotated[Path, typer.Option(help="Where the demo writes everything.")] = Path(
         "demo-output"
     ),
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else ./mlruns)."),
-    ] = None,
+    tracking_uri: TrackingUri = None,
 ) -> None:
     """The anomaly-trigger pipeline on embedded defaults: zero bias and signals at pileup 200 (L1T), models with a beta scan, efficiencies at trigger rates, MLflow registry, ONNX and hls4ml firmware."""
     with handle_errors():
-        from l1scout.cli.pipeline import run_anomaly
         from l1scout.tasks.anomaly.pipeline_config import demo_config
 
         config = demo_config()

@@ -13,7 +13,13 @@ if TYPE_CHECKING:
     from l1scout.tasks.anomaly.pipeline import PipelineResult
     from l1scout.tasks.anomaly.pipeline_config import PipelineConfig
 
-__all__ = ["pipeline_app", "print_result", "run_anomaly"]
+__all__ = ["TrackingUri", "pipeline_app", "print_result", "run_anomaly"]
+
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else ./mlruns)."),
+]
+"""The ``--tracking-uri`` option of the commands that run the anomaly pipeline."""
 
 pipeline_app = typer.Typer(
     help="Whole studies, from data to firmware: data (produced if missing), training with a "
@@ -68,10 +74,7 @@ def anomaly(
         Path | None,
         typer.Option(help="Where the samples are, or are produced if missing (default OUT/data)."),
     ] = None,
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else ./mlruns)."),
-    ] = None,
+    tracking_uri: TrackingUri = None,
 ) -> None:
     """Anomaly-detection trigger: data -> training (scan) -> evaluation at trigger rates -> registry -> ONNX and firmware."""
     with handle_errors():

@@ -126,7 +126,7 @@ def plan_network(
     spec: QuantSpec | None,
     default: FixedPoint = FLOAT_DEFAULT,
 ) -> Plan:
-    """Walk a fully connected network into firmware layers.
+    """Walk a fully connected network into firmware layers (in eval mode; the mode is restored).
 
     Args:
         model: ``Linear`` (optionally followed by ``BatchNorm1d``), ``ReLU``,
@@ -140,6 +140,20 @@ def plan_network(
         ConfigError: an unsupported layer, a size mismatch or a format that
             differs from ``spec`` (the message names the layer).
     """
+    was_training = model.training
+    model.eval()
+    try:
+        return _walk(model, n_inputs, spec, default)
+    finally:
+        model.train(was_training)
+
+
+def _walk(
+    model: torch.nn.Module,
+    n_inputs: int | None,
+    spec: QuantSpec | None,
+    default: FixedPoint,
+) -> Plan:
     import torch
     from torch import nn
 

@@ -113,12 +113,7 @@ def trace_logic(
     from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
     from da4ml.trace.ops import quantize, relu
 
-    was_training = model.training
-    model.eval()
-    try:
-        plan = plan_network(model, n_inputs, spec, default_precision)
-    finally:
-        model.train(was_training)
+    plan = plan_network(model, n_inputs, spec, default_precision)
     inp = FixedVariableArrayInput((plan.n_inputs,), hwconf=HWConfig(*_HWCONF))
     k, i, f = _kif(plan.input)
     x: Any = quantize(inp, k, i, f)  # the inputs arrive in their format: no rounding

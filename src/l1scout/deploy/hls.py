@@ -286,12 +286,7 @@ def build_firmware(
         raise ConfigError(f"project_name must be a C identifier, got {project_name!r}")
     if n_inputs < 1:
         raise ConfigError(f"n_inputs must be positive, got {n_inputs}")
-    was_training = model.training
-    model.eval()
-    try:
-        plan = plan_network(model, n_inputs, spec, default_precision)
-    finally:
-        model.train(was_training)
+    plan = plan_network(model, n_inputs, spec, default_precision)
     plain = _plain_model(plan)
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)

@@ -20,13 +20,13 @@ import pytest
 
 from l1scout._files import sha256_file
 from l1scout.errors import ConfigError, DataFormatError, ProductionError
+from l1scout.generate import production as production_mod
 from l1scout.generate.production import ProductionSummary, ShardFailure
 from l1scout.io.dataset import open_dataset, open_file
 from l1scout.io.schema import GEN_COLUMNS, view_columns
 from l1scout.io.torchdata import split_of
 from l1scout.io.trigger_inputs import trigger_input_columns, trigger_inputs
 from l1scout.processes.catalog import load_catalog
-from l1scout.tasks.anomaly import data as data_mod
 from l1scout.tasks.anomaly.data import (
     DEFAULT_SIGNALS,
     AnomalyDataConfig,
@@ -170,7 +170,7 @@ def test_production_failures_are_listed(monkeypatch: pytest.MonkeyPatch, tmp_pat
             wall_s=1.0,
         )
 
-    monkeypatch.setattr(data_mod, "produce", fake_produce)
+    monkeypatch.setattr(production_mod, "produce", fake_produce)
     with pytest.raises(
         ProductionError, match=r"1 of 3 files .*\n  .*x.parquet: GenerationError: boom"
     ):

@@ -30,13 +30,12 @@ What is measured, per view (the definitions follow Delphes' validation,
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +46,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from l1scout._files import atomic_write_bytes
+from l1scout._html import figure_html, json_safe, page_head, plot_style, save_png
 from l1scout._jagged import event_index, offsets_from_counts
 from l1scout._version import __version__
 from l1scout.detector.param import BinnedFunction
@@ -716,8 +717,8 @@ def _mean(x: npt.NDArray[Any]) -> float:
     return float(np.mean(x)) if len(x) else math.nan
 
 
-def _columns(path: Path, pf: pq.ParquetFile, views: Sequence[str]) -> tuple[list[str], list[str]]:
-    """The columns to read from a file, and its generator-jet collections; checks presence."""
+def _columns(path: Path, pf: pq.ParquetFile, views: Sequence[str]) -> list[str]:
+    """The columns to read from a file (checks that the required ones are there)."""
     names = set(pf.schema_arrow.names)
     if not detect_views(list(names)):
         msg = (
@@ -738,7 +739,7 @@ def _columns(path: Path, pf: pq.ParquetFile, views: Sequence[str]) -> tuple[list
         for reco, gen, *_ in _JETS:
             if gen in gen_jets and f"{view}_{reco}_PT" in names:
                 needed += [f"{view}_{reco}_{f}" for f in ("PT", "Eta", "Phi")]
-    return needed, gen_jets
+    return needed
 
 
 def run_validation(files: Sequence[Path | str], *, batch_size: int = 50) -> ValidationResult:
@@ -764,13 +765,14 @@ def run_validation(files: Sequence[Path | str], *, batch_size: int = 50) -> Vali
     opened = [(p, _open(p)) for p in paths]
     first_names = opened[0][1].schema_arrow.names
     views = detect_views(first_names)
-    plans = [(p, pf, *_columns(p, pf, views)) for p, pf in opened]
+    plans = [(p, pf, _columns(p, pf, views)) for p, pf in opened]
     # jet collections measured: those every file has
-    common = set.intersection(*(set(cols) for _, _, cols, _ in plans))
+    common = set.intersection(*(set(cols) for _, _, cols in plans))
+    first_metadata = _metadata(opened[0][1])
     cards: dict[str, ViewCard | None] = {}
     accs: dict[str, _ViewAccumulator] = {}
     for view in views:
-        cards[view] = _card_of(view, _metadata(opened[0][1]))
+        cards[view] = _card_of(view, first_metadata)
         jets = [
             (reco, gen, dr, edges, tb)
             for reco, gen, dr, edges, tb in _JETS
@@ -782,7 +784,7 @@ def run_validation(files: Sequence[Path | str], *, batch_size: int = 50) -> Vali
         )
     gen_jets = sorted({gen for acc in accs.values() for _, gen, *_ in acc.jets})
     infos: list[FileInfo] = []
-    for path, pf, cols, _ in plans:
+    for path, pf, cols in plans:
         _log.info("validating %s (%d events)", path, pf.metadata.num_rows)
         wanted = [c for c in cols if c in common]
         n = 0
@@ -874,23 +876,6 @@ def _checks(views: dict[str, ViewSummary], cards: dict[str, ViewCard | None]) ->
 # ---------------------------------------------------------------- plots
 
 
-@contextlib.contextmanager
-def _style() -> Iterator[None]:
-    import matplotlib as mpl
-
-    mpl.use("Agg")
-    import matplotlib.pyplot as plt
-
-    try:
-        import mplhep
-
-        style: Any = mplhep.style.CMS
-    except (ImportError, AttributeError):  # pragma: no cover - mplhep is a dependency
-        style = {}
-    with plt.style.context(style):
-        yield
-
-
 def _color(view: str, k: int) -> str:
     return _VIEW_COLORS.get(view, _OTHER_COLORS[k % len(_OTHER_COLORS)])
 
@@ -930,11 +915,7 @@ def _legend(ax: Axes, **kwargs: Any) -> None:
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.savefig(path, dpi=70)
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=70)
 
 
 def _plot_efficiency(result: ValidationResult, out: Path) -> Path:
@@ -1151,19 +1132,6 @@ _PLOTS: tuple[tuple[str, Callable[[ValidationResult, Path], Path | None]], ...] 
 # ---------------------------------------------------------------- page and json
 
 
-def _clean(x: Any) -> Any:
-    """JSON-safe copy: numpy to Python, NaN and infinities to None."""
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple | np.ndarray):
-        return [_clean(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return str(x) if isinstance(x, Path) else x
-
-
 def _curves(s: ViewSummary) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, b in s.efficiency.items():
@@ -1223,10 +1191,7 @@ def _html(result: ValidationResult, plots: list[tuple[str, Path]], command: str 
     e = html.escape
     views = list(result.views)
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>l1scout validation: {e(', '.join(views))}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        *page_head(f"l1scout validation: {', '.join(views)}", _CSS),
         f"<h1>l1scout detector validation: {e(', '.join(views))}</h1>",
         f"<p>{result.n_events} events from {len(result.files)} file(s); page made by l1scout {e(__version__)}.</p>",
     ]
@@ -1278,7 +1243,7 @@ def _html(result: ValidationResult, plots: list[tuple[str, Path]], command: str 
     parts.append("</table>")
     parts.append("<h2>Plots</h2>")
     for title, path in plots:
-        parts.append(f"<h3>{e(title)}</h3><img src='{e(path.name)}' alt='{e(title)}'>")
+        parts.append(figure_html(title, path.name))
     parts.append(
         "<p>Robust sigma: half the distance between the 15.9 % and 84.1 % quantiles. "
         "Efficiency errors: binomial. Raw numbers and curves: <a href='numbers.json'>numbers.json</a>.</p>"
@@ -1338,7 +1303,7 @@ def render_report(
     """
     out = _prepare(out_dir)
     plots: list[tuple[str, Path]] = []
-    with _style():
+    with plot_style():
         for title, plot in _PLOTS:
             _log.info("plotting: %s", title)
             path = plot(result, out)
@@ -1369,9 +1334,10 @@ def render_report(
         "plots": [p.name for _, p in plots],
     }
     try:
-        (out / "numbers.json").write_text(json.dumps(_clean(numbers), indent=1) + "\n")
-        page = out / "index.html"
-        page.write_text(_html(result, plots, command))
+        atomic_write_bytes(
+            out / "numbers.json", (json.dumps(json_safe(numbers), indent=1) + "\n").encode()
+        )
+        page = atomic_write_bytes(out / "index.html", _html(result, plots, command).encode())
     except OSError as exc:
         msg = f"cannot write into {out} ({exc.strerror or exc})"
         raise ConfigError(msg) from exc

@@ -72,8 +72,9 @@ from l1scout.generate.manifest import (
     read_manifest,
 )
 from l1scout.generate.plan import DEFAULT_SHARD_SIZE, EngineSpec, ProductionPlan
-from l1scout.generate.production import ProductionSummary, Progress, produce
-from l1scout.generate.seeds import MAX_PLAN_SEED, SHARD_SLOTS, process_slot
+from l1scout.generate.production import ProductionSummary, Progress
+from l1scout.generate.samples import SampleRequest, fast_plan, files_by_process, produce_or_raise
+from l1scout.generate.seeds import MAX_PLAN_SEED, SHARD_SLOTS
 from l1scout.io.dataset import DataFile, Dataset, Source, open_dataset
 from l1scout.io.trigger_inputs import N_TRIGGER_INPUTS, trigger_input_columns, trigger_inputs
 
@@ -126,23 +127,6 @@ _EVENT_NUMBER = "Event_Number"
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SampleRequest(_Model):
-    """One sample: a catalog process and how many events of it.
-
-    >>> SampleRequest(process="minbias", events=10).events
-    10
-    """
-
-    process: str = Field(min_length=1)
-    events: int = Field(gt=0)
-
-    @field_validator("process")
-    @classmethod
-    def _in_catalog(cls, value: str) -> str:
-        process_slot(value)  # an unknown name raises with the closest catalog names
-        return value
 
 
 def _default_signals() -> tuple[SampleRequest, ...]:
@@ -252,24 +236,17 @@ class AnomalyDataConfig(_Model):
         engine = self.engine
         if self.workers is not None:
             engine = engine.model_copy(update={"workers": self.workers})
-        data = {
-            "seed": self.seed,
-            "shard_size": self.shard_size,
-            "pileup": self.pileup,
-            "pool": "shared",
-            "pool_size": self.pool_size,
-            "views": (self.view,),
-            "collections": trigger_collections(self.view_name),
-            "processes": [
-                {"name": req.process, "events": req.events}
-                for req in (self.zero_bias, *self.signals)
-            ],
-            "engine": engine.model_dump(),
-        }
-        try:
-            return ProductionPlan.model_validate(data)
-        except ValidationError as exc:
-            raise ConfigError(format_validation_error(exc, "the production plan")) from None
+        return fast_plan(
+            (self.zero_bias, *self.signals),
+            seed=self.seed,
+            shard_size=self.shard_size,
+            pileup=self.pileup,
+            pool_size=self.pool_size,
+            views=(self.view,),
+            collections=trigger_collections(self.view_name),
+            engine=engine,
+            source="the production plan",
+        )
 
 
 def data_config(
@@ -296,10 +273,7 @@ def data_config(
 
 def sample_files(cfg: AnomalyDataConfig, data_dir: Path | str) -> dict[str, list[Path]]:
     """The files of every sample in *data_dir*, process by process (they need not exist)."""
-    out: dict[str, list[Path]] = {p: [] for p in cfg.processes}
-    for shard in cfg.production_plan().shards():
-        out[shard.process].append(Path(data_dir) / shard.file)
-    return out
+    return files_by_process(cfg.production_plan(), data_dir)
 
 
 def _check_folder(plan: ProductionPlan, data_dir: Path) -> Manifest | None:
@@ -339,24 +313,7 @@ def produce_samples(
     data_dir = Path(data_dir)
     plan = cfg.production_plan()
     _check_folder(plan, data_dir)
-    summary = produce(plan, data_dir, progress=progress)
-    _log.info(
-        "samples in %s: %d files made (%d events, %.1f events/s), %d kept",
-        data_dir,
-        summary.made,
-        summary.events_made,
-        summary.events_per_s,
-        summary.kept,
-    )
-    if summary.failures:
-        lines = [f"{f.file}: {f.error}" for f in summary.failures]
-        msg = (
-            f"{len(lines)} of {summary.planned} files of the anomaly samples in {data_dir} "
-            "failed on every attempt (the others are kept; rerun to retry them):\n  "
-            + "\n  ".join(lines)
-        )
-        raise ProductionError(msg)
-    return summary
+    return produce_or_raise(plan, data_dir, what="anomaly samples", progress=progress)
 
 
 def ensure_samples(

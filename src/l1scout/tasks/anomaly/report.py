@@ -28,19 +28,18 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import html
-import io
 import json
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from l1scout._files import atomic_write_bytes
+from l1scout._html import figure_html, page_head, plot_style, save_png
 from l1scout._version import __version__
 from l1scout.errors import ConfigError
 from l1scout.tasks.anomaly.metrics import Efficiency, Evaluation
@@ -48,7 +47,6 @@ from l1scout.tasks.anomaly.rates import format_rate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
     from rich.table import Table
 
     from l1scout.tasks.anomaly.menu import Menu
@@ -191,23 +189,6 @@ def efficiency_table_rich(evaluation: Evaluation) -> Table:
 # ---------------------------------------------------------------- plots
 
 
-@contextlib.contextmanager
-def _style() -> Iterator[None]:
-    import matplotlib as mpl
-
-    mpl.use("Agg")
-    import matplotlib.pyplot as plt
-
-    try:
-        import mplhep
-
-        style: Any = mplhep.style.CMS
-    except (ImportError, AttributeError):  # pragma: no cover - mplhep is a dependency
-        style = {}
-    with plt.style.context(style):
-        yield
-
-
 def _label(ax: Axes, right: str) -> None:
     """The experiment-style label: bold ``l1scout``, italic ``Simulation``, ``right`` on the right."""
     first = ax.text(
@@ -231,15 +212,6 @@ def _plain(name: str) -> str:
     return name.replace("$", r"\$")
 
 
-def _save(fig: Figure, path: Path, dpi: int) -> Path:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
-
-
 def _plot_scores(ev: Evaluation, path: Path, dpi: int) -> Path:
     import matplotlib.pyplot as plt
 
@@ -260,7 +232,7 @@ def _plot_scores(ev: Evaluation, path: Path, dpi: int) -> Path:
     ax.legend(fontsize=12, loc="best")
     _label(ax, "14 TeV")
     fig.subplots_adjust(left=0.14, right=0.96, bottom=0.12, top=0.92)
-    return _save(fig, path, dpi)
+    return save_png(fig, path, dpi)
 
 
 def _plot_roc(ev: Evaluation, path: Path, dpi: int) -> Path:
@@ -291,7 +263,7 @@ def _plot_roc(ev: Evaluation, path: Path, dpi: int) -> Path:
     ax.legend(fontsize=11, loc="upper left")
     _label(ax, "14 TeV")
     fig.subplots_adjust(left=0.12, right=0.96, bottom=0.12, top=0.92)
-    return _save(fig, path, dpi)
+    return save_png(fig, path, dpi)
 
 
 def _plot_efficiency(ev: Evaluation, path: Path, dpi: int) -> Path:
@@ -348,7 +320,7 @@ def _plot_efficiency(ev: Evaluation, path: Path, dpi: int) -> Path:
     ax.legend(fontsize=11, loc="upper left")
     _label(ax, f"{ev.crossing_rate_khz / 1000:.1f} MHz crossings")
     fig.subplots_adjust(left=0.12, right=0.96, bottom=0.12, top=0.92)
-    return _save(fig, path, dpi)
+    return save_png(fig, path, dpi)
 
 
 # ---------------------------------------------------------------- page
@@ -514,10 +486,7 @@ def _html(
 ) -> str:
     e = html.escape
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        *page_head(title, _CSS),
         f"<h1>{e(title)}</h1>",
         f"<p>Made by l1scout {e(__version__)}. Rates are fractions of zero-bias events accepted times "
         f"{ev.crossing_rate_khz:.1f} kHz of non-empty crossings (2544 bunches x 11.2456 kHz). "
@@ -554,7 +523,7 @@ def _html(
         times["total"] = f"{sum(stage_times.values()):.1f} s"
         parts += ["<h2>Wall time per stage</h2>", _mapping_section(times)]
     parts.append("<h2>Plots</h2>")
-    parts += [f"<h3>{e(t)}</h3><img src='{e(p.name)}' alt='{e(t)}'>" for t, p in plots]
+    parts += [figure_html(t, p.name) for t, p in plots]
     parts.append(
         "<h2>Definitions</h2><ul>"
         "<li>Threshold of a rate R: with n zero-bias events, k = round(n R / crossing rate) (half up); "
@@ -605,7 +574,7 @@ def write_report(
     try:
         out.mkdir(parents=True, exist_ok=True)
         plots: list[tuple[str, Path]] = []
-        with _style():
+        with plot_style():
             plots.append(("Score distributions", _plot_scores(evaluation, out / "scores.png", dpi)))
             plots.append(("ROC curves", _plot_roc(evaluation, out / "roc.png", dpi)))
             plots.append(

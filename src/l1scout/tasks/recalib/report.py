@@ -28,12 +28,11 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from l1scout._files import atomic_write_bytes
+from l1scout._html import figure_html, json_safe, page_head, plot_style, save_png
 from l1scout._jagged import wrap_phi
 from l1scout._version import __version__
 from l1scout.errors import ConfigError
@@ -209,23 +209,6 @@ def corrected_values(data: RegressionData, split: str, residual: npt.ArrayLike) 
 # ---------------------------------------------------------------- plots
 
 
-@contextlib.contextmanager
-def _style() -> Iterator[None]:
-    import matplotlib as mpl
-
-    mpl.use("Agg")
-    import matplotlib.pyplot as plt
-
-    try:
-        import mplhep
-
-        style: Any = mplhep.style.CMS
-    except (ImportError, AttributeError):  # pragma: no cover - mplhep is a dependency
-        style = {}
-    with plt.style.context(style):
-        yield
-
-
 def _figure(nrows: int, ncols: int, size: float = 6.0) -> tuple[Figure, npt.NDArray[Any]]:
     import matplotlib.pyplot as plt
 
@@ -237,12 +220,7 @@ def _figure(nrows: int, ncols: int, size: float = 6.0) -> tuple[Figure, npt.NDAr
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=60)
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=60)
 
 
 _AXIS = {"dpt_over_pt": r"$(p_T^{reco} - p_T)/p_T^{reco}$", "deta": r"$\eta^{reco} - \eta$"}
@@ -379,7 +357,7 @@ def plot_model(
     """
     pred = np.asarray(prediction, dtype=np.float64)
     out = []
-    with _style():
+    with plot_style():
         out.append(_plot_errors(data, [(title, pred)], path))
         if history:
             fig, axes = _figure(1, 1)
@@ -410,7 +388,7 @@ def _draw(
     result: StudyResult, datasets: Mapping[str, RegressionData], folder: Path
 ) -> list[tuple[str, Path]]:
     plots: list[tuple[str, Path]] = []
-    with _style():
+    with plot_style():
         for kind, data in datasets.items():
             models = [m for m in result.models if m.dataset == kind]
             plots.append(
@@ -533,22 +511,10 @@ def _results_json(result: StudyResult) -> dict[str, Any]:
     }
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 def _page(result: StudyResult, plots: list[tuple[str, Path]]) -> str:
     e = html.escape
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(result.title)}</title><style>{_CSS}</style></head><body>",
+        *page_head(result.title, _CSS),
         f"<h1>{e(result.title)}</h1>",
         f"<p>L1 objects corrected toward offline with neural networks and Nystrom kernel ridge "
         f"regression (the study of seed document 003); page made by l1scout {e(__version__)}.</p>",
@@ -670,8 +636,7 @@ def _page(result: StudyResult, plots: list[tuple[str, Path]]) -> str:
     )
     parts.append("<h2>Plots</h2>")
     for title, path in plots:
-        rel = f"{path.parent.name}/{path.name}"
-        parts.append(f"<h3>{e(title)}</h3><img src='{e(rel)}' alt='{e(title)}'>")
+        parts.append(figure_html(title, f"{path.parent.name}/{path.name}"))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -698,7 +663,7 @@ def write_report(
     try:
         if plots:
             drawn = _draw(result, datasets, out / "plots")
-        numbers = json.dumps(_clean(_results_json(result)), indent=1) + "\n"
+        numbers = json.dumps(json_safe(_results_json(result)), indent=1) + "\n"
         atomic_write_bytes(out / "results.json", numbers.encode())
         atomic_write_bytes(result.report, _page(result, drawn).encode())
     except OSError as exc:

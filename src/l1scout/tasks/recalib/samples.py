@@ -32,11 +32,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from l1scout._datafile import format_validation_error
-from l1scout.errors import ConfigError, ProductionError
-from l1scout.processes.catalog import load_catalog
+from l1scout.errors import ConfigError
+from l1scout.generate.samples import SampleRequest
 
 if TYPE_CHECKING:
     import awkward as ak
@@ -85,24 +84,6 @@ Progress = Callable[[str, int, int], None]
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SampleRequest(_Model):
-    """One process of the study and how many events of it to make.
-
-    Attributes:
-        process: a catalog name (``l1scout processes`` lists them).
-        events: events to generate.
-    """
-
-    process: str = Field(min_length=1)
-    events: int = Field(gt=0, le=100_000_000)
-
-    @field_validator("process")
-    @classmethod
-    def _in_catalog(cls, value: str) -> str:
-        load_catalog().get(value)  # an unknown name raises with the closest ones
-        return value
 
 
 #: Drell-Yan (muons) and semileptonic ttbar (muons and many jets). Measured in fast mode at
@@ -163,22 +144,20 @@ class RecalibSampleConfig(_Model):
             ConfigError: the plan does not validate (e.g. too many shards for the
                 seed layout; the message names the field).
         """
-        from l1scout.generate.plan import EngineSpec, ProductionPlan
+        from l1scout.generate.plan import EngineSpec
+        from l1scout.generate.samples import fast_plan
 
-        try:
-            return ProductionPlan(
-                seed=self.seed,
-                shard_size=self.shard_size,
-                pileup=self.pileup,
-                pool="shared",
-                pool_size=self.pool_size,
-                views=("FullReco", "L1T"),
-                collections=RECALIB_COLLECTIONS,
-                processes=tuple({"name": r.process, "events": r.events} for r in self.processes),
-                engine=EngineSpec(kind=self.engine, workers=self.workers),
-            )
-        except ValidationError as exc:
-            raise ConfigError(format_validation_error(exc, "recalib samples")) from None
+        return fast_plan(
+            self.processes,
+            seed=self.seed,
+            shard_size=self.shard_size,
+            pileup=self.pileup,
+            pool_size=self.pool_size,
+            views=("FullReco", "L1T"),
+            collections=RECALIB_COLLECTIONS,
+            engine=EngineSpec(kind=self.engine, workers=self.workers),
+            source="recalib samples",
+        )
 
 
 def sample_folder(cfg: RecalibSampleConfig, data_dir: Path | str) -> Path:
@@ -202,27 +181,11 @@ def ensure_recalib_samples(
         ProductionError: the folder cannot be used, the disk is full, or shards
             failed on every attempt (the message lists them; rerun to retry).
     """
-    from l1scout.generate.production import produce
+    from l1scout.generate.samples import produce_or_raise
 
     plan = cfg.plan()
     out = sample_folder(cfg, data_dir)
-    summary = produce(plan, out, progress=progress)
-    if summary.failures:
-        listed = "; ".join(f"{f.file}: {f.error}" for f in summary.failures[:5])
-        more = f" (and {len(summary.failures) - 5} more)" if len(summary.failures) > 5 else ""
-        msg = (
-            f"{len(summary.failures)} shard(s) of the re-calibration samples in {out} failed: "
-            f"{listed}{more}; the other shards are kept, rerun to retry"
-        )
-        raise ProductionError(msg)
-    _log.info(
-        "re-calibration samples in %s: %d files, %d events (%d made now, %.1f events/s)",
-        out,
-        summary.files,
-        summary.events,
-        summary.events_made,
-        summary.events_per_s,
-    )
+    produce_or_raise(plan, out, what="re-calibration samples", progress=progress)
     return [out / spec.file for spec in plan.shards()]
 
 

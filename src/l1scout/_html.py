@@ -1,0 +1,93 @@
+"""Pieces shared by l1scout's HTML report pages: page head, embedded figures, plot style, PNGs, JSON.
+
+The detector-validation, anomaly-trigger and re-calibration reports each lay
+out their own page; what they share is here: the page head with its inline
+style sheet (:func:`page_head`), a titled figure (:func:`figure_html`), the
+matplotlib style of the plots (:func:`plot_style`, mplhep's CMS style on the
+Agg backend), the atomic writing of a figure as a PNG (:func:`save_png`) and
+the JSON-safe copy of the numbers written beside the page (:func:`json_safe`).
+
+Example:
+    >>> print(page_head("a < b", "p { margin: 0; }")[-1])
+    <style>p { margin: 0; }</style></head><body>
+    >>> figure_html("ROC", "plots/roc.png")
+    "<h3>ROC</h3><img src='plots/roc.png' alt='ROC'>"
+    >>> json_safe({"x": float("nan"), 1: (np.float32(0.5), Path("a"))})
+    {'x': None, '1': [0.5, 'a']}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import io
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from l1scout._files import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["figure_html", "json_safe", "page_head", "plot_style", "save_png"]
+
+
+def page_head(title: str, css: str) -> list[str]:
+    """The opening lines of a page up to ``<body>``: doctype, UTF-8, escaped *title*, *css*."""
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{css}</style></head><body>",
+    ]
+
+
+def figure_html(title: str, src: str) -> str:
+    """A figure under an ``<h3>`` heading: *src* is the image path relative to the page."""
+    e = html.escape
+    return f"<h3>{e(title)}</h3><img src='{e(src)}' alt='{e(title)}'>"
+
+
+@contextlib.contextmanager
+def plot_style() -> Iterator[None]:
+    """Draw with matplotlib's Agg backend in mplhep's CMS style (plain style without mplhep)."""
+    import matplotlib as mpl
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    try:
+        import mplhep
+
+        style: Any = mplhep.style.CMS
+    except (ImportError, AttributeError):  # pragma: no cover - mplhep is a dependency
+        style = {}
+    with plt.style.context(style):
+        yield
+
+
+def save_png(fig: Figure, path: Path, dpi: int) -> Path:
+    """Write *fig* to *path* as a PNG at *dpi* atomically (folders created), and close it."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def json_safe(x: Any) -> Any:
+    """JSON-safe copy: NaN and infinities to None, numpy to Python, paths and keys to str."""
+    if isinstance(x, dict):
+        return {str(k): json_safe(v) for k, v in x.items()}
+    if isinstance(x, list | tuple | np.ndarray):
+        return [json_safe(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return str(x) if isinstance(x, Path) else x

@@ -1,0 +1,149 @@
+"""Samples of a study: catalog processes made in fast mode by one ``produce`` call.
+
+The tasks (anomaly detection, re-calibration) each name processes and events
+(:class:`SampleRequest`), turn them into a fast-mode
+:class:`~l1scout.generate.plan.ProductionPlan` (:func:`fast_plan`: one shared
+pileup pool, only the collections the task reads), run it
+(:func:`produce_or_raise`, failures become a :class:`~l1scout.errors.ProductionError`)
+and read the shard files back process by process (:func:`files_by_process`).
+Where a task keeps its production (one folder per plan, or one refusing another
+plan) stays with the task.
+
+Example:
+    >>> from l1scout.generate.plan import EngineSpec
+    >>> plan = fast_plan(
+    ...     [SampleRequest(process="minbias", events=10)],
+    ...     seed=1, shard_size=4, pileup=0.0, pool_size=10, views=("L1T",),
+    ...     collections=("Event",), engine=EngineSpec(kind="single"), source="example",
+    ... )
+    >>> {process: len(files) for process, files in files_by_process(plan, "out").items()}
+    {'minbias': 3}
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from l1scout._datafile import format_validation_error
+from l1scout.errors import ConfigError, ProductionError
+
+if TYPE_CHECKING:
+    from l1scout.generate.plan import EngineSpec, ProductionPlan
+    from l1scout.generate.production import ProductionSummary, Progress
+
+__all__ = ["SampleRequest", "fast_plan", "files_by_process", "produce_or_raise"]
+
+_log = logging.getLogger(__name__)
+
+
+class SampleRequest(BaseModel):
+    """One sample: a catalog process and how many events of it.
+
+    Attributes:
+        process: a catalog name (``l1scout processes`` lists them).
+        events: events to generate.
+
+    >>> SampleRequest(process="minbias", events=10).events
+    10
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    process: str = Field(min_length=1)
+    events: int = Field(gt=0, le=100_000_000)
+
+    @field_validator("process")
+    @classmethod
+    def _in_catalog(cls, value: str) -> str:
+        from l1scout.generate.seeds import process_slot  # imports the generator: deferred
+
+        process_slot(value)  # an unknown name raises with the closest catalog names
+        return value
+
+
+def fast_plan(
+    requests: Sequence[SampleRequest],
+    *,
+    seed: int,
+    shard_size: int,
+    pileup: float,
+    pool_size: int,
+    views: Sequence[str],
+    collections: Sequence[str],
+    engine: EngineSpec,
+    source: str,
+) -> ProductionPlan:
+    """The fast-mode production plan of *requests* (one shared pileup pool).
+
+    Raises:
+        ConfigError: the plan does not validate; the message starts with *source*
+            and names the plan's fields.
+    """
+    from l1scout.generate.plan import ProductionPlan
+
+    data = {
+        "seed": seed,
+        "shard_size": shard_size,
+        "pileup": pileup,
+        "pool": "shared",
+        "pool_size": pool_size,
+        "views": tuple(views),
+        "collections": tuple(collections),
+        "processes": [{"name": r.process, "events": r.events} for r in requests],
+        "engine": engine.model_dump(),
+    }
+    try:
+        return ProductionPlan.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def files_by_process(plan: ProductionPlan, out: Path | str) -> dict[str, list[Path]]:
+    """The shard files of *plan* in *out*, process by process in plan order (they need not exist)."""
+    files: dict[str, list[Path]] = {p.name: [] for p in plan.processes}
+    for shard in plan.shards():
+        files[shard.process].append(Path(out) / shard.file)
+    return files
+
+
+def produce_or_raise(
+    plan: ProductionPlan, out: Path, *, what: str, progress: Progress | None = None
+) -> ProductionSummary:
+    """Run :func:`~l1scout.generate.production.produce` and refuse a run with failed shards.
+
+    Args:
+        plan: the plan.
+        out: the production folder (created if needed).
+        what: the samples' name in messages, e.g. ``"anomaly samples"``.
+        progress: ``progress(stage, done, total)`` as ``produce`` calls it.
+
+    Raises:
+        ProductionError: the folder cannot be used, or shards failed on every
+            attempt (each listed; the others are kept, rerun to retry them).
+    """
+    from l1scout.generate.production import produce
+
+    summary = produce(plan, out, progress=progress)
+    _log.info(
+        "%s in %s: %d files made (%d events, %.1f events/s), %d kept",
+        what,
+        out,
+        summary.made,
+        summary.events_made,
+        summary.events_per_s,
+        summary.kept,
+    )
+    if summary.failures:
+        lines = [f"{f.file}: {f.error}" for f in summary.failures]
+        msg = (
+            f"{len(lines)} of {summary.planned} files of the {what} in {out} "
+            "failed on every attempt (the others are kept; rerun to retry them):\n  "
+            + "\n  ".join(lines)
+        )
+        raise ProductionError(msg)
+    return summary
