@@ -8,15 +8,17 @@ the file, the dotted path to the bad field and what was expected.
 
 from __future__ import annotations
 
+import copy
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from l1scout.errors import ConfigError
 
-__all__ = ["format_validation_error", "load_toml_model"]
+__all__ = ["deep_update", "format_validation_error", "load_toml_model", "read_toml"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,6 +47,43 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def read_toml(
+    path: Path | str, what: str = "file", error: type[ConfigError] = ConfigError
+) -> dict[str, Any]:
+    """The parsed TOML file *path* (no validation).
+
+    Raises:
+        error: the file cannot be read ("cannot read the <what>") or is not
+            valid UTF-8 TOML; the message names the file.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: not a valid TOML file: {exc}") from exc
+
+
+def deep_update(base: Mapping[str, Any], updates: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of *base* with *updates* merged in, table by table; None values are skipped.
+
+    >>> deep_update({"a": {"x": 1, "y": 2}, "b": 3}, {"a": {"y": 5}, "b": None})
+    {'a': {'x': 1, 'y': 5}, 'b': 3}
+    """
+    out = copy.deepcopy(dict(base))
+    for key, value in updates.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_update(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def load_toml_model(path: Path, model: type[M], error: type[ConfigError] = ConfigError) -> M:
     """Parse the TOML file *path* and validate it as *model*.
 
@@ -52,15 +91,7 @@ def load_toml_model(path: Path, model: type[M], error: type[ConfigError] = Confi
         error: the file is missing, is not valid TOML, or does not validate; the
             message names the file and, for validation errors, each bad field.
     """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise error(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise error(f"{path}: not a valid TOML file: {exc}") from exc
+    data = read_toml(path, "file", error)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

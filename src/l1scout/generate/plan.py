@@ -36,10 +36,8 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -48,7 +46,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from l1scout._datafile import format_validation_error
+from l1scout._datafile import deep_update, format_validation_error, read_toml
 from l1scout._version import __version__
 from l1scout.detector.card import load_frontend_card
 from l1scout.detector.view_card import VIEW_NAMES, load_view_card
@@ -369,18 +367,6 @@ def plan_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) ->
     return lines
 
 
-def _deep_update(base: dict[str, Any], updates: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in updates.items():
-        if value is None:
-            continue
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _deep_update(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def load_plan(
     path: Path | str | None = None, overrides: Mapping[str, Any] | None = None
 ) -> ProductionPlan:
@@ -401,14 +387,7 @@ def load_plan(
     if path is not None:
         path = Path(path)
         source = str(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            msg = f"{path}: cannot read the plan file ({exc.strerror or exc})"
-            raise ConfigError(msg) from exc
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            msg = f"{path}: not a valid TOML file: {exc}"
-            raise ConfigError(msg) from exc
+        data = read_toml(path, "plan file")
         views = data.get("views")
         if isinstance(views, list):
             data["views"] = [
@@ -419,7 +398,7 @@ def load_plan(
             ]
         if overrides:
             source = f"{path} with the command-line options"
-    data = _deep_update(data, overrides or {})
+    data = deep_update(data, overrides or {})
     try:
         return ProductionPlan.model_validate(data)
     except ValidationError as exc:

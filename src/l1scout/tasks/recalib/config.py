@@ -51,14 +51,13 @@ Example:
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from l1scout._datafile import format_validation_error
+from l1scout._datafile import deep_update, format_validation_error, read_toml
 from l1scout.errors import ConfigError
 from l1scout.tasks.recalib.nn import parse_arch
 from l1scout.tasks.recalib.samples import RecalibSampleConfig
@@ -411,18 +410,6 @@ class RecalibConfig(_Model):
         return min(nets, key=lambda m: parse_arch(m.arch)[0] ** 2 * (parse_arch(m.arch)[1] + 1))
 
 
-def _deep_update(base: dict[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in new.items():
-        if value is None:
-            continue
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _deep_update(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def load_config(path: Path | str, overrides: Mapping[str, Any] | None = None) -> RecalibConfig:
     """Read a study file into a :class:`RecalibConfig`.
 
@@ -436,18 +423,11 @@ def load_config(path: Path | str, overrides: Mapping[str, Any] | None = None) ->
             names the file and the dotted path of each bad field.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        msg = f"{path}: cannot read the study file ({exc.strerror or exc})"
-        raise ConfigError(msg) from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        msg = f"{path}: not a valid TOML file: {exc}"
-        raise ConfigError(msg) from exc
+    data = read_toml(path, "study file")
     files = data.get("data", {}).get("files") if isinstance(data.get("data"), dict) else None
     if isinstance(files, str) and not Path(files).is_absolute():
         data["data"]["files"] = str(path.parent / files)
-    data = _deep_update(data, overrides or {})
+    data = deep_update(data, overrides or {})
     try:
         return RecalibConfig.model_validate(data)
     except ValidationError as exc:
