@@ -14,8 +14,8 @@ encoder (57-32-16-8, quantized, the VAE's mu path):
 
 Inputs: with ``--data`` the zero-bias of an anomaly pipeline's data folder
 (``<out>/data``), else synthetic physical trigger inputs shaped like zero bias
-at pileup 200 (exponential pTs, uniform eta/phi, object multiplicities as
-measured); the timings do not depend on the values.
+at pileup 200 (exponential pTs, uniform eta/phi, rough object occupancies
+chosen by hand, not measured); the timings do not depend on the values.
 """
 
 from __future__ import annotations

@@ -240,16 +240,19 @@ def _train_one(
         )
 
 
-def _relative_parity(model: Any, path: Path, x: F32) -> float:
-    """The largest |torch - onnx| / max(1, |torch|): float32 agreement for outputs of any size."""
+def _parity(model: Any, path: Path, x: F32) -> tuple[float, float]:
+    """Largest |torch - onnx| and |torch - onnx| / max(1, |torch|), from one run of each."""
     import torch
 
     from l1scout.deploy.onnx import OnnxModel
 
+    if not len(x):
+        return 0.0, 0.0
     with torch.no_grad():
         ref = model.eval()(torch.from_numpy(x)).double().numpy().reshape(len(x), -1)
     got = OnnxModel(path).predict(x).astype(np.float64).reshape(len(x), -1)
-    return float(np.max(np.abs(ref - got) / np.maximum(1.0, np.abs(ref)))) if len(x) else 0.0
+    diff = np.abs(ref - got)
+    return float(diff.max()), float(np.max(diff / np.maximum(1.0, np.abs(ref))))
 
 
 def _onnx(
@@ -260,14 +263,13 @@ def _onnx(
     run: TrackedRun,
     config: PipelineConfig,
 ) -> None:
-    from l1scout.deploy.onnx import export_onnx, onnx_parity
+    from l1scout.deploy.onnx import export_onnx
     from l1scout.track.registry import register_model
 
     deployable = cand.model.deployable()
     path = export_onnx(deployable, x.shape[1], folder / f"{cand.config.name}.onnx")
     result.onnx_path = path
-    result.onnx_max_diff = onnx_parity(deployable, path, x)
-    result.onnx_max_rel_diff = _relative_parity(deployable, path, x)
+    result.onnx_max_diff, result.onnx_max_rel_diff = _parity(deployable, path, x)
     uri = run.log_onnx_model(path, name="model")
     registered = register_model(
         uri, config.tracking.registered_model, alias=config.tracking.alias, uri=config.tracking.uri
