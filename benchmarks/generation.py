@@ -12,10 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from l1scout.generate.job import GenerationConfig, run_generation
 from l1scout.generate.pileup import build_pool
 from l1scout.generate.pythia import process_settings
 from l1scout.processes import load_catalog
+from l1scout.production.job import GenerationConfig, run_generation
 
 PROCESS = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"
 

@@ -23,10 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from l1scout.generate.job import GenerationConfig, prepare_pool, run_generation
-from l1scout.generate.manifest import read_manifest
-from l1scout.generate.plan import EngineSpec, ProductionPlan
-from l1scout.generate.production import default_workers, produce
+from l1scout.production.driver import produce
+from l1scout.production.engines import default_workers
+from l1scout.production.job import GenerationConfig, prepare_pool, run_generation
+from l1scout.production.manifest import read_manifest
+from l1scout.production.plan import EngineSpec, ProductionPlan
 
 PROCESS = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"
 TRIGGER = (

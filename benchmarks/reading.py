@@ -40,7 +40,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from torch.utils.data import DataLoader
 
-from l1scout.generate.job import ROWS_PER_GROUP
 from l1scout.io.dataset import CHUNK_BYTES, Dataset, open_dataset
 from l1scout.io.features import (
     particle_set,
@@ -49,6 +48,7 @@ from l1scout.io.features import (
     trigger_inputs,
 )
 from l1scout.io.torchdata import EventIterableDataset
+from l1scout.production.job import ROWS_PER_GROUP
 
 PROCESS = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"
 GOALS = {"trigger inputs (57)": 200_000.0, "particle sets (128)": 20_000.0}
@@ -69,7 +69,7 @@ def particle_transform(events: ak.Array) -> Mapping[str, np.ndarray]:
 def _source(args: argparse.Namespace, tmp: Path) -> Path:
     if args.source:
         return Path(args.source)
-    from l1scout.generate.job import GenerationConfig, run_generation
+    from l1scout.production.job import GenerationConfig, run_generation
 
     os.environ.setdefault("L1SCOUT_CACHE_DIR", str(tmp / "cache"))
     cfg = GenerationConfig(

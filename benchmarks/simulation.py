@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from l1scout.generate.job import GenerationConfig, run_generation
+from l1scout.production.job import GenerationConfig, run_generation
 
 PROCESS = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"
 GOAL_EVENTS_PER_S = 10.0

@@ -8,16 +8,36 @@ arrays with ``offsets`` of length n_events + 1: event k owns the entries
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from l1scout.errors import ConfigError
 
-__all__ = ["PtEtaPhiBatch", "check_offsets", "event_index", "offsets_from_counts", "wrap_phi"]
+__all__ = [
+    "ETA_AT_ZERO_PT",
+    "F32",
+    "F64",
+    "I64",
+    "Jagged",
+    "PtEtaPhiBatch",
+    "check_offsets",
+    "eta_phi_pt",
+    "event_index",
+    "offsets_from_counts",
+    "wrap_phi",
+]
 
+#: the array types of flat batches
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
+F32 = npt.NDArray[np.float32]
+#: one jagged column: (offsets, flat values)
+Jagged = tuple[npt.NDArray[np.int64], npt.NDArray[Any]]
+
+#: Delphes' pseudorapidity for particles along the beam (pT = 0).
+ETA_AT_ZERO_PT = 999.9
 
 
 def event_index(offsets: npt.ArrayLike) -> I64:
@@ -41,6 +61,22 @@ def offsets_from_counts(counts: npt.ArrayLike) -> I64:
     out = np.zeros(len(c) + 1, dtype=np.int64)
     np.cumsum(c, out=out[1:])
     return out
+
+
+def eta_phi_pt(
+    px: npt.NDArray[Any], py: npt.NDArray[Any], pz: npt.NDArray[Any]
+) -> tuple[F64, F64, F64]:
+    """Pseudorapidity, azimuth (rad, in [-pi, pi]) and pT (GeV) of momenta.
+
+    >>> [round(float(v[0]), 4) for v in eta_phi_pt(np.array([1.0]), np.array([0.0]), np.array([1.0]))]
+    [0.8814, 0.0, 1.0]
+    """
+    pt = np.hypot(px, py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.where(
+            pt > 0, np.arcsinh(pz / np.where(pt > 0, pt, 1.0)), np.sign(pz) * ETA_AT_ZERO_PT
+        )
+    return eta, np.arctan2(py, px), pt
 
 
 def wrap_phi(dphi: npt.ArrayLike) -> npt.NDArray[np.floating]:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from l1scout.cli.produce import check, produce
 from l1scout.errors import GenerationError
-from l1scout.generate import production
+from l1scout.production import shard as production
 
 TTBAR = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"
 runner = CliRunner()

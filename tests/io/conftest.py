@@ -56,7 +56,7 @@ def _int8_wrap(column: pa.ChunkedArray) -> pa.ChunkedArray:
 @pytest.fixture(scope="session")
 def reader_l1scout_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """20 ttbar events, both views, pileup 15, from our generator and writer."""
-    from l1scout.generate.job import GenerationConfig, run_generation
+    from l1scout.production.job import GenerationConfig, run_generation
 
     config = GenerationConfig(process=PROCESS, events=20, seed=3, pileup=15.0, pool_size=150)
     return run_generation(config, tmp_path_factory.mktemp("reader-l1scout")).path

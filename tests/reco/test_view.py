@@ -15,7 +15,7 @@ import pytest
 from l1scout.detector.card import CARD_DIR
 from l1scout.detector.particles import GenParticles
 from l1scout.detector.view_card import load_view_card
-from l1scout.generate.job import GenerationConfig, run_generation
+from l1scout.production.job import GenerationConfig, run_generation
 from l1scout.reco.chs import chs_flags
 from l1scout.reco.jets import Jets
 from l1scout.reco.leptons import IsolationInputs, match_photons

@@ -11,13 +11,13 @@ from pydantic import ValidationError
 from l1scout._datafile import format_validation_error
 from l1scout.cli._common import console, handle_errors, progress_bars
 from l1scout.errors import ConfigError
-from l1scout.generate.job import (
+from l1scout.processes.catalog import load_catalog
+from l1scout.production.job import (
     DEFAULT_POOL_SIZE,
     GenerationConfig,
     GenerationResult,
     run_generation,
 )
-from l1scout.processes.catalog import load_catalog
 
 __all__ = ["generate", "make_config"]
 

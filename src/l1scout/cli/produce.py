@@ -13,7 +13,7 @@ from l1scout.cli._common import handle_errors, progress_bars
 from l1scout.errors import ConfigError
 
 if TYPE_CHECKING:
-    from l1scout.generate.production import ProductionSummary
+    from l1scout.production.driver import ProductionSummary
 
 __all__ = ["check", "produce"]
 
@@ -31,7 +31,7 @@ def _processes(
         if plan is None:
             msg = "--events needs --process (or a plan file naming the processes)"
             raise ConfigError(msg)
-        from l1scout.generate.plan import load_plan
+        from l1scout.production.plan import load_plan
 
         names = [r.name for r in load_plan(plan).processes]
     counts = list(events or [])
@@ -143,8 +143,8 @@ def produce(
     ] = None,
 ) -> None:
     """Produce a dataset in shards on Dask: resumable (rerun to complete), every file reproducible bit for bit."""
-    from l1scout.generate.plan import load_plan
-    from l1scout.generate.production import produce as run_production
+    from l1scout.production.driver import produce as run_production
+    from l1scout.production.plan import load_plan
 
     with handle_errors():
         engine_opts = {"kind": engine, "workers": workers, "address": address, "jobs": jobs}
@@ -184,7 +184,7 @@ def check(
     directory: Annotated[Path, typer.Argument(help="A production folder (with manifest.json).")],
 ) -> None:
     """Verify a production folder against its manifest: checksums, schema, event counts, stray files."""
-    from l1scout.generate.check import check_dataset
+    from l1scout.production.check import check_dataset
 
     with handle_errors():
         with progress_bars() as update:

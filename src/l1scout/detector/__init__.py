@@ -6,7 +6,7 @@ vectorised functions: propagation in the field, tracking, calorimeters.
 Reconstruction (particle flow, PUPPI, jets, ...) lives in :mod:`l1scout.reco`.
 """
 
-from l1scout.detector.card import FrontendCard, PileupSpec, TruthJetSpec, load_frontend_card
+from l1scout.detector.card import FrontendCard, TruthJetSpec, load_frontend_card
 from l1scout.detector.param import BinnedFunction
 from l1scout.detector.particles import GenParticles
 from l1scout.detector.view_card import VIEW_NAMES, ViewCard, load_view_card
@@ -16,7 +16,6 @@ __all__ = [
     "BinnedFunction",
     "FrontendCard",
     "GenParticles",
-    "PileupSpec",
     "TruthJetSpec",
     "ViewCard",
     "load_frontend_card",

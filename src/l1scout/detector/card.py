@@ -15,41 +15,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from l1scout._datafile import load_toml_model
 from l1scout.errors import CardError
+from l1scout.generate.vertex import PileupSpec
 
-__all__ = ["CARD_DIR", "FrontendCard", "PileupSpec", "TruthJetSpec", "load_frontend_card"]
+__all__ = ["CARD_DIR", "FrontendCard", "TruthJetSpec", "load_frontend_card"]
 
 CARD_DIR = Path(__file__).with_name("cards")
-
-
-class PileupSpec(BaseModel):
-    """The pileup merger: how many collisions per crossing and where they sit.
-
-    Vertices follow independent Gaussians in z (mm) and t (ps), truncated at
-    ``z_max_mm`` and ``t_max_ps`` (Delphes ``PileUpMerger``).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    mean: float = Field(ge=0)
-    distribution: Literal["poisson", "fixed"]
-    sigma_z_mm: float = Field(gt=0)
-    sigma_t_ps: float = Field(gt=0)
-    z_max_mm: float = Field(gt=0)
-    t_max_ps: float = Field(gt=0)
-    beamspot_x_mm: float
-    beamspot_y_mm: float
-    random_azimuth: bool
-
-    @model_validator(mode="after")
-    def _window_holds_core(self) -> PileupSpec:
-        if self.z_max_mm < 0.5 * self.sigma_z_mm or self.t_max_ps < 0.5 * self.sigma_t_ps:
-            msg = "z_max_mm / t_max_ps must be at least half of sigma_z_mm / sigma_t_ps"
-            raise ValueError(msg)
-        return self
 
 
 class TruthJetSpec(BaseModel):

@@ -50,15 +50,14 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from l1scout.constants import C_LIGHT_GEV_PER_T_M
 from l1scout.errors import ConfigError
 
-__all__ = ["C_LIGHT_GEV_PER_T_M", "SurfaceHits", "impact_parameters", "propagate_to_surface"]
+__all__ = ["SurfaceHits", "impact_parameters", "propagate_to_surface"]
 
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 
-C_LIGHT_GEV_PER_T_M = 0.299792458
-"""pT [GeV] = 0.299792458 * |q| * B [T] * r [m]."""
 
 _KAPPA_PER_MM = C_LIGHT_GEV_PER_T_M * 1.0e-3  # GeV / (T mm)
 _MIN_PT2 = 1.0e-9  # GeV^2; below this there is no transverse direction (Delphes' cut)

@@ -16,38 +16,14 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._jagged import event_index
-from l1scout.detector.card import PileupSpec
-from l1scout.generate.pileup import C_MM_PER_PS, PileupDraw
+from l1scout._jagged import F64, I64, Jagged, eta_phi_pt, event_index
+from l1scout.constants import C_MM_PER_PS, C_MM_PER_S
+from l1scout.generate.pileup import PileupDraw
 from l1scout.generate.pythia import RawEvents
 from l1scout.generate.truth import relink, status_hepmc, truth_mask
-from l1scout.io.parquet import Jagged
+from l1scout.generate.vertex import PileupSpec
 
-__all__ = ["assemble_columns", "eta_phi_pt", "sort_within_events"]
-
-I64 = npt.NDArray[np.int64]
-F64 = npt.NDArray[np.float64]
-
-#: c in mm/s, to turn c*t (mm) into seconds as Delphes writes times.
-C_MM_PER_S = 2.99792458e11
-#: Delphes' pseudorapidity for particles along the beam (pT = 0).
-ETA_AT_ZERO_PT = 999.9
-
-
-def eta_phi_pt(
-    px: npt.NDArray[Any], py: npt.NDArray[Any], pz: npt.NDArray[Any]
-) -> tuple[F64, F64, F64]:
-    """Pseudorapidity, azimuth (rad, in [-pi, pi]) and pT (GeV) of momenta.
-
-    >>> [round(float(v[0]), 4) for v in eta_phi_pt(np.array([1.0]), np.array([0.0]), np.array([1.0]))]
-    [0.8814, 0.0, 1.0]
-    """
-    pt = np.hypot(px, py)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.where(
-            pt > 0, np.arcsinh(pz / np.where(pt > 0, pt, 1.0)), np.sign(pz) * ETA_AT_ZERO_PT
-        )
-    return eta, np.arctan2(py, px), pt
+__all__ = ["assemble_columns", "sort_within_events"]
 
 
 @numba.njit(cache=True)

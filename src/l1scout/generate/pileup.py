@@ -30,10 +30,11 @@ import numpy as np
 import numpy.typing as npt
 
 from l1scout._files import atomic_write
-from l1scout.detector.card import PileupSpec
+from l1scout._jagged import eta_phi_pt
+from l1scout.constants import C_MM_PER_PS
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.generate.pythia import PythiaSource, derive_seed
-from l1scout.generate.vertex import sample_vertices
+from l1scout.generate.vertex import PileupSpec, sample_vertices
 
 __all__ = [
     "POOL_CHUNK",
@@ -102,8 +103,6 @@ class MinBiasPool:
         A rotation in azimuth leaves eta and pT unchanged and shifts phi, so
         the overlay reuses these instead of recomputing them per event.
         """
-        from l1scout.generate.event import eta_phi_pt
-
         return eta_phi_pt(
             self.px.astype(np.float64), self.py.astype(np.float64), self.pz.astype(np.float64)
         )
@@ -276,7 +275,6 @@ def _event_rng(seed: int, event_number: int) -> np.random.Generator:
 
 
 # Speed of light in mm/ps, to express vertex times as c*t in mm like Pythia's vProd.
-C_MM_PER_PS = 0.299792458
 
 
 def draw_pileup(

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from l1scout._files import temporary_name
+from l1scout._jagged import Jagged
 from l1scout.errors import ConfigError
 from l1scout.io.schema import Column, arrow_schema
 
@@ -29,8 +30,6 @@ GROUP_ROWS = 1000
 #: A row group is written once its batches hold this many bytes in memory (Arrow).
 GROUP_BYTES = 64 * 2**20
 
-#: (offsets, values) of a per-event list column; offsets has n_events + 1 entries.
-Jagged = tuple[npt.NDArray[np.int64], npt.NDArray[Any]]
 #: (offsets, inner offsets, values) of a list-of-lists column (jet constituents).
 Nested = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[Any]]
 

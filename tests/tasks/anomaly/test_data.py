@@ -20,13 +20,14 @@ import pytest
 
 from l1scout._files import sha256_file
 from l1scout.errors import ConfigError, DataFormatError, ProductionError
-from l1scout.generate import production as production_mod
-from l1scout.generate.production import ProductionSummary, ShardFailure
 from l1scout.io.dataset import open_dataset, open_file
 from l1scout.io.schema import GEN_COLUMNS, view_columns
 from l1scout.io.torchdata import split_of
 from l1scout.io.trigger_inputs import trigger_input_columns, trigger_inputs
 from l1scout.processes.catalog import load_catalog
+from l1scout.production import driver as production_mod
+from l1scout.production.driver import ProductionSummary
+from l1scout.production.shard import ShardFailure
 from l1scout.tasks.anomaly.data import (
     DEFAULT_SIGNALS,
     AnomalyDataConfig,

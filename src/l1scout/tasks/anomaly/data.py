@@ -9,7 +9,7 @@ the anomaly trigger to catch (:data:`DEFAULT_SIGNALS`). Each event becomes the
 
 :class:`AnomalyDataConfig` says what is needed; :func:`ensure_samples` makes
 what is missing in a data folder with one production
-(:func:`l1scout.generate.production.produce`) in the fast mode of
+(:func:`l1scout.production.driver.produce`) in the fast mode of
 ``docs/production.md``: only the L1T view is simulated and only the
 collections the trigger inputs read (plus ``Event``) are written, about
 0.5 kB per event. The production resumes: a rerun verifies the shards that are
@@ -64,19 +64,19 @@ from pydantic import (
 from l1scout._datafile import format_validation_error
 from l1scout.detector.view_card import load_view_card
 from l1scout.errors import ConfigError, DataFormatError, ProductionError
-from l1scout.generate.job import DEFAULT_POOL_SIZE
-from l1scout.generate.manifest import (
+from l1scout.io.dataset import DataFile, Dataset, Source, open_dataset
+from l1scout.io.trigger_inputs import N_TRIGGER_INPUTS, trigger_input_columns, trigger_inputs
+from l1scout.production.driver import ProductionSummary, Progress
+from l1scout.production.job import DEFAULT_POOL_SIZE
+from l1scout.production.manifest import (
     MANIFEST_NAME,
     Manifest,
     check_same_plan,
     read_manifest,
 )
-from l1scout.generate.plan import DEFAULT_SHARD_SIZE, EngineSpec, ProductionPlan
-from l1scout.generate.production import ProductionSummary, Progress
-from l1scout.generate.samples import SampleRequest, fast_plan, files_by_process, produce_or_raise
-from l1scout.generate.seeds import MAX_PLAN_SEED, SHARD_SLOTS
-from l1scout.io.dataset import DataFile, Dataset, Source, open_dataset
-from l1scout.io.trigger_inputs import N_TRIGGER_INPUTS, trigger_input_columns, trigger_inputs
+from l1scout.production.plan import DEFAULT_SHARD_SIZE, EngineSpec, ProductionPlan
+from l1scout.production.samples import SampleRequest, fast_plan, files_by_process, produce_or_raise
+from l1scout.production.seeds import MAX_PLAN_SEED, SHARD_SLOTS
 
 __all__ = [
     "DEFAULT_FRACTIONS",
@@ -156,11 +156,11 @@ class AnomalyDataConfig(_Model):
         pileup: mean number of pileup collisions overlaid on every event
             (Phase-2: 200).
         seed: the production's plan seed, 1 ... 225: every file's seed
-            derives from it (:mod:`l1scout.generate.seeds`).
+            derives from it (:mod:`l1scout.production.seeds`).
         pool_size: minimum-bias collisions in the shared pileup pool.
         shard_size: events per file.
         engine: where the production runs (the ``[engine]`` table of a plan,
-            :class:`~l1scout.generate.plan.EngineSpec`; default: a local Dask
+            :class:`~l1scout.production.plan.EngineSpec`; default: a local Dask
             cluster with one worker per core; ``kind = "single"`` for a plain loop).
         workers: shortcut for ``engine.workers`` (give one or the other).
         view: the detector view whose objects are the trigger inputs (a

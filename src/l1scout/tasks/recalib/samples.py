@@ -2,11 +2,11 @@
 
 :class:`RecalibSampleConfig` names the processes and events, the pileup and the
 production settings. :func:`ensure_recalib_samples` turns it into a
-:class:`~l1scout.generate.plan.ProductionPlan` in **fast mode**: both detector
+:class:`~l1scout.production.plan.ProductionPlan` in **fast mode**: both detector
 views (``FullReco``, ``L1T``) are simulated, but only the collections the study
 reads are written (:data:`RECALIB_COLLECTIONS`: ``Event``, the tight muons and
 the PUPPI AK4 jets of both views), and runs it with
-:func:`l1scout.generate.production.produce` (see ``docs/production.md``): only
+:func:`l1scout.production.driver.produce` (see ``docs/production.md``): only
 missing or broken shards are made, finished ones are verified and kept, and a
 killed run resumes.
 
@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from l1scout.errors import ConfigError
-from l1scout.generate.samples import SampleRequest
+from l1scout.production.samples import SampleRequest
 
 if TYPE_CHECKING:
     import awkward as ak
 
-    from l1scout.generate.plan import ProductionPlan
+    from l1scout.production.plan import ProductionPlan
 
 __all__ = [
     "DEFAULT_PROCESSES",
@@ -78,7 +78,7 @@ JET_COLUMNS: tuple[str, ...] = tuple(
 #: Every column the study reads.
 RECALIB_COLUMNS: tuple[str, ...] = MUON_COLUMNS + JET_COLUMNS
 
-#: ``progress(stage, done, total)``, as :func:`l1scout.generate.production.produce` calls it.
+#: ``progress(stage, done, total)``, as :func:`l1scout.production.driver.produce` calls it.
 Progress = Callable[[str, int, int], None]
 
 
@@ -144,8 +144,8 @@ class RecalibSampleConfig(_Model):
             ConfigError: the plan does not validate (e.g. too many shards for the
                 seed layout; the message names the field).
         """
-        from l1scout.generate.plan import EngineSpec
-        from l1scout.generate.samples import fast_plan
+        from l1scout.production.plan import EngineSpec
+        from l1scout.production.samples import fast_plan
 
         return fast_plan(
             self.processes,
@@ -181,7 +181,7 @@ def ensure_recalib_samples(
         ProductionError: the folder cannot be used, the disk is full, or shards
             failed on every attempt (the message lists them; rerun to retry).
     """
-    from l1scout.generate.samples import produce_or_raise
+    from l1scout.production.samples import produce_or_raise
 
     plan = cfg.plan()
     out = sample_folder(cfg, data_dir)

@@ -2,7 +2,7 @@
 
 The tasks (anomaly detection, re-calibration) each name processes and events
 (:class:`SampleRequest`), turn them into a fast-mode
-:class:`~l1scout.generate.plan.ProductionPlan` (:func:`fast_plan`: one shared
+:class:`~l1scout.production.plan.ProductionPlan` (:func:`fast_plan`: one shared
 pileup pool, only the collections the task reads), run it
 (:func:`produce_or_raise`, failures become a :class:`~l1scout.errors.ProductionError`)
 and read the shard files back process by process (:func:`files_by_process`).
@@ -10,7 +10,7 @@ Where a task keeps its production (one folder per plan, or one refusing another
 plan) stays with the task.
 
 Example:
-    >>> from l1scout.generate.plan import EngineSpec
+    >>> from l1scout.production.plan import EngineSpec
     >>> plan = fast_plan(
     ...     [SampleRequest(process="minbias", events=10)],
     ...     seed=1, shard_size=4, pileup=0.0, pool_size=10, views=("L1T",),
@@ -33,8 +33,8 @@ from l1scout._datafile import format_validation_error
 from l1scout.errors import ConfigError, ProductionError
 
 if TYPE_CHECKING:
-    from l1scout.generate.plan import EngineSpec, ProductionPlan
-    from l1scout.generate.production import ProductionSummary, Progress
+    from l1scout.production.driver import ProductionSummary, Progress
+    from l1scout.production.plan import EngineSpec, ProductionPlan
 
 __all__ = ["SampleRequest", "fast_plan", "files_by_process", "produce_or_raise"]
 
@@ -60,7 +60,7 @@ class SampleRequest(BaseModel):
     @field_validator("process")
     @classmethod
     def _in_catalog(cls, value: str) -> str:
-        from l1scout.generate.seeds import process_slot  # imports the generator: deferred
+        from l1scout.production.seeds import process_slot  # imports the generator: deferred
 
         process_slot(value)  # an unknown name raises with the closest catalog names
         return value
@@ -84,7 +84,7 @@ def fast_plan(
         ConfigError: the plan does not validate; the message starts with *source*
             and names the plan's fields.
     """
-    from l1scout.generate.plan import ProductionPlan
+    from l1scout.production.plan import ProductionPlan
 
     data = {
         "seed": seed,
@@ -114,7 +114,7 @@ def files_by_process(plan: ProductionPlan, out: Path | str) -> dict[str, list[Pa
 def produce_or_raise(
     plan: ProductionPlan, out: Path, *, what: str, progress: Progress | None = None
 ) -> ProductionSummary:
-    """Run :func:`~l1scout.generate.production.produce` and refuse a run with failed shards.
+    """Run :func:`~l1scout.production.driver.produce` and refuse a run with failed shards.
 
     Args:
         plan: the plan.
@@ -126,7 +126,7 @@ def produce_or_raise(
         ProductionError: the folder cannot be used, or shards failed on every
             attempt (each listed; the others are kept, rerun to retry them).
     """
-    from l1scout.generate.production import produce
+    from l1scout.production.driver import produce
 
     summary = produce(plan, out, progress=progress)
     _log.info(

@@ -37,8 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from l1scout._files import atomic_write_bytes, sha256_file
 from l1scout.errors import ProductionError
-from l1scout.generate.job import card_hashes, settings_hash
-from l1scout.generate.plan import ProductionPlan, ShardSpec, plan_differences
+from l1scout.production.job import card_hashes, settings_hash
+from l1scout.production.plan import ProductionPlan, ShardSpec, plan_differences
 
 __all__ = [
     "LOCK_NAME",

@@ -10,8 +10,9 @@ import pytest
 
 from l1scout._files import sha256_file
 from l1scout.errors import ProductionError
-from l1scout.generate.check import PROBLEM_KINDS, check_dataset
-from l1scout.generate.manifest import (
+from l1scout.production.check import PROBLEM_KINDS, check_dataset
+from l1scout.production.driver import produce
+from l1scout.production.manifest import (
     MANIFEST_NAME,
     Manifest,
     ShardRecord,
@@ -19,8 +20,8 @@ from l1scout.generate.manifest import (
     read_manifest,
     write_manifest,
 )
-from l1scout.generate.plan import ProductionPlan
-from l1scout.generate.production import ShardTask, produce, run_shard
+from l1scout.production.plan import ProductionPlan
+from l1scout.production.shard import ShardTask, run_shard
 
 TTBAR = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"
 PLAN = ProductionPlan(

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from l1scout.errors import ConfigError
-from l1scout.generate.plan import ProductionPlan
 from l1scout.generate.pythia import MAX_SEED
-from l1scout.generate.seeds import (
+from l1scout.processes.catalog import DEFAULT_CATALOG, load_catalog
+from l1scout.production.plan import ProductionPlan
+from l1scout.production.seeds import (
     KIND_EVENTS,
     KIND_POOL,
     MAX_PLAN_SEED,
@@ -24,7 +25,6 @@ from l1scout.generate.seeds import (
     seed_coordinates,
     shard_seed,
 )
-from l1scout.processes.catalog import DEFAULT_CATALOG, load_catalog
 
 # The catalog as it was when the seed layout was fixed. A process's slot is its
 # position, so inserting or reordering processes would change the seeds (and the

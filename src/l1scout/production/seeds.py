@@ -18,7 +18,7 @@ with
 * ``index`` in 0 ... 19,999: the shard's index within its process.
 
 :func:`seed_coordinates` is the inverse. Every numpy stream of a file is
-derived from its seed (see :mod:`l1scout.generate.job`), so they are unique too.
+derived from its seed (see :mod:`l1scout.production.job`), so they are unique too.
 
 Example:
     >>> layout_seed(1, KIND_EVENTS, 1, 0), layout_seed(225, KIND_POOL, 99, 19_999)

@@ -16,19 +16,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from l1scout.errors import GenerationError, ProductionError
-from l1scout.generate import job
-from l1scout.generate.manifest import LOCK_NAME, ShardRecord, read_manifest
 from l1scout.generate.pileup import MinBiasPool, cache_dir
-from l1scout.generate.plan import EngineSpec, ProductionPlan
-from l1scout.generate.production import (
-    ShardFailure,
-    ShardTask,
-    make_jobqueue_cluster,
-    produce,
-    run_shard,
-)
-from l1scout.generate.seeds import seed_coordinates
 from l1scout.io.parquet import AtomicParquetWriter
+from l1scout.production import job
+from l1scout.production.driver import produce
+from l1scout.production.engines import make_jobqueue_cluster
+from l1scout.production.manifest import LOCK_NAME, ShardRecord, read_manifest
+from l1scout.production.plan import EngineSpec, ProductionPlan
+from l1scout.production.seeds import seed_coordinates
+from l1scout.production.shard import ShardFailure, ShardTask, run_shard
 
 TTBAR = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"
 BASE = {

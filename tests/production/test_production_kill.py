@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from l1scout.generate.check import check_dataset
-from l1scout.generate.manifest import read_manifest
-from l1scout.generate.plan import load_plan
-from l1scout.generate.production import produce
+from l1scout.production.check import check_dataset
+from l1scout.production.driver import produce
+from l1scout.production.manifest import read_manifest
+from l1scout.production.plan import load_plan
 
 TTBAR = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"
 PLAN = f"""

@@ -12,7 +12,8 @@ import pytest
 from l1scout.detector.card import load_frontend_card
 from l1scout.detector.view_card import load_view_card
 from l1scout.errors import ConfigError
-from l1scout.generate.job import (
+from l1scout.io.schema import GEN_COLUMNS
+from l1scout.production.job import (
     DATASET_VERSION,
     GenerationConfig,
     available_collections,
@@ -22,7 +23,6 @@ from l1scout.generate.job import (
     run_generation,
     settings_hash,
 )
-from l1scout.io.schema import GEN_COLUMNS
 
 TTBAR = "tt0123j_5f_ckm_LO_MLM_leptonic"
 SMALL = {"events": 12, "pileup": 15.0, "pool_size": 150}

@@ -27,15 +27,15 @@ import pyarrow.parquet as pq
 
 from l1scout._files import sha256_file
 from l1scout.errors import ProductionError
-from l1scout.generate.manifest import (
+from l1scout.io.schema import arrow_schema
+from l1scout.production.manifest import (
     LOCK_NAME,
     MANIFEST_NAME,
     ShardRecord,
     is_temporary,
     read_manifest,
 )
-from l1scout.generate.plan import ShardSpec
-from l1scout.io.schema import arrow_schema
+from l1scout.production.plan import ShardSpec
 
 __all__ = ["PROBLEM_KINDS", "CheckReport", "Problem", "check_dataset"]
 

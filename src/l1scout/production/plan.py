@@ -2,7 +2,7 @@
 
 A plan is a TOML file (or the same values from the command line)::
 
-    seed = 7                      # plan seed, 1 ... 225 (see l1scout.generate.seeds)
+    seed = 7                      # plan seed, 1 ... 225 (see l1scout.production.seeds)
     shard_size = 10000            # events per file (the last file of a process may hold fewer)
     pileup = 200.0                # mean pileup (left out: the front-end card's, 200)
     pool = "shared"               # "shared": one pileup pool per plan; "per_shard": one per file
@@ -21,7 +21,7 @@ A plan is a TOML file (or the same values from the command line)::
 
 :class:`ProductionPlan` validates every value (unknown keys are rejected, errors
 name the field path). :meth:`ProductionPlan.shards` lists the files, named as
-COLLIDE-2V names them, each with its seed from :mod:`l1scout.generate.seeds`.
+COLLIDE-2V names them, each with its seed from :mod:`l1scout.production.seeds`.
 :meth:`ProductionPlan.identity` holds everything that determines the bytes of
 the files, and :meth:`ProductionPlan.plan_hash` its hash; the engine and the
 retries are not part of it.
@@ -51,7 +51,10 @@ from l1scout._version import __version__
 from l1scout.detector.card import load_frontend_card
 from l1scout.detector.view_card import VIEW_NAMES, load_view_card
 from l1scout.errors import ConfigError
-from l1scout.generate.job import (
+from l1scout.generate.pythia import process_settings
+from l1scout.io.schema import Column
+from l1scout.processes.catalog import load_catalog
+from l1scout.production.job import (
     DATASET_VERSION,
     DEFAULT_POOL_SIZE,
     POOL_PROCESS,
@@ -62,10 +65,7 @@ from l1scout.generate.job import (
     columns_of,
     output_path,
 )
-from l1scout.generate.pythia import process_settings
-from l1scout.generate.seeds import MAX_PLAN_SEED, SHARD_SLOTS, pool_seed, process_slot, shard_seed
-from l1scout.io.schema import Column
-from l1scout.processes.catalog import load_catalog
+from l1scout.production.seeds import MAX_PLAN_SEED, SHARD_SLOTS, pool_seed, process_slot, shard_seed
 
 __all__ = [
     "DEFAULT_SHARD_SIZE",
@@ -171,7 +171,7 @@ class ShardSpec:
         process: the catalog process.
         index: the shard's index within its process (0-based).
         events: events in the file.
-        seed: the file's seed (:func:`l1scout.generate.seeds.shard_seed`).
+        seed: the file's seed (:func:`l1scout.production.seeds.shard_seed`).
         pool_seed: the seed of its pileup pool (None without pileup).
         file: its path relative to the output folder (``/`` separated).
     """

@@ -7,7 +7,7 @@ import pytest
 
 from l1scout.detector.card import CARD_DIR
 from l1scout.errors import ConfigError
-from l1scout.generate.plan import ProductionPlan, load_plan, plan_differences
+from l1scout.production.plan import ProductionPlan, load_plan, plan_differences
 
 TTBAR = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"  # catalog position 16: slot 17
 EXAMPLES = Path(__file__).parents[2] / "examples" / "plans"
