@@ -8,36 +8,34 @@ arrays with ``offsets`` of length n_events + 1: event k owns the entries
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._types import F64, I64
 from l1scout.errors import ConfigError
 
 __all__ = [
     "ETA_AT_ZERO_PT",
-    "F32",
-    "F64",
-    "I64",
     "Jagged",
     "PtEtaPhiBatch",
     "check_offsets",
+    "delta_r",
     "eta_phi_pt",
     "event_index",
+    "first_per_event",
     "offsets_from_counts",
     "wrap_phi",
 ]
 
-#: the array types of flat batches
-I64 = npt.NDArray[np.int64]
-F64 = npt.NDArray[np.float64]
-F32 = npt.NDArray[np.float32]
 #: one jagged column: (offsets, flat values)
 Jagged = tuple[npt.NDArray[np.int64], npt.NDArray[Any]]
 
 #: Delphes' pseudorapidity for particles along the beam (pT = 0).
 ETA_AT_ZERO_PT = 999.9
+
+_S = TypeVar("_S", bound=np.generic)
 
 
 def event_index(offsets: npt.ArrayLike) -> I64:
@@ -89,6 +87,47 @@ def wrap_phi(dphi: npt.ArrayLike) -> npt.NDArray[np.floating]:
     if not np.issubdtype(d.dtype, np.floating):
         d = d.astype(np.float64)
     return np.asarray((d + np.pi) % (2 * np.pi) - np.pi)
+
+
+def delta_r(
+    eta1: npt.ArrayLike, phi1: npt.ArrayLike, eta2: npt.ArrayLike, phi2: npt.ArrayLike
+) -> F64:
+    """``sqrt(deta^2 + dphi^2)`` in float64, the azimuth difference wrapped to [-pi, pi).
+
+    Azimuths may be given in [0, 2 pi) on one side and [-pi, pi) on the other;
+    the arguments broadcast against each other.
+
+    >>> delta_r(0.0, 3.0, 0.0, -3.0).round(4).tolist()  # across phi = pi
+    0.2832
+    >>> delta_r([0.0, 1.0], [6.2, 0.5], 0.0, [-0.05, 0.5]).round(4).tolist()
+    [0.0332, 1.0]
+    """
+    deta = np.asarray(eta1, dtype=np.float64) - np.asarray(eta2, dtype=np.float64)
+    dphi = wrap_phi(np.asarray(phi1, dtype=np.float64) - np.asarray(phi2, dtype=np.float64))
+    out: F64 = np.sqrt(deta * deta + dphi * dphi)
+    return out
+
+
+def first_per_event(
+    offsets: npt.ArrayLike, values: npt.ArrayLike, *, fill: float, dtype: type[_S]
+) -> npt.NDArray[_S]:
+    """The first value of every event as *dtype*, *fill* for an empty event.
+
+    The offsets are not checked (see :func:`check_offsets`); the values are
+    cast to *dtype* like an assignment (``float64 -> float32`` rounds).
+
+    >>> first_per_event([0, 2, 2, 3], [1.0, 2.0, 3.0], fill=np.nan, dtype=np.float64).tolist()
+    [1.0, nan, 3.0]
+    >>> first_per_event([0, 1, 1, 3], [5.0, 7.0, 8.0], fill=0.0, dtype=np.float32).tolist()
+    [5.0, 0.0, 7.0]
+    """
+    off = np.asarray(offsets, dtype=np.int64)
+    v = np.asarray(values)
+    counts = off[1:] - off[:-1]
+    out = np.full(len(counts), fill, dtype=dtype)
+    has = counts > 0
+    out[has] = v[off[:-1][has]]
+    return out
 
 
 def check_offsets(

@@ -9,11 +9,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["heavy_flavour", "is_hadron", "is_heavy_flavour_hadron"]
+from l1scout._types import I64, B
 
-I32 = npt.NDArray[np.int32]
-I64 = npt.NDArray[np.int64]
-B = npt.NDArray[np.bool_]
+__all__ = ["heavy_flavour", "is_hadron", "is_heavy_flavour_hadron"]
 
 
 def _quark_digits(pid: I64) -> tuple[I64, I64, I64]:

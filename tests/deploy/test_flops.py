@@ -4,13 +4,14 @@ import pytest
 import torch
 from torch import nn
 
+from l1scout.deploy.fixedpoint import QuantSpec
 from l1scout.deploy.flops import OpCount, count_ops
-from l1scout.deploy.quant import QuantSpec, float_mlp, quantized_mlp
+from l1scout.deploy.quant import float_mlp, quantized_mlp
 from l1scout.errors import ConfigError
 
 
 def test_seed_003_operation_counts() -> None:
-    # seed 003, table 7: "NN 128x4" = 66,432 and "32x3" = 3,296 operations on
+    # the re-calibration study, Table 7: "NN 128x4" = 66,432 and "32x3" = 3,296 operations on
     # 4 inputs (pT, eta, phi, charge) and 3 outputs: 4->128, four 128->128, 128->3,
     # and 4->32, three 32->32, 32->3.
     big = float_mlp([4, 128, 128, 128, 128, 128, 3])

@@ -6,8 +6,9 @@ import torch
 
 from l1scout.deploy._plan import plan_network
 from l1scout.deploy._qlayers import QuantLinear
+from l1scout.deploy.fixedpoint import FixedPoint, QuantSpec
 from l1scout.deploy.fpga import estimate_fpga, trace_logic
-from l1scout.deploy.quant import FixedPoint, QuantSpec, quantized_mlp
+from l1scout.deploy.quant import quantized_mlp
 from l1scout.errors import ConfigError
 
 SPEC = QuantSpec()

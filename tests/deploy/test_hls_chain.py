@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from l1scout.deploy.fixedpoint import FixedPoint, QuantSpec
 from l1scout.deploy.hls import build_firmware
-from l1scout.deploy.quant import FixedPoint, QuantSpec, quantized_mlp
+from l1scout.deploy.quant import quantized_mlp
 
 # AP_TRN activations and an AP_TRN/AP_WRAP output with ample headroom: the other
 # rounding and overflow modes, end to end

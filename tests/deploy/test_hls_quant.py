@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from l1scout.deploy.fixedpoint import FixedPoint, QuantSpec
 from l1scout.deploy.hls import FirmwareProject, build_firmware
-from l1scout.deploy.quant import FixedPoint, QuantSpec, quantized_mlp
+from l1scout.deploy.quant import quantized_mlp
 from l1scout.errors import ConfigError, L1ScoutError
 
 SPEC = QuantSpec()

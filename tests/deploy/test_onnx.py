@@ -7,8 +7,9 @@ import pytest
 import torch
 from torch import nn
 
+from l1scout.deploy.fixedpoint import QuantSpec
 from l1scout.deploy.onnx import OnnxModel, export_onnx, onnx_parity
-from l1scout.deploy.quant import QuantSpec, float_mlp, quantized_mlp
+from l1scout.deploy.quant import float_mlp, quantized_mlp
 from l1scout.errors import ConfigError, DataFormatError
 
 

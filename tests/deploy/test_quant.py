@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from l1scout.deploy._qlayers import FixedPointQuantizer, QuantLinear, QuantReLU
-from l1scout.deploy.quant import FixedPoint, QuantSpec, float_mlp, quantize, quantized_mlp
+from l1scout.deploy.fixedpoint import FixedPoint, QuantSpec
+from l1scout.deploy.quant import float_mlp, quantize, quantized_mlp
 from l1scout.errors import ConfigError
 
 

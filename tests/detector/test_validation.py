@@ -10,8 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from l1scout._jagged import offsets_from_counts
 from l1scout.detector.validation import metrics as m
-from l1scout.detector.validation import report
+from l1scout.detector.validation import plots, reading
 from l1scout.detector.validation.report import (
     describe,
     detect_views,
@@ -19,6 +20,7 @@ from l1scout.detector.validation.report import (
     write_report,
 )
 from l1scout.errors import ConfigError, DataFormatError
+from l1scout.io.dataset import Dataset
 from l1scout.io.schema import GEN_COLUMNS, gen_object_columns, view_columns
 
 # ------------------------------------------------------------------ metrics
@@ -27,7 +29,7 @@ from l1scout.io.schema import GEN_COLUMNS, gen_object_columns, view_columns
 def _random_offsets(rng: np.random.Generator, n_events: int, mean: float) -> np.ndarray:
     c = rng.poisson(mean, n_events)
     c[::5] = 0  # some empty events
-    return np.r_[0, np.cumsum(c)].astype(np.int64)
+    return offsets_from_counts(c)
 
 
 def test_robust_sigma_is_the_gaussian_width_and_ignores_tails() -> None:
@@ -191,11 +193,9 @@ def test_per_event_helpers_match_a_loop() -> None:
     off = _random_offsets(rng, 30, 3)
     v = rng.normal(size=off[-1])
     mask = rng.random(off[-1]) < 0.4
-    first = m.first_per_event(v, off)
     where = m.first_where(v, off, mask, fill=-99.0)
     for ev in range(30):
         seg = range(off[ev], off[ev + 1])
-        assert (first[ev] == v[off[ev]]) if seg else math.isnan(first[ev])
         hits = [i for i in seg if mask[i]]
         assert where[ev] == (v[hits[0]] if hits else -99.0)
     assert m.counts(off).tolist() == np.diff(off).tolist()
@@ -203,7 +203,7 @@ def test_per_event_helpers_match_a_loop() -> None:
         ev for ev in range(30) for _ in range(off[ev], off[ev + 1])
     ]
     with pytest.raises(ConfigError, match="offsets"):
-        m.first_per_event([1.0, 2.0], [0, 1])
+        m.first_where([1.0, 2.0], [0, 1], [True, False])
 
 
 def test_binned_mean_matches_a_loop() -> None:
@@ -521,8 +521,8 @@ def test_checks_fail_when_the_views_are_swapped(tmp_path: Path) -> None:
 
 def test_write_report(sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # one cheap plot here; tests/cli/test_validate.py draws them all
-    cheap = [p for p in report._PLOTS if p[1] is report._plot_multiplicity]
-    monkeypatch.setattr(report, "_PLOTS", tuple(cheap))
+    cheap = [p for p in plots._PLOTS if p[1] is plots._plot_multiplicity]
+    monkeypatch.setattr(plots, "_PLOTS", tuple(cheap))
     out = tmp_path / "page"
     page = write_report([sample, sample], out, command="l1scout validate x --out page")
     assert page == out / "index.html"
@@ -553,6 +553,30 @@ def test_write_report(sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert len(curve["edges"]) == len(curve["efficiency"]) + 1
     assert curve["efficiency"][0] is None  # L1T sees no pion below 2 GeV: empty bins are null
     assert describe("track_dz_resolution")[1] == "mm"
+
+
+def test_numbers_do_not_depend_on_the_chunks_io_reads(
+    sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # io reads chunks within its byte budget, cut at a multiple of batch_size; the
+    # batches (and so every number) are the same as with one chunk for the whole file
+    reference = run_validation([sample], batch_size=32)
+    inputs = reading.open_inputs([sample])
+    per_event = 1e6 / Dataset(inputs.files, inputs.columns, 10_000, 10**6).chunk_events(0)
+    # 1 byte: chunks of one batch beyond the budget; ~70 events: chunks of 64 events
+    for budget in (1, int(70 * per_event)):
+        monkeypatch.setattr(reading, "CHUNK_BYTES", budget)
+        batches = list(reading.open_inputs([sample]).batches(0, 32))
+        assert [b.n_events for b in batches] == [32, 32, 32, 24]
+        result = run_validation([sample], batch_size=32)
+        for view, summary in reference.views.items():
+            got = result.views[view].numbers
+            assert list(got) == list(summary.numbers)
+            assert all(
+                got[k] == v or (math.isnan(got[k]) and math.isnan(v))
+                for k, v in summary.numbers.items()
+            )
+        assert [c.passed for c in result.checks] == [c.passed for c in reference.checks]
 
 
 def test_one_view_gives_no_checks(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 The reference numbers are written out here from the Delphes card
 ``cards/CMS_PhaseII/CMS_PhaseII_200PU_v04.tcl`` (module and parameter named at
-each test) and from the COLLIDE-2V facts in ``shared/reference/detector-views.md``;
+each test) and from the COLLIDE-2V facts in ``docs/physics/detector-views.md``;
 the cards are evaluated through their :class:`BinnedFunction` tables and
 compared with those formulas at many points.
 """

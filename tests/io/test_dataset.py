@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from l1scout.errors import ConfigError, DataFormatError
-from l1scout.io.dataset import Dataset, _goes_to_hub, open_dataset, open_file
+from l1scout.io.dataset import Dataset, open_dataset, open_file
+from l1scout.io.paths import goes_to_hub
 
 PROCESS = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"
 
@@ -311,12 +312,12 @@ def test_missing_and_empty_sources(tmp_path: Path) -> None:
 
 
 def test_hub_routing() -> None:
-    assert _goes_to_hub("fastmachinelearning/collide-1m", None)
-    assert not _goes_to_hub("fastmachinelearning/collide-1m", False)
-    assert not _goes_to_hub("data/*.parquet", None)
-    assert not _goes_to_hub(Path("owner/name"), None)
-    assert not _goes_to_hub("plainname", None)
-    assert _goes_to_hub("/some/folder", True)
+    assert goes_to_hub("fastmachinelearning/collide-1m", None)
+    assert not goes_to_hub("fastmachinelearning/collide-1m", False)
+    assert not goes_to_hub("data/*.parquet", None)
+    assert not goes_to_hub(Path("owner/name"), None)
+    assert not goes_to_hub("plainname", None)
+    assert goes_to_hub("/some/folder", True)
 
 
 def test_random_bytes_are_named(tmp_path: Path) -> None:

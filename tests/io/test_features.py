@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from l1scout._jagged import offsets_from_counts
 from l1scout.errors import ConfigError, DataFormatError
-from l1scout.io._ragged import top_k
 from l1scout.io.features import (
     CONSTITUENT_FEATURES,
     JET_FEATURES,
@@ -27,6 +27,7 @@ from l1scout.io.features import (
     trigger_input_names,
     trigger_inputs,
 )
+from l1scout.io.ragged import top_k
 
 Lists = list[list[Any]]
 
@@ -37,8 +38,7 @@ Lists = list[list[Any]]
 def _jag(lists: Lists, dtype: Any) -> ak.Array:
     """A plain list-per-event array (ListOffsetArray of NumpyArray), as the reader yields."""
     counts = np.array([len(x) for x in lists], dtype=np.int64)
-    offsets = np.zeros(len(lists) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
+    offsets = offsets_from_counts(counts)
     flat = np.array([v for x in lists for v in x], dtype=dtype)
     return ak.Array(
         ak.contents.ListOffsetArray(ak.index.Index64(offsets), ak.contents.NumpyArray(flat))
@@ -47,8 +47,7 @@ def _jag(lists: Lists, dtype: Any) -> ak.Array:
 
 def _nested(lists: list[Lists]) -> ak.Array:
     inner = [jet for event in lists for jet in event]
-    outer = np.zeros(len(lists) + 1, dtype=np.int64)
-    np.cumsum([len(e) for e in lists], out=outer[1:])
+    outer = offsets_from_counts([len(e) for e in lists])
     content = ak.to_layout(_jag(inner, np.int16))
     return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(outer), content))
 
@@ -321,8 +320,7 @@ def _ref_top_k(offsets: np.ndarray, pt: np.ndarray, k: int) -> list[list[int]]:
 def test_top_k_matches_a_stable_sort(dtype: Any, unsorted_fraction: float) -> None:
     rng = np.random.default_rng(int(unsorted_fraction * 100) + np.dtype(dtype).itemsize)
     counts = rng.integers(0, 9, 500)
-    offsets = np.zeros(501, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
+    offsets = offsets_from_counts(counts)
     pt = rng.choice(
         np.array([-1.5, -0.0, 0.0, 0.5, 2.0, 2.0, 7.25, 1e4, np.inf, np.nan]), offsets[-1]
     )
@@ -467,7 +465,7 @@ def test_particle_set_matches_per_event_reference(k: int) -> None:
 
 
 def test_particle_types_survive_the_int8_pid_wrap() -> None:
-    from l1scout.io._ragged import particle_type_one_hot
+    from l1scout.io.ragged import particle_type_one_hot
 
     pid = np.array(
         [

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from l1scout._jagged import offsets_from_counts
 from l1scout.errors import ConfigError
 from l1scout.io.parquet import AtomicParquetWriter
 from l1scout.io.schema import Column
@@ -17,12 +18,12 @@ COLUMNS = (Column("A_PT", "float16"), Column("A_Idx", "int32", depth=2))
 
 def _batch(n: int, per_event: int, start: int) -> dict[str, tuple[np.ndarray, ...]]:
     counts = np.full(n, per_event)
-    off = np.concatenate([[0], np.cumsum(counts)])
+    off = offsets_from_counts(counts)
     values = np.arange(start, start + off[-1], dtype=np.float64)
     inner = np.arange(n + 1)  # one inner list per event
     return {
         "A_PT": (off, values),
-        "A_Idx": (np.arange(n + 1), np.concatenate([[0], np.cumsum(np.ones(n, int))]), inner[1:]),
+        "A_Idx": (np.arange(n + 1), offsets_from_counts(np.ones(n, int)), inner[1:]),
     }
 
 

@@ -13,7 +13,7 @@ from l1scout.processes.catalog import DEFAULT_CATALOG
 
 CAT = load_catalog()
 
-# The 51 COLLIDE-2V process folders of shared/reference/collide-format.md.
+# The 51 COLLIDE-2V process folders of docs/physics/data-format.md.
 _FOLDERS = """
 DYJetsToLL_13TeV-madgraphMLM-pythia8
 ZJetsTo{vv,QQ,bb,cc}_13TeV-madgraphMLM-pythia8

@@ -27,7 +27,7 @@ from l1scout.production.job import (
 TTBAR = "tt0123j_5f_ckm_LO_MLM_leptonic"
 SMALL = {"events": 12, "pileup": 15.0, "pool_size": 150}
 
-# Gen-level columns of shared/reference/collide-format.md with their dtypes
+# Gen-level columns of docs/physics/data-format.md with their dtypes
 # (None: the reference names the field but not its dtype).
 COLLIDE_GEN = {
     "Gen_Part": {
@@ -96,7 +96,7 @@ _JET = {
     "ConstituentsIdx": "list<element: int16>",
 }
 _MET = dict.fromkeys(["MET", "Eta", "Phi"], "halffloat")
-# Detector-view columns of the final COLLIDE schema (shared/reference/collide-format.md).
+# Detector-view columns of the final COLLIDE schema (docs/physics/data-format.md).
 COLLIDE_VIEW = {
     "PFPart": _PART,
     "PUPPIPart": _PART,

@@ -35,7 +35,7 @@ class Tune:
     apply_low_pu_corr: bool = True
 
 
-# shared/reference/detector-views.md (PtMin 0, as the v04 card)
+# docs/physics/detector-views.md (PtMin 0, as the v04 card)
 FULLRECO = Tune(
     bins=(
         Bin(0.0, 1.5, 0.0, 0.2, 0.1, 1.0, 0.2, 0.006, True),

@@ -4,11 +4,12 @@ Importing this package loads neither torch nor hls4ml, onnxruntime or da4ml;
 they are imported when a function needs them.
 """
 
+from l1scout.deploy.fixedpoint import FixedPoint, QuantSpec
 from l1scout.deploy.flops import OpCount, count_ops
 from l1scout.deploy.fpga import FpgaEstimate, estimate_fpga, trace_logic
 from l1scout.deploy.hls import FLOAT_DEFAULT, FirmwareProject, accumulator_format, build_firmware
 from l1scout.deploy.onnx import OnnxModel, export_onnx, onnx_parity
-from l1scout.deploy.quant import FixedPoint, QuantSpec, float_mlp, quantize, quantized_mlp
+from l1scout.deploy.quant import float_mlp, quantize, quantized_mlp
 
 __all__ = [
     "FLOAT_DEFAULT",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from l1scout.deploy.quant import FixedPoint, QuantSpec
+from l1scout.deploy.fixedpoint import FixedPoint, QuantSpec
 from l1scout.errors import ConfigError
 
 if TYPE_CHECKING:

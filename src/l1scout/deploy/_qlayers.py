@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from l1scout.deploy.quant import FixedPoint
+from l1scout.deploy.fixedpoint import FixedPoint
 
 __all__ = ["FixedPointQuantizer", "QuantLinear", "QuantReLU", "fake_quant", "quantize_ste"]
 

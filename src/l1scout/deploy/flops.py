@@ -3,7 +3,7 @@
 Conventions (per event, batch size one):
 
 * a dense layer ``n_in -> n_out`` is ``n_in * n_out`` multiply-accumulates
-  (MACs). This is the count of the recalibration seed document (seed 003,
+  (MACs). This is the count of the re-calibration study (``docs/physics/l1-algorithms.md``,
   section on inference operations, ``O(S H_n (D + N_l H_n + T))`` for ``S = 1``):
   its "NN 128x4" on 4 inputs with 3 outputs is 66,432 operations, the MACs of
   4->128, four 128->128 and 128->3; its "32x3" is 3,296, those of 4->32, three

@@ -21,7 +21,7 @@ Differences from the hls4ml firmware, which the figures do not see: da4ml
 rounds ``AP_RND_CONV`` formats half up (``RND``, its only round-to-nearest),
 which costs the same adders; and it is a different architecture from hls4ml's
 ``Latency`` strategy (the CMS AXOL1TL encoder used 2.1% of the LUTs of a
-Virtex UltraScale+ VU9P and 2 ticks at 40 MHz, seed document 004). For formats
+Virtex UltraScale+ VU9P and 2 ticks at 40 MHz, NGT WP 3.7 report, 2025; ``docs/physics/l1-algorithms.md``, "Latency and resources"). For formats
 that round by truncation, the traced logic computes exactly what the torch model
 does (a test checks it with da4ml's bit-exact interpreter).
 """
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from l1scout.deploy._plan import FLOAT_DEFAULT, plan_network
-from l1scout.deploy.quant import FixedPoint, QuantSpec
+from l1scout.deploy.fixedpoint import FixedPoint, QuantSpec
 from l1scout.errors import ConfigError
 
 if TYPE_CHECKING:

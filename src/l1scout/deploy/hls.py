@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from l1scout.deploy._plan import FLOAT_DEFAULT, Plan, accumulator_format, plan_network
-from l1scout.deploy.quant import FixedPoint, QuantSpec
+from l1scout.deploy.fixedpoint import FixedPoint, QuantSpec
 from l1scout.errors import ConfigError, L1ScoutError
 
 if TYPE_CHECKING:

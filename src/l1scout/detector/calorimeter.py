@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from l1scout._jagged import event_index, offsets_from_counts
+from l1scout._types import F64, I64
 from l1scout.detector.particles import GenParticles
 from l1scout.detector.propagation import SurfaceHits
 from l1scout.detector.tracking import Tracks, lognormal
@@ -36,9 +37,6 @@ __all__ = [
     "particle_deposits",
     "run_calorimeter",
 ]
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,10 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from l1scout._types import F64
+
 __all__ = ["FORMS", "BinnedFunction"]
 
-F64 = npt.NDArray[np.float64]
 _Form = Callable[[F64, F64, dict[str, F64]], F64]
 
 

@@ -17,12 +17,11 @@ import numpy as np
 import numpy.typing as npt
 
 from l1scout._jagged import PtEtaPhiBatch
+from l1scout._types import F64, I64
 from l1scout.errors import DataFormatError
 
 __all__ = ["INVISIBLE_PIDS", "GenParticles"]
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 #: Particles no detector sees: neutrinos, the lightest neutralino, gravitino,
 #: hidden-valley / dark-sector states (Pythia 49xxxxx), heavy neutral leptons.

@@ -50,13 +50,11 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._types import F64, B
 from l1scout.constants import C_LIGHT_GEV_PER_T_M
 from l1scout.errors import ConfigError
 
 __all__ = ["SurfaceHits", "impact_parameters", "propagate_to_surface"]
-
-F64 = npt.NDArray[np.float64]
-B = npt.NDArray[np.bool_]
 
 
 _KAPPA_PER_MM = C_LIGHT_GEV_PER_T_M * 1.0e-3  # GeV / (T mm)

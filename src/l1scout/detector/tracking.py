@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from l1scout._jagged import offsets_from_counts
+from l1scout._types import F64, I64
 from l1scout.detector.param import BinnedFunction
 from l1scout.detector.particles import GenParticles
 from l1scout.detector.propagation import SurfaceHits, impact_parameters
@@ -24,8 +25,6 @@ from l1scout.detector.view_card import TrackingSpec
 
 __all__ = ["Tracks", "lognormal", "particle_class", "reconstruct_tracks"]
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 #: Particle classes of the tracking and calorimeter tables.
 ELECTRON, MUON, HADRON = 0, 1, 2

@@ -177,7 +177,7 @@ class PuppiBin(_Model):
 
 
 class PuppiTune(_Model):
-    """A PUPPI tune: its eta bins and global settings (``shared/reference/puppi.md``)."""
+    """A PUPPI tune: its eta bins and global settings (``docs/physics/puppi.md``)."""
 
     bins: tuple[PuppiBin, ...] = Field(min_length=1)
     min_puppi_weight: float = Field(ge=0, le=1)

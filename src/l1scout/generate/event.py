@@ -16,7 +16,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._jagged import F64, I64, Jagged, eta_phi_pt, event_index
+from l1scout._jagged import Jagged, eta_phi_pt, event_index, offsets_from_counts
+from l1scout._types import F64, I64
 from l1scout.constants import C_MM_PER_PS, C_MM_PER_S
 from l1scout.generate.pileup import PileupDraw
 from l1scout.generate.pythia import RawEvents
@@ -97,12 +98,10 @@ def assemble_columns(
     n_hard = np.bincount(evt_h, minlength=n_ev).astype(np.int64)
     n_pu_parts = np.diff(pileup.part_offsets)
     counts = n_hard + n_pu_parts
-    offsets = np.zeros(n_ev + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
+    offsets = offsets_from_counts(counts)
     total = int(offsets[-1])
 
-    hard_off = np.zeros(n_ev + 1, dtype=np.int64)
-    np.cumsum(n_hard, out=hard_off[1:])
+    hard_off = offsets_from_counts(n_hard)
     pos_h = offsets[evt_h] + (np.arange(len(evt_h)) - hard_off[evt_h])
     evt_p = event_index(pileup.part_offsets)
     pos_p = offsets[evt_p] + n_hard[evt_p] + (np.arange(len(evt_p)) - pileup.part_offsets[evt_p])
@@ -162,8 +161,7 @@ def assemble_columns(
 
     # --- truth vertices: hard scatter (index 0) and pileup collisions (1..N)
     n_vtx = 1 + pileup.n_pu
-    vtx_off = np.zeros(n_ev + 1, dtype=np.int64)
-    np.cumsum(n_vtx, out=vtx_off[1:])
+    vtx_off = offsets_from_counts(n_vtx)
     evt_all = event_index(offsets)
     charged_final = (stat == 1) & (chg != 0)
     gvid = vtx_off[evt_all] + vidx

@@ -30,7 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 from l1scout._files import atomic_write
-from l1scout._jagged import eta_phi_pt
+from l1scout._jagged import eta_phi_pt, offsets_from_counts, wrap_phi
+from l1scout._types import F32, F64, I64
 from l1scout.constants import C_MM_PER_PS
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.generate.pythia import PythiaSource, derive_seed
@@ -57,10 +58,6 @@ POOL_FORMAT = 1
 
 _STREAM_POOL = 0x504F4F4C  # "POOL"
 _STREAM_OVERLAY = 0x4F564C59  # "OVLY"
-
-F32 = npt.NDArray[np.float32]
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 
 def cache_dir() -> Path:
@@ -197,8 +194,7 @@ def build_pool(
             if progress:
                 progress(n)
     counts = np.concatenate([c["counts"] for c in chunks])
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
+    offsets = offsets_from_counts(counts)
     cat = {f: np.concatenate([c[f] for c in chunks]) for f in chunks[0] if f != "counts"}
     return MinBiasPool(offsets=offsets, **cat)
 
@@ -314,8 +310,7 @@ def draw_pileup(
         pz_, pt_ = sample_vertices(rng, spec, n)
         parts_z.append(pz_)
         parts_t.append(pt_)
-    coll_offsets = np.zeros(n_ev + 1, dtype=np.int64)
-    np.cumsum(n_pu, out=coll_offsets[1:])
+    coll_offsets = offsets_from_counts(n_pu)
     pool_index = np.concatenate(parts_idx).astype(np.int64) if parts_idx else np.zeros(0, np.int64)
     phi = np.concatenate(parts_phi) if parts_phi else np.zeros(0)
     z = np.concatenate(parts_z) if parts_z else np.zeros(0)
@@ -330,8 +325,7 @@ def draw_pileup(
         lengths = np.zeros(0, np.int64)
     total = int(lengths.sum())
     coll_of_part = np.repeat(np.arange(len(pool_index)), lengths)
-    first = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=first[1:])
+    first = offsets_from_counts(lengths)
     src = (
         starts[coll_of_part] + (np.arange(total) - first[coll_of_part])
         if total
@@ -340,8 +334,7 @@ def draw_pileup(
     evt_of_coll = np.repeat(np.arange(n_ev), n_pu)
     vertex_index = (np.arange(len(pool_index)) - coll_offsets[evt_of_coll] + 1).astype(np.int32)
     per_event_parts = np.bincount(evt_of_coll, weights=lengths, minlength=n_ev).astype(np.int64)
-    part_offsets = np.zeros(n_ev + 1, dtype=np.int64)
-    np.cumsum(per_event_parts, out=part_offsets[1:])
+    part_offsets = offsets_from_counts(per_event_parts)
 
     if pool is None or total == 0:
         empty_f = np.zeros(0)
@@ -400,5 +393,5 @@ def draw_pileup(
         tpos_mm=pool.vt[src].astype(np.float64) + t[coll_of_part] * C_MM_PER_PS,
         pt=pool_pt[src],
         eta=pool_eta[src],
-        phi_part=np.mod(pool_phi[src] + phi[coll_of_part] + np.pi, 2 * np.pi) - np.pi,
+        phi_part=wrap_phi(pool_phi[src] + phi[coll_of_part]).astype(np.float64, copy=False),
     )

@@ -23,6 +23,8 @@ import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._jagged import offsets_from_counts
+from l1scout._types import F64, I32, I64
 from l1scout.errors import ConfigError, GenerationError
 from l1scout.processes.catalog import Catalog, ProcessSpec
 
@@ -53,10 +55,6 @@ _QUIET = (
 )
 
 MB_TO_PB = 1.0e9
-
-F64 = npt.NDArray[np.float64]
-I32 = npt.NDArray[np.int32]
-I64 = npt.NDArray[np.int64]
 
 
 def check_seed(seed: int, what: str = "seed") -> int:
@@ -252,8 +250,7 @@ class PythiaSource:
         arr = batches[0] if len(batches) == 1 else ak.concatenate(batches)
         prt = arr.prt[:, 1:]  # drop the "system" entry 0
         counts = ak.to_numpy(ak.num(prt)).astype(np.int64)
-        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
+        offsets = offsets_from_counts(counts)
 
         def flat(x: ak.Array, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
             return np.asarray(ak.to_numpy(ak.flatten(x)), dtype=dtype)

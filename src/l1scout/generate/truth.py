@@ -24,6 +24,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._types import I32, I64, B
 from l1scout.pdg import is_hadron, is_heavy_flavour_hadron
 
 __all__ = [
@@ -32,10 +33,6 @@ __all__ = [
     "status_hepmc",
     "truth_mask",
 ]
-
-I32 = npt.NDArray[np.int32]
-I64 = npt.NDArray[np.int64]
-B = npt.NDArray[np.bool_]
 
 
 def status_hepmc(pid: I32, status: I32, first_daughter_pid: I32) -> npt.NDArray[np.int8]:

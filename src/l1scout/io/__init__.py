@@ -1,5 +1,13 @@
 """Schema, Parquet writing and reading (ours, COLLIDE-2V, COLLIDE-1m, the hub), features.
 
+Reading: :func:`~l1scout.io.dataset.open_dataset` (:mod:`l1scout.io.dataset`)
+gives a local :class:`Dataset` or a :class:`HubDataset` (:mod:`l1scout.io.hub`);
+both readers build on :mod:`l1scout.io.paths` (sources to files),
+:mod:`l1scout.io.footer` (a file's footer as a :class:`DataFile`),
+:mod:`l1scout.io.selection` (processes, views, collections, columns) and
+:mod:`l1scout.io.convert` (Arrow to awkward with canonical names), over the
+alias table of :mod:`l1scout.io.aliases`.
+
 ``l1scout.io.torchdata`` (PyTorch datasets) is imported on its own so that
 ``import l1scout.io`` never imports torch.
 """

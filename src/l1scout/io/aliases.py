@@ -2,7 +2,7 @@
 
 Canonical column names are the final COLLIDE-2V names, which are also
 l1scout's (:mod:`l1scout.io.schema`). Three kinds of file are read
-(``shared/reference/collide-format.md``):
+(``docs/physics/data-format.md``, "The COLLIDE-1m schema"):
 
 * ``l1scout``: canonical names, ``dataset_version`` metadata ``l1scout_*``;
 * ``collide2v``: canonical names, ``dataset_version`` ``collide2v_*`` or
@@ -53,6 +53,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from l1scout._types import I32
 from l1scout.errors import DataFormatError
 from l1scout.io.schema import (
     GEN_COLUMNS,
@@ -160,7 +161,7 @@ def wrap_pid(pid: npt.ArrayLike) -> npt.NDArray[np.int8]:
 
 
 @functools.cache
-def _unwrap_table() -> npt.NDArray[np.int32]:
+def _unwrap_table() -> I32:
     # index: the stored byte as uint8; default: the stored value itself
     table = np.arange(256, dtype=np.int32)
     table[table >= 128] -= 256
@@ -170,7 +171,7 @@ def _unwrap_table() -> npt.NDArray[np.int32]:
     return table
 
 
-def unwrap_pid(stored: npt.ArrayLike) -> npt.NDArray[np.int32]:
+def unwrap_pid(stored: npt.ArrayLike) -> I32:
     """Undo the int8 wrap of legacy PID values (int32 out); values outside the table pass through.
 
     >>> unwrap_pid(np.array([-92, -45, 45, 22, -126, 5, -1], dtype=np.int8)).tolist()

@@ -6,7 +6,11 @@ streaming=True, columns=[...])``, the call of the published COLLIDE
 tutorials (the hub dataset declares no configs: default config, split
 ``train``, one folder per process), and yields the same chunks as
 :class:`l1scout.io.dataset.Dataset`: awkward record arrays with canonical
-names through the same alias table, float16 upcast, legacy PID unwrapped.
+names through the same alias table, float16 upcast, legacy PID unwrapped
+(the same conversion, :mod:`l1scout.io.convert`, and selection,
+:mod:`l1scout.io.selection`; this module does not import
+:mod:`l1scout.io.dataset`, whose :func:`~l1scout.io.dataset.open_dataset`
+dispatches here).
 
 The same code reads a local folder laid out like the hub repository,
 ``<root>/<process>/*.parquet``, through the same ``datasets`` parquet builder
@@ -37,16 +41,10 @@ import pyarrow.parquet as pq
 
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.aliases import SchemaKind, closest_names, detect_schema
-from l1scout.io.dataset import (
-    _as_list,
-    _chunks,
-    _common_columns,
-    _decode_metadata,
-    _hint,
-    _joined,
-    _parquet_files,
-    select_columns,
-)
+from l1scout.io.convert import events_from_batches, join_chunks
+from l1scout.io.footer import decode_metadata
+from l1scout.io.paths import parquet_files
+from l1scout.io.selection import common_columns, did_you_mean, name_list, select_columns
 
 __all__ = ["ALL_PROCESSES", "HubDataset"]
 
@@ -83,7 +81,7 @@ def _load(source: str, process: str, columns: Sequence[str] | None = None) -> An
 
 
 def _local_files(root: Path, process: str) -> list[Path]:
-    return _parquet_files(root if process == ALL_PROCESSES else root / process)
+    return parquet_files(root if process == ALL_PROCESSES else root / process)
 
 
 class HubDataset:
@@ -97,8 +95,9 @@ class HubDataset:
         processes: process folders (``data_dir``) to stream, in order; None: a
             local root's every process folder, or the whole remote repository
             as one stream labelled :data:`ALL_PROCESSES`.
-        views, collections, columns: the selection, as for
-            :func:`~l1scout.io.dataset.open_dataset`.
+        views: the selection, as for :func:`~l1scout.io.dataset.open_dataset`.
+        collections: the selection, as for :func:`~l1scout.io.dataset.open_dataset`.
+        columns: the selection, as for :func:`~l1scout.io.dataset.open_dataset`.
         chunk_size: events per chunk at most.
     """
 
@@ -145,7 +144,7 @@ class HubDataset:
         if self._root is not None:
             files = _local_files(self._root, process)
             if not files:
-                hint = _hint(closest_names(process, self._default_processes()))
+                hint = did_you_mean(closest_names(process, self._default_processes()))
                 msg = f"{self.source}: no process folder {process!r} with .parquet files{hint}"
                 raise ConfigError(msg)
             try:
@@ -153,7 +152,7 @@ class HubDataset:
             except (pa.ArrowException, OSError) as exc:
                 msg = f"{self.source}/{process}: a file is not readable Parquet ({exc})"
                 raise DataFormatError(msg) from exc
-            metadata = _decode_metadata(metas[0].metadata)
+            metadata = decode_metadata(metas[0].metadata)
             n_events = sum(m.num_rows for m in metas)
         ds = _load(self.source, process)
         if ds.features is None:
@@ -170,7 +169,7 @@ class HubDataset:
         return _Stream(process, match.kind, dict(match.physical), match.unwrap, n_events)
 
     def _common(self) -> tuple[list[str], dict[str, list[str]]]:
-        return _common_columns([(s.process, s.physical) for s in self._streams])
+        return common_columns([(s.process, s.physical) for s in self._streams])
 
     def __repr__(self) -> str:
         return (
@@ -201,7 +200,7 @@ class HubDataset:
         out = object.__new__(HubDataset)
         out.__dict__.update(self.__dict__)
         common, partial = self._common()
-        out.columns = select_columns(common, columns=_as_list(columns, "columns"), partial=partial)
+        out.columns = select_columns(common, columns=name_list(columns, "columns"), partial=partial)
         out._data = {}
         return out
 
@@ -234,7 +233,7 @@ class HubDataset:
         size = self.chunk_size if chunk_size is None else int(chunk_size)
         pairs = [(c, stream.physical[c]) for c in self.columns]
         unwrap = stream.unwrap & set(self.columns)
-        yield from _chunks(
+        yield from events_from_batches(
             iter(ds.iter(batch_size=size)), pairs, unwrap, f"{self.source} ({process})"
         )
 
@@ -244,7 +243,7 @@ class HubDataset:
 
     def read(self, max_events: int | None = None) -> ak.Array:
         """All events (or the first *max_events*) in one array; mind the memory."""
-        out = _joined(self, max_events)
+        out = join_chunks(self, max_events)
         if out is None:
             msg = f"{self.source}: the stream holds no event"
             raise DataFormatError(msg)

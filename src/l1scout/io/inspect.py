@@ -1,7 +1,7 @@
 """Summaries of l1scout and COLLIDE Parquet files: schema kind, views, collections, key numbers.
 
 Works on l1scout files, final COLLIDE-2V files and older COLLIDE-1m files
-alike: the schema is found by :func:`l1scout.io.dataset.open_file` and every
+alike: the schema is found by :func:`l1scout.io.footer.open_file` and every
 number is computed on canonical names (:mod:`l1scout.io.aliases`). The data
 are read in chunks of one column per collection, so memory stays bounded.
 """
@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from l1scout.errors import DataFormatError
 from l1scout.io.aliases import column_collection, column_view
-from l1scout.io.dataset import DataFile, _data_file, _parquet_file
+from l1scout.io.footer import DataFile, data_file, parquet_file
 
 __all__ = ["FileSummary", "inspect_file"]
 
@@ -132,8 +132,8 @@ def inspect_file(path: Path | str) -> FileSummary:
         DataFormatError: the file is missing, not Parquet, corrupt, or of no
             known schema; the message names the file.
     """
-    pf = _parquet_file(Path(path))  # the footer is read once, here
-    df = _data_file(Path(path), pf)
+    pf = parquet_file(Path(path))  # the footer is read once, here
+    df = data_file(Path(path), pf)
     columns = [(f.name, str(f.type)) for f in pf.schema_arrow]
     mult, numbers = _scan(df, pf, _count_columns(df))
     notes: tuple[str, ...] = ()

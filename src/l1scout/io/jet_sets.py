@@ -44,11 +44,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from l1scout._jagged import offsets_from_counts
+from l1scout._types import F32, I64, B
 from l1scout.errors import DataFormatError
-from l1scout.io._ragged import (
-    F32,
-    I64,
-    B,
+from l1scout.io.particle_sets import (
+    PARTICLE_FEATURES,
+    particle_columns,
+    particle_features,
+    relative_features,
+)
+from l1scout.io.ragged import (
     EventsLike,
     check_count,
     field_like,
@@ -58,12 +62,6 @@ from l1scout.io._ragged import (
     nested,
     segment_arange,
     top_k,
-)
-from l1scout.io.particle_sets import (
-    PARTICLE_FEATURES,
-    particle_columns,
-    particle_features,
-    relative_features,
 )
 
 __all__ = [
@@ -182,8 +180,8 @@ def _constituent_indices(
             int((~valid).sum()),
         )
         cum = offsets_from_counts(valid)
-        jet_start = np.cumsum(counts) - counts
-        counts = cum[jet_start + counts] - cum[jet_start]
+        jet_bounds = offsets_from_counts(counts)
+        counts = cum[jet_bounds[1:]] - cum[jet_bounds[:-1]]
         local, event = local[valid], event[valid]
     glob = part_offsets[:-1][event] + local
     top, top_mask = top_k(offsets_from_counts(counts), part_pt[glob], n_constituents)

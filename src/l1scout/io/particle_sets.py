@@ -19,7 +19,7 @@ and their units:
 =================  =====  =====================================================
 
 The particle type comes from PID and charge as the views write them
-(:func:`l1scout.io._ragged.particle_type_one_hot`): photons are ECAL neutrals
+(:func:`l1scout.io.ragged.particle_type_one_hot`): photons are ECAL neutrals
 (PID 22), neutral hadrons the HCAL neutrals (PID 0 in the views, any other
 neutral id accepted), electrons and muons charged with |PID| 11 and 13, the
 other charged candidates charged hadrons. Truth labels (``IsPU`` by default:
@@ -49,11 +49,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from l1scout._jagged import wrap_phi
-from l1scout.io._ragged import (
-    F32,
-    I64,
+from l1scout._types import F32, I64, B
+from l1scout.io.ragged import (
     PARTICLE_TYPES,
-    B,
     EventsLike,
     check_count,
     field_like,

@@ -1,7 +1,7 @@
 """Input scalers that an FPGA can apply, with their constants saved as JSON.
 
 :class:`PowerOfTwoRobustScaler` is the preprocessing of the CMS anomaly-detection
-trigger AXOL1TL (``shared/reference/l1-algorithms.md``): per feature, the 5-95th
+trigger AXOL1TL (``docs/physics/l1-algorithms.md``, "Input scaling"): per feature, the 5-95th
 percentile range is mapped into [-2, 2] with an offset rounded to a fixed-point
 step and a scale that is a power of two, so that the firmware applies it as
 subtract-and-shift (no multiplier, no DSP). :class:`StandardScaler` is the
@@ -11,7 +11,7 @@ Both work on arrays of shape (..., F) (F features, any leading dimensions:
 (n, 57) trigger inputs, (n, k, F) particle sets) and can leave entries out of
 the fit:
 
-* ``ignore`` (to :meth:`fit`, :meth:`transform`, :meth:`inverse_transform`): a
+* ``ignore`` (to ``fit``, ``transform``, ``inverse_transform``): a
   bool array of the shape of ``x``, or of ``x.shape[:-1]`` for whole rows (for
   a particle set, ``ignore=~mask``); True entries are not used by the fit.
 * ``object_size`` (setting): the features are objects of ``object_size``
@@ -19,7 +19,7 @@ the fit:
   object with pT == 0 is padding and all its features are ignored
   (:func:`zero_pt_mask`).
 
-What becomes of ignored entries in :meth:`transform` is the ``pad_value``
+What becomes of ignored entries in ``transform`` is the ``pad_value``
 setting. The default ``None`` applies the same subtract-and-shift to every
 entry, padded or not: that is what a firmware that scales every input without
 a comparator does, so training sees exactly what the trigger computes, and a
@@ -52,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from l1scout._datafile import format_validation_error
 from l1scout._files import atomic_write_bytes
+from l1scout._types import F32, F64, I64, B
 from l1scout.errors import ConfigError
 
 __all__ = [
@@ -61,11 +62,6 @@ __all__ = [
     "power_of_two_shift",
     "zero_pt_mask",
 ]
-
-F64 = npt.NDArray[np.float64]
-F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
-B = npt.NDArray[np.bool_]
 
 _FORMAT_VERSION = 1
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -123,7 +119,7 @@ class ScalerSettings(BaseModel):
 
     Attributes:
         object_size: features per object whose first is pT; pT == 0 objects are ignored.
-        pad_value: the value of ignored entries after :meth:`transform`
+        pad_value: the value of ignored entries after ``transform``
             (None: transformed like the others).
         feature_names: names of the F features, checked against the data's F.
     """
@@ -423,7 +419,9 @@ class PowerOfTwoRobustScaler(_Scaler):
         quantiles: the percentile range (percent) that maps into [-target, target].
         target: the half width of the image of the range (2 for [-2, 2]).
         offset_lsb: the rounding step of the offset, a power of two.
-        object_size, pad_value, feature_names: see :class:`ScalerSettings`.
+        object_size: see :class:`ScalerSettings`.
+        pad_value: see :class:`ScalerSettings`.
+        feature_names: see :class:`ScalerSettings`.
 
     Raises:
         ConfigError: a setting is invalid (the message names it).
@@ -539,7 +537,9 @@ class StandardScaler(_Scaler):
     entries gets mean 0 and std 1, a constant feature std 1.
 
     Args:
-        object_size, pad_value, feature_names: see :class:`ScalerSettings`.
+        object_size: see :class:`ScalerSettings`.
+        pad_value: see :class:`ScalerSettings`.
+        feature_names: see :class:`ScalerSettings`.
 
     Attributes (after :meth:`fit` or :meth:`load`), arrays of length F:
         mean, std, counts (entries used).

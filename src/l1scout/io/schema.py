@@ -2,7 +2,7 @@
 
 Every column is ``<View>_<Collection>_<Field>`` (truth and event columns have
 no view), holds one list per event (event-level quantities are lists of
-length 1), and has the dtype of ``shared/reference/collide-format.md``.
+length 1), and has the dtype of ``docs/physics/data-format.md``.
 Columns that COLLIDE does not have are marked ``collide=False``: l1scout
 extensions, documented here.
 

@@ -3,7 +3,7 @@
 The CMS anomaly-detection trigger AXOL1TL reads 19 objects x (pT, eta, phi):
 1 missing transverse momentum (eta = 0), 4 e/gamma, 4 muons and 10 jets,
 each group sorted by decreasing pT and zero-padded
-(``shared/reference/l1-algorithms.md``; the public ADC2021 data set, Govorkova
+(``docs/physics/l1-algorithms.md``, "Trigger inputs"; the public ADC2021 data set, Govorkova
 et al., Sci. Data 2022, stores them as an array of shape (19, 3)). Here they
 are built from the columns of one detector view (``L1T`` by default):
 
@@ -41,14 +41,13 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import numpy.typing as npt
 
-from l1scout._jagged import event_index, offsets_from_counts
+from l1scout._jagged import event_index, first_per_event, offsets_from_counts
+from l1scout._types import F32, I64
 from l1scout.errors import ConfigError
-from l1scout.io._ragged import (
+from l1scout.io.ragged import (
     EventsLike,
     field_like,
-    first_per_event,
     gather,
     jagged,
     n_events,
@@ -72,7 +71,6 @@ TRIGGER_OBJECTS: tuple[tuple[str, int], ...] = (("MET", 1), ("EGamma", 4), ("Muo
 N_TRIGGER_INPUTS = 57
 
 _QUANTITIES = ("PT", "Eta", "Phi")
-F32 = npt.NDArray[np.float32]
 
 
 def trigger_input_names(view: str = "L1T") -> tuple[str, ...]:
@@ -105,26 +103,26 @@ def trigger_input_columns(
     return tuple(cols)
 
 
-def _objects(events: EventsLike, prefix: str) -> tuple[npt.NDArray[np.int64], list[F32]]:
+def _objects(events: EventsLike, prefix: str) -> tuple[I64, list[F32]]:
     """Offsets and flat float32 (PT, Eta, Phi) of the collection *prefix*."""
     offsets, pt = jagged(events, f"{prefix}_PT", np.float32)
     rest = [field_like(events, prefix, q, offsets, np.float32) for q in _QUANTITIES[1:]]
     return offsets, [pt, *rest]
 
 
-def _top(offsets: npt.NDArray[np.int64], values: list[F32], k: int) -> tuple[F32, np.ndarray]:
+def _top(offsets: I64, values: list[F32], k: int) -> tuple[F32, np.ndarray]:
     """(n, k, 3) float32 of the k highest-pT objects, and their (n, k) mask."""
     idx, mask = top_k(offsets, values[0], k)
     return np.stack([gather(v, idx, mask) for v in values], axis=-1), mask
 
 
 def _photons_apart(
-    e_off: npt.NDArray[np.int64],
+    e_off: I64,
     e: list[F32],
-    g_off: npt.NDArray[np.int64],
+    g_off: I64,
     g: list[F32],
     overlap_dr: float,
-) -> tuple[npt.NDArray[np.int64], list[F32]]:
+) -> tuple[I64, list[F32]]:
     """The photons farther than *overlap_dr* from every electron of their event."""
     if overlap_dr <= 0 or len(e[0]) == 0 or len(g[0]) == 0:
         return g_off, g
@@ -201,8 +199,8 @@ def trigger_inputs(
     out = np.zeros((n, 19, 3), dtype=np.float32)
     m_off, m_pt = jagged(events, f"{view}_{met}_MET", np.float32)
     p_off, m_phi = jagged(events, f"{view}_{met}_Phi", np.float32)
-    out[:, 0, 0] = first_per_event(m_off, m_pt)
-    out[:, 0, 2] = first_per_event(p_off, m_phi)
+    out[:, 0, 0] = first_per_event(m_off, m_pt, fill=0.0, dtype=np.float32)
+    out[:, 0, 2] = first_per_event(p_off, m_phi, fill=0.0, dtype=np.float32)
     out[:, 1:5] = _egamma(events, view, overlap_dr, photons)
     out[:, 5:9] = _top(*_objects(events, f"{view}_MuonTight"), 4)[0]
     out[:, 9:19] = _top(*_objects(events, f"{view}_{jets}"), 10)[0]

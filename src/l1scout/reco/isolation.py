@@ -43,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from l1scout._jagged import check_offsets, event_index
+from l1scout._types import F64
 from l1scout.errors import ConfigError
 
 __all__ = [
@@ -53,8 +54,6 @@ __all__ = [
     "isolation",
 ]
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 NEUTRAL, CHARGED_NOPU, CHARGED_PU = 0, 1, 2
 """Candidate classes (``int8``): neutral, charged from the primary vertex, charged pileup."""

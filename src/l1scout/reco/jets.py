@@ -2,7 +2,9 @@
 
 The clustering itself is FastJet (M. Cacciari, G. P. Salam, G. Soyez, EPJC 72
 (2012) 1896, arXiv:1111.6097) through its scikit-hep Python binding, run on a
-whole batch at once with the binding's awkward multi-event interface. The
+whole batch at once with the binding's awkward multi-event interface. FastJet
+prints its banner on first use in every process (each Dask worker, each
+clustering process); :func:`_fastjet` turns it off before the first clustering. The
 sequential-recombination algorithms are anti-kT (Cacciari, Salam, Soyez, JHEP
 04 (2008) 063, arXiv:0802.1189), kT and Cambridge/Aachen, all with E-scheme
 recombination (four-vector sums), as Delphes' ``FastJetFinder`` module runs
@@ -37,6 +39,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -44,7 +47,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._jagged import check_offsets, offsets_from_counts
+from l1scout._jagged import check_offsets, offsets_from_counts, wrap_phi
+from l1scout._types import F64, I64
 from l1scout.errors import ConfigError
 from l1scout.pdg import heavy_flavour
 
@@ -57,8 +61,6 @@ __all__ = [
     "jet_flavour",
 ]
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 #: FastJet's name for each algorithm a spec may ask for.
 _ALGORITHMS: dict[str, str] = {
@@ -167,9 +169,24 @@ def _check_jets(jets: Jets, name: str = "jets") -> int:
 # clustering
 
 
+@functools.cache
+def _fastjet() -> Any:
+    """The ``fastjet`` module, its banner turned off (once per process).
+
+    The banner goes to FastJet's banner stream on the first clustering of a
+    process; a null stream suppresses it. The stream is a static of the shared
+    ``libfastjet`` that both the SWIG and the awkward (pybind11) interfaces use,
+    so setting it through the SWIG class covers both.
+    """
+    import fastjet
+
+    fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)
+    return fastjet
+
+
 def _jet_definition(spec: JetDefinitionSpec) -> Any:
     """Build the FastJet jet definition of ``spec`` with E-scheme recombination."""
-    import fastjet
+    fastjet = _fastjet()
 
     algorithm = getattr(fastjet, _ALGORITHMS[spec.algorithm])
     # Keep to this three-argument form: the binding's four-argument call
@@ -213,8 +230,8 @@ def _run_fastjet(
         constituent counts, and the constituent indices local to each event.
     """
     import awkward as ak
-    import fastjet
 
+    fastjet = _fastjet()
     content = ak.contents.RecordArray(
         [ak.contents.NumpyArray(a) for a in momenta], ["px", "py", "pz", "E"]
     )
@@ -407,7 +424,7 @@ def jet_flavour(
     )
 
     d_eta = jets.eta[pair_jet] - t_eta[pair_tag]
-    d_phi = np.remainder(jets.phi[pair_jet] - t_phi[pair_tag] + np.pi, 2.0 * np.pi) - np.pi
+    d_phi = wrap_phi(jets.phi[pair_jet] - t_phi[pair_tag])
     dr2 = d_eta * d_eta + d_phi * d_phi
     inside = dr2 <= delta_r * delta_r
     pair_jet, pair_tag, dr2 = pair_jet[inside], pair_tag[inside], dr2[inside]
@@ -538,8 +555,7 @@ def constituent_sums(
     q = q_all[coff[event_of_const] + local]
 
     def per_jet(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        cumulative = np.zeros(values.shape[0] + 1, dtype=np.int64)
-        np.cumsum(values, out=cumulative[1:])
+        cumulative = offsets_from_counts(values)  # prefix sums, from 0
         co = jets.constituent_offsets
         return cumulative[co[1:]] - cumulative[co[:-1]]
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._jagged import event_index, offsets_from_counts
+from l1scout._jagged import event_index, offsets_from_counts, wrap_phi
+from l1scout._types import F64, I64
 from l1scout.detector.calorimeter import CaloTowers
 from l1scout.detector.param import BinnedFunction
 from l1scout.detector.particles import GenParticles
@@ -32,9 +33,6 @@ from l1scout.reco.isolation import CHARGED_NOPU, CHARGED_PU, NEUTRAL, IsolationS
 from l1scout.reco.particleflow import Candidates
 
 __all__ = ["IsolationInputs", "ehad_over_eem", "keep_with", "match_photons", "select"]
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -153,7 +151,7 @@ def match_photons(
         if hi == lo:
             continue
         gi = g[lo:hi]
-        dphi = np.mod(phi[i] - gen.phi[gi] + np.pi, 2 * np.pi) - np.pi
+        dphi = wrap_phi(phi[i] - gen.phi[gi])
         dr2 = (eta[i] - gen.eta[gi]) ** 2 + dphi**2
         ok = (dr2 <= delta_r**2) & (np.abs(pt[i] - gen.pt[gi]) <= pt_ratio * gen.pt[gi])
         matched[i] = bool(ok.any())

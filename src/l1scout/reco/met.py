@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["missing_momentum", "scalar_ht"]
+from l1scout._types import F64
 
-F64 = npt.NDArray[np.float64]
+__all__ = ["missing_momentum", "scalar_ht"]
 
 
 def _sum(event: npt.NDArray[np.int64], values: F64, n_events: int) -> F64:

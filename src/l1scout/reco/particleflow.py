@@ -23,14 +23,13 @@ import numpy as np
 import numpy.typing as npt
 
 from l1scout._jagged import PtEtaPhiBatch, offsets_from_counts
+from l1scout._types import F64, I64
 from l1scout.detector.calorimeter import NeutralCandidates
 from l1scout.detector.particles import GenParticles
 from l1scout.detector.tracking import Tracks
 
 __all__ = ["Candidates", "build_candidates"]
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 _NEUTRAL_BASE = np.uint32(1 << 31)
 

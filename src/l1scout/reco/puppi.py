@@ -2,7 +2,7 @@
 
 PUPPI (D. Bertolini, P. Harris, M. Low, N. Tran, JHEP 10 (2014) 059) gives each
 particle-flow candidate a weight in [0, 1], the probability that it comes from
-the primary collision. This module follows ``shared/reference/puppi.md`` step by
+the primary collision. This module follows ``docs/physics/puppi.md`` step by
 step, i.e. Delphes' ``modules/RunPUPPI.cc`` with ``external/PUPPI/PuppiContainer.cc``
 and ``PuppiAlgo.cc``, with metric 5 (``log(sum pT^2 / dR^2)``) and CHS applied:
 
@@ -84,7 +84,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-from l1scout._jagged import check_offsets
+from l1scout._jagged import check_offsets, wrap_phi
+from l1scout._types import F64, I64, B
 from l1scout.errors import ConfigError
 
 __all__ = [
@@ -106,10 +107,7 @@ CHARGED_PU = 2
 #: Category code of an electron or muon: weight 1, not used by PUPPI.
 LEPTON = 3
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
-B = npt.NDArray[np.bool_]
 
 #: Neighbours closer than this in dR^2 are skipped (``PuppiContainer::var_within_R``).
 _DR2_MIN = 1e-4
@@ -587,7 +585,7 @@ def puppi_weights(
 ) -> npt.NDArray[np.float32]:
     """PUPPI weight of every particle-flow candidate of a batch of events.
 
-    Implements Steps 1-5 of ``shared/reference/puppi.md`` (Delphes 3.5
+    Implements Steps 1-5 of ``docs/physics/puppi.md`` (Delphes 3.5
     ``RunPUPPI``, metric 5, CHS on); see the module docstring for the choices
     taken from the Delphes source where the reference is silent.
 
@@ -622,7 +620,7 @@ def puppi_weights(
     phi_a = _flat_float("phi", phi, n)
     outside = (phi_a < -math.pi) | (phi_a > math.pi)
     if np.any(outside):  # e.g. float32 +-pi, which lies just outside the float64 range
-        phi_a = np.where(outside, np.remainder(phi_a + math.pi, 2.0 * math.pi) - math.pi, phi_a)
+        phi_a = np.where(outside, wrap_phi(phi_a), phi_a)
     cat_raw = np.asarray(category)
     if cat_raw.ndim != 1 or cat_raw.shape[0] != n or not np.issubdtype(cat_raw.dtype, np.integer):
         raise ConfigError(

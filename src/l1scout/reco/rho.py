@@ -32,12 +32,11 @@ import numpy as np
 import numpy.typing as npt
 
 from l1scout._jagged import check_offsets, event_index
+from l1scout._types import F64
 from l1scout.errors import ConfigError
 
 __all__ = ["rho_for", "rho_grid_median"]
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 # Upper bound on the (events x cells) table built at once, to bound memory.
 _MAX_TABLE_ENTRIES = 4_000_000

@@ -18,10 +18,10 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Vertices", "gap_cluster_vertices"]
+from l1scout._jagged import offsets_from_counts
+from l1scout._types import F64, I64
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
+__all__ = ["Vertices", "gap_cluster_vertices"]
 
 
 @dataclass(frozen=True)
@@ -145,8 +145,7 @@ def gap_cluster_vertices(
     order = np.lexsort((-vsum, vevent))
     new_local = np.empty(len(vz), dtype=np.int64)
     counts = np.bincount(vevent, minlength=n_ev)
-    v_off = np.zeros(n_ev + 1, dtype=np.int64)
-    np.cumsum(counts, out=v_off[1:])
+    v_off = offsets_from_counts(counts)
     new_local[order] = np.arange(len(vz)) - v_off[vevent[order]]
     track_vertex = np.full(len(label), -1, dtype=np.int64)
     ok = label >= 0

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from l1scout._jagged import event_index, offsets_from_counts
 from l1scout._timing import Timer, stage
+from l1scout._types import F64, I64
 from l1scout.detector.calorimeter import (
     CaloTowers,
     energy_fractions,
@@ -51,8 +52,6 @@ from l1scout.reco.vertexing import gap_cluster_vertices
 
 __all__ = ["simulate_view", "truth_objects"]
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 Columns = dict[str, tuple[npt.NDArray[Any], ...]]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from l1scout.deploy.quant import FixedPoint, QuantSpec
+from l1scout.deploy.fixedpoint import FixedPoint, QuantSpec
 from l1scout.errors import ConfigError
 from l1scout.tasks.anomaly.config import (
     AugmentConfig,

@@ -32,7 +32,7 @@ ALL_SCALES = (MUON_PT, MUON_ETA, MUON_PHI, JET_PT, JET_ETA, JET_PHI)
 
 
 def test_scale_constants_follow_the_seed_tables() -> None:
-    # seed 003 Table 2 (muons) and Table 4 (jets): ranges and bin widths
+    # the re-calibration study, Table 2 (muons) and Table 4 (jets): ranges and bin widths
     assert (MUON_PT.lo, MUON_PT.hi, MUON_PT.lsb) == (0, 511, 0.5)
     assert (MUON_ETA.lo, MUON_ETA.hi, MUON_ETA.lsb) == (-256, 255, 0.0870 / 8)
     assert (MUON_PHI.lo, MUON_PHI.hi) == (0, 575)

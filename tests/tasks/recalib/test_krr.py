@@ -22,7 +22,7 @@ from l1scout.tasks.recalib.krr import (
 
 
 def _naive_kernel(x: np.ndarray, c: np.ndarray, p: KernelParams) -> float:
-    """One kernel value, written out as in seed 003 section 4a."""
+    """One kernel value, written out as in the re-calibration study (docs/physics/l1-algorithms.md)."""
     if p.kernel == "gaussian":
         return math.exp(-sum((a - b) ** 2 for a, b in zip(x, c, strict=True)) / (2 * p.sigma**2))
     dot = sum(a * b for a, b in zip(x, c, strict=True))

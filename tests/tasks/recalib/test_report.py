@@ -23,7 +23,7 @@ from l1scout.tasks.recalib.report import (
     rmse_rich,
     write_report,
 )
-from l1scout.tasks.recalib.study import ModelResult, StudyResult
+from l1scout.tasks.recalib.results import ModelResult, StudyResult
 from l1scout.tasks.recalib.synthetic import synthetic_dataset
 
 

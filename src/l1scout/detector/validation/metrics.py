@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._jagged import check_offsets, event_index, wrap_phi
+from l1scout._jagged import check_offsets, delta_r, event_index, offsets_from_counts, wrap_phi
+from l1scout._types import F64, I64
 from l1scout.errors import ConfigError
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
     "counts",
     "delta_r",
     "event_index",
-    "first_per_event",
     "first_where",
     "jet_response",
     "match_closest",
@@ -58,10 +58,6 @@ __all__ = [
     "weighted_fraction",
     "wrap_phi",
 ]
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-Bool = npt.NDArray[np.bool_]
 
 #: ``fUniqueID`` of neutral candidates starts here (tracks: Gen_Part index + 1).
 NEUTRAL_UID_MIN = 1 << 31
@@ -84,19 +80,6 @@ def counts(offsets: npt.ArrayLike) -> I64:
     [2, 0, 3]
     """
     return np.diff(np.asarray(offsets, dtype=np.int64)).astype(np.int64)
-
-
-def delta_r(
-    eta1: npt.ArrayLike, phi1: npt.ArrayLike, eta2: npt.ArrayLike, phi2: npt.ArrayLike
-) -> F64:
-    """Delta R = sqrt(Delta eta^2 + Delta phi^2), Delta phi wrapped.
-
-    >>> float(delta_r(0.0, 3.0, 0.0, -3.0).round(4))
-    0.2832
-    """
-    deta = _f64(eta1) - _f64(eta2)
-    dphi = wrap_phi(_f64(phi1) - _f64(phi2))
-    return np.sqrt(deta * deta + dphi * dphi)
 
 
 def robust_sigma(x: npt.ArrayLike) -> float:
@@ -449,7 +432,7 @@ def match_closest(
     if total == 0:
         return out
     ref_of_pair = np.repeat(np.arange(len(reta), dtype=np.int64), rep)
-    block_start = np.cumsum(rep) - rep
+    block_start = offsets_from_counts(rep)[:-1]
     local = np.arange(total, dtype=np.int64) - np.repeat(block_start, rep)
     obj_of_pair = ooff[ev[ref_of_pair]] + local
     dr = delta_r(reta[ref_of_pair], rphi[ref_of_pair], oeta[obj_of_pair], ophi[obj_of_pair])
@@ -458,23 +441,6 @@ def match_closest(
     best = order[first]
     keep = dr[best] < max_dr
     out[ref_of_pair[best[keep]]] = obj_of_pair[best[keep]]
-    return out
-
-
-def first_per_event(
-    values: npt.ArrayLike, offsets: npt.ArrayLike, fill: float = float("nan")
-) -> F64:
-    """The first entry of every event (``fill`` for empty events).
-
-    >>> first_per_event([1.0, 2.0, 3.0], [0, 2, 2, 3]).tolist()
-    [1.0, nan, 3.0]
-    """
-    v = _f64(values)
-    off = check_offsets(offsets, "offsets", len(v))
-    c = counts(off)
-    out = np.full(len(c), fill, dtype=np.float64)
-    has = c > 0
-    out[has] = v[off[:-1][has]]
     return out
 
 

@@ -5,7 +5,7 @@ training: :mod:`.config` (typed configs), :mod:`.models`, :mod:`.augment`,
 :mod:`.train` (these import torch; import them directly). Evaluation at trigger
 rates: :mod:`.rates`, :mod:`.metrics`, :mod:`.menu` (the reference menu),
 :mod:`.report`. Deployment checks: :mod:`.parity`. The whole study:
-:mod:`.pipeline_config` and :mod:`.pipeline` (``l1scout pipeline anomaly``).
+:mod:`.pipeline_config` and :mod:`.pipeline` (``l1scout run anomaly``).
 Nothing here imports torch, mlflow or matplotlib at import time.
 """
 

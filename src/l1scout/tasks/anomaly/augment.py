@@ -1,7 +1,7 @@
 """Physics augmentations of the 57 trigger inputs, for self-supervised (VICReg) training.
 
-The 2025 anomaly trigger (AXOL1TL v5, ``shared/reference/l1-algorithms.md`` and
-seed document 004) learns an embedding that does not change under what the
+The 2025 anomaly trigger (AXOL1TL v5, ``docs/physics/l1-algorithms.md`` and
+the NGT WP 3.7 report of 2025) learns an embedding that does not change under what the
 detector could have done to the same collision: Gaussian smearing within the
 reconstruction resolution, losing objects, and rotating the whole event in
 azimuth (physics is symmetric in phi). These functions apply them to a batch of

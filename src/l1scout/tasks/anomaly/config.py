@@ -1,7 +1,7 @@
 """Typed configuration of the anomaly-trigger models and their training.
 
 Every model of the anomaly task is described by data, not code: a
-:class:`VAEConfig` (the AXOL1TL family, ``shared/reference/l1-algorithms.md``)
+:class:`VAEConfig` (the AXOL1TL family, ``docs/physics/l1-algorithms.md``)
 or a :class:`VICRegConfig` (the 2025 recipe, AXOL1TL v5), told apart by their
 ``kind``; :class:`TrainConfig` holds the optimiser and early-stopping settings.
 All are closed pydantic models (unknown keys are errors) and immutable.
@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from l1scout._datafile import format_validation_error
-from l1scout.deploy.quant import QuantSpec
+from l1scout.deploy.fixedpoint import QuantSpec
 from l1scout.errors import ConfigError
 
 __all__ = [

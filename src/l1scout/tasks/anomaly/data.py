@@ -62,6 +62,7 @@ from pydantic import (
 )
 
 from l1scout._datafile import format_validation_error
+from l1scout._types import F32
 from l1scout.detector.view_card import load_view_card
 from l1scout.errors import ConfigError, DataFormatError, ProductionError
 from l1scout.io.dataset import DataFile, Dataset, Source, open_dataset
@@ -97,7 +98,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-F32 = npt.NDArray[np.float32]
 
 #: Train, validation and test fractions of the zero-bias sample.
 DEFAULT_FRACTIONS: tuple[float, float, float] = (0.65, 0.20, 0.15)
@@ -295,12 +295,12 @@ def _check_folder(plan: ProductionPlan, data_dir: Path) -> Manifest | None:
 def produce_samples(
     cfg: AnomalyDataConfig, data_dir: Path | str, *, progress: Progress | None = None
 ) -> ProductionSummary:
-    """Make what is missing of the samples in *data_dir* (one :func:`produce` call).
+    """Make what is missing of the samples in *data_dir* (one :func:`~l1scout.production.produce` call).
 
     Args:
         cfg: the samples.
         data_dir: the data folder (created if needed).
-        progress: ``progress(stage, done, total)`` as :func:`produce` calls it.
+        progress: ``progress(stage, done, total)`` as :func:`~l1scout.production.produce` calls it.
 
     Returns:
         The production summary (shards made and kept, events per second).

@@ -1,7 +1,7 @@
 """A reference Level-1 menu of single-object seeds, applied to the 57 trigger inputs.
 
 The anomaly trigger's *pure* efficiency counts the signal events it accepts
-and no other trigger accepts (``shared/reference/l1-algorithms.md``, AXOL1TL).
+and no other trigger accepts (``docs/physics/l1-algorithms.md``, "Evaluation at a fixed rate").
 "Other triggers" here is a small menu of single-object seeds (single muon,
 double muon, single e/gamma, single jet, HT, MET) kept in a TOML data file,
 ``reference_menu.toml`` beside this module (its comments say where its numbers
@@ -54,7 +54,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from l1scout._datafile import load_toml_model
 from l1scout._files import atomic_write_bytes
+from l1scout._types import F64, B
 from l1scout.errors import ConfigError, DataFormatError
+from l1scout.io.trigger_inputs import N_TRIGGER_INPUTS
 from l1scout.tasks.anomaly.rates import (
     CROSSING_RATE_KHZ,
     DEFAULT_CL,
@@ -81,8 +83,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-F64 = npt.NDArray[np.float64]
-B1 = npt.NDArray[np.bool_]
 
 #: The menu shipped with l1scout.
 DEFAULT_MENU = Path(__file__).with_name("reference_menu.toml")
@@ -95,7 +95,6 @@ _GROUPS: dict[str, tuple[int, int]] = {
     "muon": (5, 4),
     "jet": (9, 10),
 }
-_N_INPUTS = 57
 _HT_JET_PT_MIN = 30.0
 _HT_ETA_MAX = 2.4
 
@@ -283,9 +282,9 @@ def save_menu(menu: Menu, path: Path | str) -> Path:
 
 def _inputs(x: npt.ArrayLike) -> F64:
     arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] != _N_INPUTS:
+    if arr.ndim != 2 or arr.shape[1] != N_TRIGGER_INPUTS:
         msg = (
-            f"trigger inputs: expected shape (n, {_N_INPUTS}) (MET, 4 e/gamma, 4 muons, 10 jets "
+            f"trigger inputs: expected shape (n, {N_TRIGGER_INPUTS}) (MET, 4 e/gamma, 4 muons, 10 jets "
             f"x (pT, eta, phi)), got {arr.shape}"
         )
         raise DataFormatError(msg)
@@ -343,13 +342,13 @@ def seed_quantity(seed: Seed, inputs: npt.ArrayLike) -> F64:
     return _seed_quantity(seed, _inputs(inputs))
 
 
-def seed_decisions(menu: Menu, inputs: npt.ArrayLike) -> dict[str, B1]:
+def seed_decisions(menu: Menu, inputs: npt.ArrayLike) -> dict[str, B]:
     """Per seed name, True for events the seed accepts (quantity > threshold)."""
     x = _inputs(inputs)
     return {s.name: _seed_quantity(s, x) > s.threshold_gev for s in menu.seeds}
 
 
-def menu_decisions(menu: Menu, inputs: npt.ArrayLike) -> B1:
+def menu_decisions(menu: Menu, inputs: npt.ArrayLike) -> B:
     """True for events that any seed of the menu accepts; shape (n,).
 
     Raises:

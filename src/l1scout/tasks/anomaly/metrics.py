@@ -1,7 +1,7 @@
 """Rate-based evaluation of an anomaly trigger: efficiencies, pure efficiencies, ROC, AUC.
 
 Trigger people read an anomaly trigger as *signal efficiency at a fixed rate*
-(``shared/reference/l1-algorithms.md``, AXOL1TL): for each target rate the
+(``docs/physics/l1-algorithms.md``, "Evaluation at a fixed rate"): for each target rate the
 zero-bias threshold (:mod:`l1scout.tasks.anomaly.rates`), and for each signal
 the fraction of its events above it, with a Clopper-Pearson interval. Also:
 
@@ -64,6 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._types import F64, B
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.tasks.anomaly.rates import (
     CROSSING_RATE_KHZ,
@@ -94,8 +95,6 @@ __all__ = [
     "roc_curve",
 ]
 
-F64 = npt.NDArray[np.float64]
-B1 = npt.NDArray[np.bool_]
 
 #: The ADC2021 working point: signal efficiency at this background efficiency.
 ADC2021_BKG_EFF = 1e-5
@@ -504,7 +503,7 @@ def _histogram(zb: F64, sigs: Mapping[str, F64], n_bins: int) -> ScoreHistogram:
     )
 
 
-def _as_decision(x: npt.ArrayLike, n: int, what: str) -> B1:
+def _as_decision(x: npt.ArrayLike, n: int, what: str) -> B:
     arr = np.asarray(x)
     if arr.shape != (n,):
         msg = f"{what}: expected one menu decision per event, shape ({n},), got {arr.shape}"

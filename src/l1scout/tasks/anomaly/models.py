@@ -6,7 +6,7 @@ and implement :class:`AnomalyModel`: a per-event score (higher = more
 anomalous), the part that goes to the trigger hardware, and the map from that
 part's outputs to the score.
 
-**VAE** (AXOL1TL v2-v4, ``shared/reference/l1-algorithms.md``; CMS-DP-2023-079):
+**VAE** (AXOL1TL v2-v4, ``docs/physics/l1-algorithms.md``; CMS-DP-2023-079):
 encoder trunk ``57 -> hidden...`` (ReLU after every layer), a mean head
 ``-> latent`` and a log-variance head whose weights and bias start at zero
 (log-variance 0, unit variance, at the start of training); the decoder mirrors
@@ -32,7 +32,7 @@ Scores: ``"latent"``: ``sum_j mu_j^2`` (AXOL1TL: only the encoder's mean path
 is deployed, half the size and latency); ``"reco"``: the reconstruction MSE
 through the mean path (z = mu), the same per-event quantity as ``reco``.
 
-**VICReg** (AXOL1TL v5, 2025; seed document 004): a backbone ``57 -> 29 -> 10``
+**VICReg** (AXOL1TL v5, 2025; ``docs/physics/l1-algorithms.md``, "The 2025 model (v5)"): a backbone ``57 -> 29 -> 10``
 (float by default) trained self-supervised on two augmented views of each event
 (:mod:`l1scout.tasks.anomaly.augment`) with the VICReg loss on a projector
 (Bardes, Ponce, LeCun, "VICReg", ICLR 2022; :func:`vicreg_loss`), then frozen;
@@ -58,6 +58,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from l1scout._types import F64
 from l1scout.deploy.quant import float_mlp, quantized_mlp
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.trigger_inputs import N_TRIGGER_INPUTS
@@ -74,8 +75,6 @@ __all__ = [
     "vae_loss",
     "vicreg_loss",
 ]
-
-F64 = npt.NDArray[np.float64]
 
 
 @runtime_checkable

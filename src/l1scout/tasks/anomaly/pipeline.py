@@ -1,6 +1,6 @@
 """The anomaly-trigger pipeline: data -> training (with a scan) -> evaluation -> registry -> firmware.
 
-:func:`run_pipeline` is what ``l1scout pipeline anomaly CONFIG`` and ``make demo``
+:func:`run_pipeline` is what ``l1scout run anomaly CONFIG`` and ``make demo``
 run. Its stages, each timed:
 
 1. **data**: zero bias and signals (:mod:`l1scout.tasks.anomaly.data`), produced
@@ -44,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from l1scout._files import atomic_write_bytes
+from l1scout._types import F32
 from l1scout.errors import ConfigError
 from l1scout.tasks.anomaly.parity import decision_agreement, max_lsb_difference
 from l1scout.tasks.anomaly.pipeline_config import PipelineConfig, expand_models
@@ -65,7 +66,6 @@ _log = logging.getLogger(__name__)
 STAGES = ("data", "train", "evaluate", "register", "firmware", "report")
 
 Progress = Callable[[str, int, int], None]
-F32 = npt.NDArray[np.float32]
 
 
 @dataclass

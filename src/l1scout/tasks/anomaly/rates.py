@@ -2,7 +2,7 @@
 
 A Level-1 trigger's rate is the fraction of zero-bias crossings it accepts
 times the rate of non-empty bunch crossings, 2544 colliding bunch pairs x
-11.2456 kHz revolution = 28,608.8 kHz (``shared/reference/l1-algorithms.md``,
+11.2456 kHz revolution = 28,608.8 kHz (``docs/physics/l1-algorithms.md``,
 "Rates"; at Phase-2 a zero-bias event is minimum bias at pileup 200). The
 AXOL1TL thresholds are the percentile of the zero-bias score at
 ``100 - 100 * rate / crossing rate``; :func:`threshold_for_rate` makes that
@@ -56,6 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._types import F64
 from l1scout.errors import ConfigError, DataFormatError
 
 __all__ = [
@@ -75,7 +76,6 @@ __all__ = [
     "thresholds_for_rates",
 ]
 
-F64 = npt.NDArray[np.float64]
 
 #: Non-empty bunch crossings per second in kHz: 2544 colliding bunch pairs x 11.2456 kHz.
 CROSSING_RATE_KHZ: float = 2544 * 11.2456

@@ -59,6 +59,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from l1scout._types import F64
 from l1scout.errors import ConfigError, DataFormatError, L1ScoutError
 from l1scout.io.scalers import PowerOfTwoRobustScaler
 from l1scout.io.trigger_inputs import N_TRIGGER_INPUTS
@@ -70,7 +71,6 @@ __all__ = ["ScalerLayer", "TrainResult", "evaluate", "scores", "train"]
 
 _log = logging.getLogger(__name__)
 
-F64 = npt.NDArray[np.float64]
 OnEpoch = Callable[[int, Mapping[str, float]], None]
 
 # offsets of the per-purpose generator seeds from TrainConfig.seed

@@ -1,10 +1,10 @@
 """Re-calibration of L1 muons and jets toward offline: neural networks vs Nystrom kernel ridge regression.
 
 Data: :mod:`.hardware` (the objects as the trigger stores them), :mod:`.matching`,
-:mod:`.dataset` (the seed-003 recipe), :mod:`.samples` (production). Models:
+:mod:`.dataset` (the dataset recipe of the re-calibration study), :mod:`.samples` (production). Models:
 :mod:`.nn`, :mod:`.krr` (these import torch; import them directly), operation
 counts :mod:`.ops`. Results: :mod:`.metrics`, :mod:`.report`. The study:
-:mod:`.config` and :mod:`.study` (``l1scout recalib``).
+:mod:`.config`, :mod:`.study` and :mod:`.results` (``l1scout run recalib``).
 """
 
 from l1scout.tasks.recalib.config import RecalibConfig, load_config
@@ -32,13 +32,14 @@ from l1scout.tasks.recalib.matching import (
     match_one_to_one,
 )
 from l1scout.tasks.recalib.metrics import RMSETable, rmse_table
+from l1scout.tasks.recalib.results import StudyResult
 from l1scout.tasks.recalib.samples import (
     RecalibSampleConfig,
     SampleRequest,
     ensure_recalib_samples,
     load_events,
 )
-from l1scout.tasks.recalib.study import StudyResult, run_study
+from l1scout.tasks.recalib.study import run_study
 
 __all__ = [
     "JET_FEATURES",

@@ -10,7 +10,7 @@ A study file (``examples/recalib/*.toml``)::
     pileup = 200.0
     processes = [{process = "DYJetsToLL_13TeV-madgraphMLM-pythia8", events = 6000}]
 
-    [[models]]                     # a network: "<width>x<blocks>" (seed 003 naming)
+    [[models]]                     # a network: "<width>x<blocks>" (the study's naming)
     kind = "nn"
     arch = "128x4"
     loss = "logcosh"               # or "mse"

@@ -1,7 +1,7 @@
 """Regression data sets for the re-calibration of Level-1 muons and jets (the seed's recipe).
 
-Seed document 003 (``shared/seeds/003_*.txt``, section 4.a; summarised in
-``shared/reference/l1-algorithms.md``, "Re-calibration of L1 objects") prepares
+The re-calibration study ("the seed"; ``docs/physics/l1-algorithms.md``,
+"Re-calibration of L1 objects", "Dataset recipe") prepares
 its data as follows, and so do :func:`muon_dataset` and :func:`jet_dataset`:
 
 1. **Hardware objects**: the Level-1 objects of the ``L1T`` view as the trigger
@@ -63,9 +63,10 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._jagged import event_index, wrap_phi
+from l1scout._jagged import event_index, offsets_from_counts, wrap_phi
+from l1scout._types import F32, F64, I64, B
 from l1scout.errors import ConfigError, DataFormatError
-from l1scout.io._ragged import EventsLike, field_like, jagged
+from l1scout.io.ragged import EventsLike, field_like, jagged
 from l1scout.tasks.recalib.hardware import (
     HardwareJets,
     HardwareMuons,
@@ -94,10 +95,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-F64 = npt.NDArray[np.float64]
-F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
-B = npt.NDArray[np.bool_]
 
 #: Muon inputs (physical): pT (GeV), eta, phi at the station (rad, [0, 2 pi)), charge (+-1).
 MUON_FEATURES: tuple[str, ...] = ("pt", "eta", "phi", "charge")
@@ -327,8 +324,7 @@ def build_regression_data(
 def _dedup_muons(mu: HardwareMuons) -> tuple[HardwareMuons, int]:
     keep = drop_duplicates(mu.offsets, mu.hardware())
     counts = np.bincount(event_index(mu.offsets)[keep], minlength=len(mu.offsets) - 1)
-    off = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=off[1:])
+    off = offsets_from_counts(counts)
     out = HardwareMuons(off, mu.hw_pt[keep], mu.hw_eta[keep], mu.hw_phi[keep], mu.hw_sign[keep])
     return out, int((~keep).sum())
 
@@ -336,8 +332,7 @@ def _dedup_muons(mu: HardwareMuons) -> tuple[HardwareMuons, int]:
 def _dedup_jets(jets: HardwareJets) -> tuple[HardwareJets, int]:
     keep = drop_duplicates(jets.offsets, jets.hardware())
     counts = np.bincount(event_index(jets.offsets)[keep], minlength=len(jets.offsets) - 1)
-    off = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=off[1:])
+    off = offsets_from_counts(counts)
     out = HardwareJets(off, jets.hw_pt[keep], jets.hw_eta[keep], jets.hw_phi[keep])
     return out, int((~keep).sum())
 
@@ -475,8 +470,7 @@ def jet_dataset(
     n_events = _check_events(jets.offsets, off_r, "jet")
     keep = pt_r > offline_pt_min
     counts = np.bincount(event_index(off_r)[keep], minlength=n_events)
-    off_k = np.zeros(n_events + 1, dtype=np.int64)
-    np.cumsum(counts, out=off_k[1:])
+    off_k = offsets_from_counts(counts)
     m = match_jets(
         jets.offsets, jets.eta, jets.phi, off_k, pt_r[keep], eta_r[keep], phi_r[keep], max_dr=max_dr
     )

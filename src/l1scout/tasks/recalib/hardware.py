@@ -1,9 +1,9 @@
-"""The Level-1 objects as the trigger stores them: integers on fixed bins (seed document 003).
+"""The Level-1 objects as the trigger stores them: integers on fixed bins (re-calibration study).
 
 The CMS Level-1 trigger does not store floating-point kinematics: every
-quantity is an integer index on a fixed bin (``shared/reference/detector-views.md``,
-"The Level-1 hardware view of objects", from Table 2 and Table 4 of the seed
-study ``shared/seeds/003_*.txt``):
+quantity is an integer index on a fixed bin (``docs/physics/l1-algorithms.md``,
+"Hardware object encodings", from Tables 2 and 4 of the re-calibration
+study):
 
 ======  ==========  =====================  ==============  ==========================
 object  quantity    bin width (LSB)        hardware range  physical range
@@ -72,8 +72,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._types import F64, I64
 from l1scout.errors import ConfigError, DataFormatError
-from l1scout.io._ragged import EventsLike, field_like, jagged
+from l1scout.io.ragged import EventsLike, field_like, jagged
 
 __all__ = [
     "JET_ETA",
@@ -94,9 +95,6 @@ __all__ = [
     "phi_at_station",
     "sign_from_charge",
 ]
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from l1scout._types import F64
 from l1scout.errors import ConfigError, L1ScoutError
 
 __all__ = [
@@ -91,7 +92,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-F64 = npt.NDArray[np.float64]
 KernelName = Literal["gaussian", "linear", "polynomial"]
 Solver = Literal["torch", "sklearn"]
 Precision = Literal["float32", "float64"]

@@ -39,7 +39,8 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._jagged import check_offsets, event_index, wrap_phi
+from l1scout._jagged import check_offsets, delta_r, event_index, offsets_from_counts
+from l1scout._types import F64, I64, B
 from l1scout.errors import ConfigError, DataFormatError
 
 __all__ = [
@@ -51,24 +52,6 @@ __all__ = [
     "match_jets",
     "match_one_to_one",
 ]
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-B = npt.NDArray[np.bool_]
-
-
-def delta_r(
-    eta1: npt.ArrayLike, phi1: npt.ArrayLike, eta2: npt.ArrayLike, phi2: npt.ArrayLike
-) -> F64:
-    """``sqrt(deta^2 + dphi^2)`` with the azimuth difference wrapped to [-pi, pi).
-
-    >>> round(float(delta_r(0.0, 6.2, 0.0, -0.05)), 4)
-    0.0332
-    """
-    deta = np.asarray(eta1, dtype=np.float64) - np.asarray(eta2, dtype=np.float64)
-    dphi = wrap_phi(np.asarray(phi1, dtype=np.float64) - np.asarray(phi2, dtype=np.float64))
-    out: F64 = np.sqrt(deta**2 + dphi**2)
-    return out
 
 
 def candidate_pairs(offsets_a: npt.ArrayLike, offsets_b: npt.ArrayLike) -> tuple[I64, I64]:
@@ -86,8 +69,7 @@ def candidate_pairs(offsets_a: npt.ArrayLike, offsets_b: npt.ArrayLike) -> tuple
     n_a = np.diff(off_a)
     n_b = np.diff(off_b)
     per_event = n_a * n_b
-    pair_off = np.zeros(len(per_event) + 1, dtype=np.int64)
-    np.cumsum(per_event, out=pair_off[1:])
+    pair_off = offsets_from_counts(per_event)
     event = event_index(pair_off)
     k = np.arange(int(pair_off[-1]), dtype=np.int64) - pair_off[event]
     nb = n_b[event]
@@ -268,7 +250,7 @@ class JetMatch:
         return self._axis[1]
 
     def summary(self, eta_max: float = 3.0) -> dict[str, float]:
-        """The seed's match fractions (Table 5 and Figure 7 of seed document 003), flat.
+        """The seed's match fractions (Table 5 and Figure 7 of the re-calibration study), flat.
 
         Keys: ``l1_jets``; ``l1_matches_0``, ``l1_matches_1``, ``l1_matches_2``,
         ``l1_matches_3plus`` (fractions of the L1 jets); ``offline_jets``,

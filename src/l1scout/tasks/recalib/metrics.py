@@ -1,4 +1,4 @@
-"""The RMSE table of the re-calibration in the seed's form (seed 003, Table 7).
+"""The RMSE table of the re-calibration in the seed's form (its Table 7, ``docs/physics/l1-algorithms.md``).
 
 Residual targets (the contract of :mod:`l1scout.tasks.recalib.dataset`):
 ``dpt_over_pt = (pT_reco - pT_L1) / pT_reco``, ``deta = eta_reco - eta_L1``,

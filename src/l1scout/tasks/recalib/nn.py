@@ -1,6 +1,6 @@
-"""Neural networks for the re-calibration: dense + batch-norm + ReLU blocks, as in seed 003.
+"""Neural networks for the re-calibration: dense + batch-norm + ReLU blocks, as in the re-calibration study.
 
-The seed's networks (seed document 003, section 4a and Table 6) are named by
+The seed's networks (``docs/physics/l1-algorithms.md``, "Models and published results"; its Table 6) are named by
 their width and depth, ``"<H>x<N>"``: the input goes to ``H`` neurons, then
 ``N`` blocks ``H -> H``, then a plain linear layer to the outputs; every
 hidden layer is dense + batch normalisation + ReLU
@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._types import F32
 from l1scout.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-F32 = npt.NDArray[np.float32]
 #: ``on_epoch(epoch, metrics)`` after every epoch (epoch counted from 1).
 EpochCallback = Callable[[int, Mapping[str, float]], None]
 

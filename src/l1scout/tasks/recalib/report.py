@@ -42,6 +42,7 @@ import numpy.typing as npt
 from l1scout._files import atomic_write_bytes
 from l1scout._html import figure_html, json_safe, page_head, plot_style, save_png
 from l1scout._jagged import wrap_phi
+from l1scout._types import F64
 from l1scout._version import __version__
 from l1scout.errors import ConfigError
 from l1scout.tasks.recalib.metrics import UNCORRECTED, RMSETable, column_label
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from l1scout.tasks.recalib.dataset import RegressionData
     from l1scout.tasks.recalib.krr import TuningCurve
     from l1scout.tasks.recalib.ops import OpsRow
-    from l1scout.tasks.recalib.study import ModelResult, StudyResult
+    from l1scout.tasks.recalib.results import ModelResult, StudyResult
 
 __all__ = [
     "SEED_RMSE",
@@ -70,7 +71,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-F64 = npt.NDArray[np.float64]
 
 #: The seed's Table 7 (real 2017-18 zero-bias muons): label -> (phi, eta, pT/pT_reco).
 SEED_RMSE: dict[str, tuple[float, float, float]] = {
@@ -517,7 +517,7 @@ def _page(result: StudyResult, plots: list[tuple[str, Path]]) -> str:
         *page_head(result.title, _CSS),
         f"<h1>{e(result.title)}</h1>",
         f"<p>L1 objects corrected toward offline with neural networks and Nystrom kernel ridge "
-        f"regression (the study of seed document 003); page made by l1scout {e(__version__)}.</p>",
+        f"regression (the L1 re-calibration study of docs/physics/l1-algorithms.md); page made by l1scout {e(__version__)}.</p>",
         "<h2>Summary</h2><ul>",
         *(f"<li>{e(line)}</li>" for line in result.summary()),
         "</ul>",

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from l1scout._jagged import offsets_from_counts
+from l1scout._types import I64, B
 from l1scout.errors import ConfigError, DataFormatError
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
     "check_count",
     "column",
     "field_like",
-    "first_per_event",
     "gather",
     "jagged",
     "n_events",
@@ -43,9 +43,6 @@ __all__ = [
 ]
 
 EventsLike: TypeAlias = ak.Array | Mapping[str, Any]
-I64 = npt.NDArray[np.int64]
-B = npt.NDArray[np.bool_]
-F32 = npt.NDArray[np.float32]
 
 #: Names of the one-hot particle types, in order (see :func:`particle_type_one_hot`).
 PARTICLE_TYPES = ("IsPhoton", "IsElectron", "IsMuon", "IsChargedHadron", "IsNeutralHadron")
@@ -202,19 +199,6 @@ def nested(events: EventsLike, name: str) -> tuple[I64, I64, np.ndarray]:
     return outer, inner, values
 
 
-def first_per_event(offsets: I64, values: np.ndarray, fill: float = 0.0) -> F32:
-    """The first value of every event's list as float32 (*fill* for an empty list).
-
-    >>> first_per_event(np.array([0, 1, 1, 3]), np.array([5.0, 7.0, 8.0])).tolist()
-    [5.0, 0.0, 7.0]
-    """
-    counts = np.diff(offsets)
-    out = np.full(len(counts), fill, dtype=np.float32)
-    has = counts > 0
-    out[has] = values[offsets[:-1][has]]
-    return out
-
-
 def segment_arange(starts: I64, counts: I64) -> I64:
     """Concatenated ``arange(s, s + c)`` for every (start, count) pair.
 
@@ -225,8 +209,9 @@ def segment_arange(starts: I64, counts: I64) -> I64:
     total = int(counts.sum())
     if total == 0:
         return np.zeros(0, dtype=np.int64)
-    ends = np.cumsum(counts)
-    shift: I64 = np.repeat(np.asarray(starts, dtype=np.int64) - (ends - counts), counts)
+    shift: I64 = np.repeat(
+        np.asarray(starts, dtype=np.int64) - offsets_from_counts(counts)[:-1], counts
+    )
     out: I64 = np.arange(total, dtype=np.int64) + shift
     return out
 
@@ -279,7 +264,7 @@ def top_k(offsets: I64, pt: np.ndarray, k: int) -> tuple[I64, B]:
     sub_counts = counts[bad]
     sub_event = np.repeat(np.arange(len(bad), dtype=np.int64), sub_counts)
     order = _sort_by_group_then_decreasing(sub_event, pt[elems])
-    sub_start = np.cumsum(sub_counts) - sub_counts
+    sub_start = offsets_from_counts(sub_counts)[:-1]
     rank = np.arange(len(elems), dtype=np.int64) - np.repeat(sub_start, sub_counts)
     keep = rank < k
     idx[bad[sub_event[keep]], rank[keep]] = elems[order[keep]]
