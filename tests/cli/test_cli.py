@@ -11,7 +11,20 @@ runner = CliRunner()
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["generate"], ["processes"], ["inspect"], ["demo"], ["produce"], ["check"]]
+    "command",
+    [
+        [],
+        ["generate"],
+        ["processes"],
+        ["inspect"],
+        ["demo"],
+        ["produce"],
+        ["check"],
+        ["run"],
+        ["mlflow-ui"],
+        ["recalib"],
+        ["pipeline", "anomaly"],
+    ],
 )
 def test_help_is_useful(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])

@@ -93,8 +93,10 @@ def test_validate_writes_the_page(tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = runner.invoke(app, ["validate", str(sample), "--out", str(out)])
     assert result.exit_code == 0, result.output
+    # the page's path is printed whole on one line, however long the temporary folder
+    page_line = f"validation page: {out / 'index.html'} (30 events"
+    assert any(line.startswith(page_line) for line in result.output.splitlines())
     text = " ".join(result.output.split())
-    assert str(out / "index.html") in text
     assert "l1t_track_resolution_worse" in text
     assert "pass" in text
 
@@ -155,18 +157,26 @@ def test_validate_rejects_a_file_without_views(tmp_path: Path) -> None:
     path = _write(tmp_path / "truth-only.parquet", 2, ())
     result = runner.invoke(app, ["validate", str(path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
-    text = " ".join(result.output.split())
-    assert "truth-only.parquet" in "".join(text.split())  # rich may wrap inside the path
-    assert "no detector view" in text
+    (line,) = result.output.splitlines()  # one line, the path whole
+    assert line.startswith(f"error: {path}")
+    assert "no detector view" in line
     assert not (tmp_path / "out" / "index.html").exists()
 
 
 def test_validate_missing_file(tmp_path: Path) -> None:
-    result = runner.invoke(
-        app, ["validate", str(tmp_path / "nope.parquet"), "--out", str(tmp_path)]
-    )
+    missing = tmp_path / "nope.parquet"
+    result = runner.invoke(app, ["validate", str(missing), "--out", str(tmp_path)])
     assert result.exit_code == 2
-    assert "no such file" in result.output
+    assert result.output == f"error: {missing}: no such file\n"
+
+
+def test_validate_missing_file_with_a_long_path(tmp_path: Path) -> None:
+    """The message stays one line whatever the path's length (rich wraps at 80 columns)."""
+    missing = tmp_path.joinpath(*(f"folder-{i}-" + "x" * 40 for i in range(5)), "nope.parquet")
+    assert len(str(missing)) > 200
+    result = runner.invoke(app, ["validate", str(missing), "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output == f"error: {missing}: no such file\n"
 
 
 def test_validate_help() -> None:

@@ -7,15 +7,15 @@ from typing import Annotated
 import typer
 
 from l1scout._version import __version__
-from l1scout.cli._common import setup_logging
+from l1scout.cli._common import OneLineErrorsGroup, setup_logging
 from l1scout.cli.demo import demo
+from l1scout.cli.deprecated import pipeline_app, recalib
 from l1scout.cli.generate import generate
 from l1scout.cli.inspect import inspect
 from l1scout.cli.mlflow_ui import mlflow_ui
-from l1scout.cli.pipeline import pipeline_app
 from l1scout.cli.processes import processes
 from l1scout.cli.produce import check, produce
-from l1scout.cli.recalib import recalib
+from l1scout.cli.run import run, run_help
 from l1scout.cli.validate import validate
 
 __all__ = ["app"]
@@ -27,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=OneLineErrorsGroup,
 )
 
 
@@ -54,6 +55,7 @@ app.command(help=demo.__doc__)(demo)
 app.command(help=validate.__doc__)(validate)
 app.command(help=produce.__doc__)(produce)
 app.command(help=check.__doc__)(check)
-app.command(help=recalib.__doc__)(recalib)
-app.add_typer(pipeline_app, name="pipeline")
+app.command(help=run_help())(run)
+app.command(help=recalib.__doc__, hidden=True)(recalib)  # deprecated: `l1scout run recalib`
+app.add_typer(pipeline_app, name="pipeline")  # deprecated: `l1scout run anomaly`
 app.command(name="mlflow-ui", help=mlflow_ui.__doc__)(mlflow_ui)

@@ -32,14 +32,16 @@ def inspect(
             f"[bold]{summary.path}[/]: {summary.n_events} events, "
             f"{summary.size_bytes / 1e6:.2f} MB, {summary.n_row_groups} row groups",
             highlight=False,
+            soft_wrap=True,
         )
         out.print(
             f"schema: [bold]{summary.schema}[/]; process: [bold]{summary.process}[/]; "
             f"views: {', '.join(summary.views) or 'none (generator level only)'}",
             highlight=False,
+            soft_wrap=True,
         )
         for note in summary.notes:
-            out.print(f"note: {note}", highlight=False)
+            out.print(f"note: {note}", highlight=False, soft_wrap=True)
         if summary.multiplicities:
             colls = Table(title="collections (canonical names)")
             colls.add_column("view", style="bold")

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from l1scout.cli._common import TrackingUri
 from l1scout.track.store import artifact_root, local_store, sqlite_path, tracking_uri
 
 __all__ = ["mlflow_ui", "server_command"]
@@ -36,13 +37,7 @@ def mlflow_ui(
             "--root", help="Folder of the local store (default: $L1SCOUT_MLFLOW_DIR or ./mlruns)."
         ),
     ] = None,
-    uri: Annotated[
-        str | None,
-        typer.Option(
-            "--tracking-uri",
-            help="A database URI to show instead (default: $MLFLOW_TRACKING_URI, else the local store).",
-        ),
-    ] = None,
+    uri: TrackingUri = None,
     host: Annotated[
         str, typer.Option("--host", help="Interface to listen on (0.0.0.0: every one).")
     ] = "127.0.0.1",

@@ -195,6 +195,7 @@ def check(
                 f"ok: {report.verified} shards, {report.events:,} events, "
                 f"{report.bytes / 1e9:.3g} GB verified in {directory}",
                 highlight=False,
+                soft_wrap=True,
             )
             return
         table = Table(title=f"{len(report.problems)} problems in {directory}")
@@ -208,5 +209,6 @@ def check(
             f"{report.verified} of {report.planned} planned shards verify; "
             "rerun `l1scout produce` with the same plan to repair what it can",
             highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(code=1)

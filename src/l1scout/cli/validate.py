@@ -39,6 +39,7 @@ def validate(
         console.print(
             f"validation page: [bold]{page}[/] ({result.n_events} events, views {', '.join(result.views)})",
             highlight=False,
+            soft_wrap=True,
         )
         if not result.checks:
             console.print("no checks: they compare L1T with FullReco and need both views")

@@ -1,33 +1,20 @@
-"""``l1scout recalib``: the tiny example study from the command line."""
+"""``l1scout run recalib``: the tiny example study from the command line."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from l1scout.cli.recalib import recalib
+from l1scout.cli.app import app
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "recalib"
 runner = CliRunner()
 
 
-def _app() -> typer.Typer:
-    """The command as cli/app.py registers it."""
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    app.command(help=recalib.__doc__)(recalib)
-
-    @app.callback()
-    def _root() -> None:  # keeps `recalib` a named subcommand
-        pass
-
-    return app
-
-
 def test_help() -> None:
-    result = runner.invoke(_app(), ["recalib", "--help"])
+    result = runner.invoke(app, ["run", "--help"])
     assert result.exit_code == 0
     for option in ("--out", "--data", "--tracking-uri", "--no-firmware"):
         assert option in result.output
@@ -38,6 +25,7 @@ def test_tiny_study(tmp_path: Path) -> None:
     out = tmp_path / "report"
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     args = [
+        "run",
         "recalib",
         str(EXAMPLES / "tiny.toml"),
         "--out",
@@ -46,7 +34,7 @@ def test_tiny_study(tmp_path: Path) -> None:
         uri,
         "--no-firmware",
     ]
-    result = runner.invoke(_app(), args)
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "muon RMSE" in result.output
     assert "jet RMSE" in result.output
@@ -74,6 +62,6 @@ def test_tiny_study(tmp_path: Path) -> None:
 def test_bad_study_file_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[[models]]\nkind = "nn"\narch = "big"\n')
-    result = runner.invoke(_app(), ["recalib", str(bad), "--out", str(tmp_path / "o")])
+    result = runner.invoke(app, ["run", "recalib", str(bad), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert "models[0].nn.arch" in result.output

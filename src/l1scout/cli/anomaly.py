@@ -1,0 +1,59 @@
+"""The anomaly task of ``l1scout run``: its config loader and its run function (also ``l1scout demo``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from l1scout.cli._common import RunOptions, console, progress_bars
+
+if TYPE_CHECKING:
+    from l1scout.tasks.anomaly.pipeline import PipelineResult
+    from l1scout.tasks.anomaly.pipeline_config import PipelineConfig
+
+__all__ = ["load_anomaly", "print_result", "run_anomaly"]
+
+
+def load_anomaly(path: Path | None) -> PipelineConfig:
+    """The pipeline TOML file at *path*, or the embedded demo defaults when None."""
+    from l1scout.tasks.anomaly.pipeline_config import demo_config, load_pipeline_config
+
+    return demo_config() if path is None else load_pipeline_config(path)
+
+
+def print_result(result: PipelineResult) -> None:
+    """Print the stage wall times, the deployment checks and the report path."""
+    from rich.table import Table
+
+    table = Table(title="pipeline stages")
+    table.add_column("stage")
+    table.add_column("wall time (s)", justify="right")
+    for name, seconds in result.stage_seconds.items():
+        table.add_row(name, f"{seconds:.1f}")
+    table.add_row("total", f"{sum(result.stage_seconds.values()):.1f}")
+    console.print(table)
+    for dep in result.deployed:
+        for key, value in dep.metrics().items():
+            console.print(f"  {dep.name} {key}: {value:.6g}", highlight=False, soft_wrap=True)
+        if dep.registered:
+            console.print(
+                f"  {dep.name} registered as {dep.registered}", highlight=False, soft_wrap=True
+            )
+    console.print(f"best model: [bold]{result.best}[/]", highlight=False, soft_wrap=True)
+    console.print(f"report: [bold]{result.report}[/]", highlight=False, soft_wrap=True)
+
+
+def run_anomaly(config: PipelineConfig, options: RunOptions) -> PipelineResult:
+    """Run the anomaly pipeline with progress bars and print its result."""
+    from l1scout.tasks.anomaly.pipeline import run_pipeline
+
+    if options.tracking_uri is not None:
+        tracking = config.tracking.model_copy(update={"uri": options.tracking_uri})
+        config = config.model_copy(update={"tracking": tracking})
+    if options.firmware is not None:
+        deploy = config.deploy.model_copy(update={"firmware": options.firmware})
+        config = config.model_copy(update={"deploy": deploy})
+    with progress_bars() as update:
+        result = run_pipeline(config, options.out, data_dir=options.data, progress=update)
+    print_result(result)
+    return result

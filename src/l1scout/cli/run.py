@@ -1,0 +1,116 @@
+"""``l1scout run TASK [CONFIG]``: one command for every task, and the registry of the tasks.
+
+A new task adds one entry to :data:`TASKS`: its name, a one-line help, its
+config loader and its run function (see :class:`~l1scout.cli._common.Task`).
+``l1scout run --help`` lists the entries; the shared options (``--out``,
+``--data``, ``--tracking-uri``, ``--no-firmware``) reach every task as a
+:class:`~l1scout.cli._common.RunOptions`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from l1scout.cli._common import (
+    ConfigArg,
+    DataDir,
+    NoFirmware,
+    OutDir,
+    RunOptions,
+    Task,
+    TrackingUri,
+    handle_errors,
+)
+from l1scout.cli.anomaly import load_anomaly, run_anomaly
+from l1scout.cli.recalib import load_recalib, run_recalib
+from l1scout.errors import ConfigError
+
+__all__ = ["TASKS", "get_task", "run", "run_help", "run_task"]
+
+
+def _registry(*tasks: Task[Any]) -> dict[str, Task[Any]]:
+    return {task.name: task for task in tasks}
+
+
+TASKS: dict[str, Task[Any]] = _registry(
+    Task(
+        "anomaly",
+        "Anomaly-detection trigger: data -> training (scan) -> evaluation at trigger rates "
+        "-> registry -> ONNX and firmware (CONFIG optional: the demo defaults).",
+        load=load_anomaly,
+        run=run_anomaly,
+    ),
+    Task(
+        "recalib",
+        "Re-calibrate L1 muons and jets toward offline: networks vs Nystrom kernel ridge "
+        "regression (CONFIG: a study file, e.g. examples/recalib/tiny.toml).",
+        load=load_recalib,
+        run=run_recalib,
+    ),
+)
+"""The tasks of ``l1scout run``, by name."""
+
+
+def get_task(name: str) -> Task[Any]:
+    """The registered task *name*.
+
+    Raises:
+        ConfigError: no such task; the one-line message names the known tasks.
+    """
+    try:
+        return TASKS[name]
+    except KeyError:
+        msg = f"unknown task {name!r}; the tasks are: {', '.join(TASKS)}"
+        raise ConfigError(msg) from None
+
+
+def run_task(
+    name: str,
+    config: Path | None,
+    out: Path | None = None,
+    data: Path | None = None,
+    tracking_uri: str | None = None,
+    no_firmware: bool = False,
+) -> None:
+    """Run the task *name* from the command-line values (out None: ``<name>-output``)."""
+    with handle_errors():
+        task = get_task(name)
+        options = RunOptions(
+            out=out if out is not None else Path(f"{task.name}-output"),
+            data=data,
+            tracking_uri=tracking_uri,
+            firmware=False if no_firmware else None,
+        )
+        task(config, options)
+
+
+def run_help() -> str:
+    """The help of ``l1scout run``: what it does, then one paragraph per registered task."""
+    tasks = "\n\n".join(f"{task.name}: {task.help}" for task in TASKS.values())
+    return (
+        "Run a task: TASK [CONFIG] with the shared options "
+        "(data produced if missing, MLflow runs, report, ONNX and firmware).\n\n"
+        f"The tasks:\n\n{tasks}"
+    )
+
+
+def run(
+    task: Annotated[
+        str,
+        typer.Argument(
+            metavar="TASK",
+            help=f"The task to run: {', '.join(TASKS)}.",
+            show_default=False,
+        ),
+    ],
+    config: ConfigArg = None,
+    out: OutDir = None,
+    data: DataDir = None,
+    tracking_uri: TrackingUri = None,
+    no_firmware: NoFirmware = False,
+) -> None:
+    """Run a task (see ``l1scout run --help`` for the list)."""
+    run_task(task, config, out, data, tracking_uri, no_firmware)
