@@ -35,8 +35,9 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir site
 
+# two workers (pytest-xdist), one per core; the slowest tests are listed at the end
 pytest: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --durations=15
 
 test: lint typecheck docs pytest
 

@@ -293,20 +293,6 @@ def open_dataset(
 
 @overload
 def open_dataset(
-    source: str,
-    *,
-    processes: str | Iterable[str] | None = None,
-    views: str | Iterable[str] | None = None,
-    collections: str | Iterable[str] | None = None,
-    columns: str | Iterable[str] | None = None,
-    chunk_size: int = 10_000,
-    hub: None = None,
-    chunk_bytes: int | None = CHUNK_BYTES,
-) -> Dataset | HubDataset: ...
-
-
-@overload
-def open_dataset(
     source: LocalSource,
     *,
     processes: str | Iterable[str] | None = None,

@@ -1,0 +1,82 @@
+"""The public API, pinned: every package's ``__all__``.
+
+A change of a package's public names must be deliberate: update ``PINNED`` below
+and announce the change in ``docs/changelog.md`` in the same commit. The other
+tests check that every public module declares an ``__all__`` whose names exist,
+so a name cannot be exported by accident or vanish unnoticed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+import pytest
+
+import l1scout
+
+# fmt: off
+PINNED: dict[str, list[str]] = {
+    "l1scout": ["__version__"],
+    "l1scout.cli": ["main"],
+    "l1scout.deploy": ["FLOAT_DEFAULT", "FirmwareProject", "FixedPoint", "FpgaEstimate", "OnnxModel", "OpCount", "QuantSpec", "accumulator_format", "build_firmware", "count_ops", "estimate_fpga", "export_onnx", "float_mlp", "onnx_parity", "quantize", "quantized_mlp", "trace_logic"],
+    "l1scout.detector": ["BinnedFunction", "FrontendCard", "GenParticles", "TruthJetSpec", "VIEW_NAMES", "ViewCard", "load_frontend_card", "load_view_card"],
+    "l1scout.detector.validation": ["Check", "FileInfo", "ValidationResult", "ViewSummary", "render_report", "run_validation", "write_report"],
+    "l1scout.generate": ["MinBiasPool", "PileupSpec", "PythiaSource", "RawEvents", "build_pool", "derive_seed", "draw_pileup", "load_or_build_pool", "process_settings"],
+    "l1scout.io": ["AtomicParquetWriter", "Column", "DataFile", "Dataset", "EVENT_COLUMNS", "FileSummary", "GEN_COLUMNS", "HubDataset", "JetSet", "ParticleSet", "PowerOfTwoRobustScaler", "SchemaKind", "StandardScaler", "arrow_schema", "inspect_file", "jets_with_constituents", "open_dataset", "particle_set", "trigger_inputs"],
+    "l1scout.processes": ["Catalog", "GROUPS", "ProcessSpec", "Tune", "load_catalog"],
+    "l1scout.production": ["CheckReport", "EngineSpec", "GenerationConfig", "GenerationResult", "Problem", "ProductionPlan", "ProductionSummary", "ShardSpec", "check_dataset", "load_plan", "output_path", "produce", "run_generation"],
+    "l1scout.reco": ["simulate_view", "truth_objects"],
+    "l1scout.tasks": [],
+    "l1scout.tasks.anomaly": ["AnomalyData", "AnomalyDataConfig", "AugmentConfig", "CROSSING_RATE_KHZ", "DEFAULT_RATES_KHZ", "Efficiency", "Evaluation", "Menu", "ModelConfig", "PipelineConfig", "PipelineResult", "SampleRequest", "Seed", "Threshold", "TrainConfig", "VAEConfig", "VICRegConfig", "anomaly_data_from_files", "auc", "calibrate_menu", "decision_agreement", "demo_config", "efficiency", "ensure_samples", "evaluate", "load_anomaly_data", "load_inputs", "load_menu", "load_model_config", "load_pipeline_config", "max_lsb_difference", "menu_decisions", "roc_curve", "run_pipeline", "threshold_for_rate", "write_report"],
+    "l1scout.tasks.recalib": ["HardwareJets", "HardwareMuons", "JET_FEATURES", "JetMatch", "MUON_FEATURES", "MuonBending", "OneToOneMatch", "RMSETable", "RecalibConfig", "RecalibSampleConfig", "RegressionData", "SampleRequest", "StudyResult", "TARGET_NAMES", "ensure_recalib_samples", "jet_dataset", "jet_match_table", "l1_jets", "l1_muons", "load_config", "load_events", "match_jets", "match_one_to_one", "muon_dataset", "phi_at_station", "rmse_table", "run_study"],
+    "l1scout.track": ["RegisteredModel", "TrackedRun", "best_run", "dataset_hash", "flatten_params", "git_commit", "load_model", "local_store", "register_model", "start_run", "tracking_uri"],
+}
+# fmt: on
+
+
+def _packages() -> dict[str, ModuleType]:
+    found: dict[str, ModuleType] = {}
+
+    def walk(module: ModuleType) -> None:
+        found[module.__name__] = module
+        for info in pkgutil.iter_modules(module.__path__):
+            if info.ispkg and not info.name.startswith("_"):
+                walk(importlib.import_module(f"{module.__name__}.{info.name}"))
+
+    walk(l1scout)
+    return found
+
+
+def _public_modules() -> list[str]:
+    infos = pkgutil.walk_packages(l1scout.__path__, "l1scout.")
+    return sorted(i.name for i in infos if not any(p.startswith("_") for p in i.name.split(".")))
+
+
+def test_every_package_is_pinned() -> None:
+    assert sorted(_packages()) == sorted(PINNED), (
+        "a package was added or removed: pin its __all__ in PINNED and announce it in docs/changelog.md"
+    )
+
+
+@pytest.mark.parametrize("package", sorted(PINNED))
+def test_package_api_is_unchanged(package: str) -> None:
+    module = importlib.import_module(package)
+    now = sorted(module.__all__)
+    pinned = sorted(PINNED[package])
+    added, removed = sorted(set(now) - set(pinned)), sorted(set(pinned) - set(now))
+    assert now == pinned, (
+        f"the public API of {package} changed (added {added}, removed {removed}): "
+        "if deliberate, update PINNED and announce it in docs/changelog.md"
+    )
+
+
+@pytest.mark.parametrize("name", _public_modules())
+def test_public_module_declares_what_it_exports(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = getattr(module, "__all__", None)
+    assert exported is not None, f"{name} has no __all__"
+    assert len(set(exported)) == len(exported), f"{name}.__all__ repeats a name"
+    missing = [n for n in exported if not hasattr(module, n)]
+    assert not missing, f"{name}.__all__ names what it does not define: {missing}"
