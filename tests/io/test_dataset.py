@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from l1scout.errors import ConfigError, DataFormatError
-from l1scout.io.dataset import Dataset, open_dataset, open_file
+from l1scout.io.dataset import Dataset, open_dataset
+from l1scout.io.footer import open_file
 from l1scout.io.paths import goes_to_hub
 
 PROCESS = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"

@@ -13,7 +13,7 @@ alias table of :mod:`l1scout.io.aliases`.
 """
 
 from l1scout.io.aliases import SchemaKind
-from l1scout.io.dataset import DataFile, Dataset, open_dataset
+from l1scout.io.dataset import Dataset, open_dataset
 from l1scout.io.features import (
     JetSet,
     ParticleSet,
@@ -21,6 +21,7 @@ from l1scout.io.features import (
     particle_set,
     trigger_inputs,
 )
+from l1scout.io.footer import DataFile
 from l1scout.io.hub import HubDataset
 from l1scout.io.inspect import FileSummary, inspect_file
 from l1scout.io.parquet import AtomicParquetWriter

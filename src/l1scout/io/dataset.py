@@ -24,16 +24,13 @@ module each, below both readers (neither imports this one):
 
 * :mod:`l1scout.io.paths`: a source to Parquet files (files, folders, globs,
   lists), and a hub id told from a local path.
-* :mod:`l1scout.io.footer`: a file's footer as a :class:`DataFile`
-  (:func:`open_file`), and the event sizes that size the chunks.
+* :mod:`l1scout.io.footer`: a file's footer as a
+  :class:`~l1scout.io.footer.DataFile` (:func:`~l1scout.io.footer.open_file`), and the event sizes that size the chunks.
 * :mod:`l1scout.io.selection`: the ``processes``, ``views``,
-  ``collections`` and ``columns`` selections (:func:`select_columns`).
+  ``collections`` and ``columns`` selections (:func:`~l1scout.io.selection.select_columns`).
 * :mod:`l1scout.io.convert`: Arrow batches to awkward arrays with canonical
-  names (:func:`events_from_arrow`, :func:`target_type`).
-
-Their public names used by callers of this module (:class:`DataFile`,
-:func:`open_file`, :data:`Source`, :func:`select_columns`,
-:func:`events_from_arrow`, :func:`target_type`) are importable from here too.
+  names (:func:`~l1scout.io.convert.events_from_arrow`,
+  :func:`~l1scout.io.convert.target_type`).
 """
 
 from __future__ import annotations
@@ -50,25 +47,13 @@ import pyarrow.parquet as pq
 
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.aliases import SchemaKind
-from l1scout.io.convert import events_from_arrow, events_from_batches, join_chunks, target_type
+from l1scout.io.convert import events_from_arrow, events_from_batches, join_chunks
 from l1scout.io.footer import DataFile, open_file, parquet_file, uncompressed_event_bytes
 from l1scout.io.hub import HubDataset
 from l1scout.io.paths import LocalSource, Source, goes_to_hub, resolve_paths
 from l1scout.io.selection import common_columns, name_list, select_columns, select_processes
 
-__all__ = [
-    "CHUNK_BYTES",
-    "DataFile",
-    "Dataset",
-    "LocalSource",
-    "SchemaKind",
-    "Source",
-    "events_from_arrow",
-    "open_dataset",
-    "open_file",
-    "select_columns",
-    "target_type",
-]
+__all__ = ["CHUNK_BYTES", "Dataset", "open_dataset"]
 
 _log = logging.getLogger(__name__)
 

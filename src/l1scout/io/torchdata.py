@@ -84,7 +84,7 @@ def split_of(
     cumulative fractions: no Python ``hash`` (salted per process), no state.
 
     Args:
-        identity: the file's identity (:attr:`l1scout.io.dataset.DataFile.identity`).
+        identity: the file's identity (:attr:`l1scout.io.footer.DataFile.identity`).
         numbers: event numbers (or row positions) in the file.
         fractions: train, val and test fractions, adding up to 1.
 

@@ -20,7 +20,8 @@ import pytest
 
 from l1scout._files import sha256_file
 from l1scout.errors import ConfigError, DataFormatError, ProductionError
-from l1scout.io.dataset import open_dataset, open_file
+from l1scout.io.dataset import open_dataset
+from l1scout.io.footer import open_file
 from l1scout.io.schema import GEN_COLUMNS, view_columns
 from l1scout.io.torchdata import split_of
 from l1scout.io.trigger_inputs import trigger_input_columns, trigger_inputs

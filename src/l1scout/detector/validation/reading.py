@@ -1,6 +1,6 @@
 """The validation's input files, read through :mod:`l1scout.io`: views, columns, batches as numpy.
 
-:func:`open_inputs` opens every file's footer with :func:`l1scout.io.dataset.open_file`
+:func:`open_inputs` opens every file's footer with :func:`l1scout.io.footer.open_file`
 (so the validation reads what io reads: l1scout, COLLIDE-2V and, through the
 alias table, COLLIDE-1m files, with canonical column names), finds the views
 of the first file and checks that every file holds the columns the
@@ -33,7 +33,8 @@ from l1scout._types import F64, I64
 from l1scout.detector.validation.definitions import JETS, JetStudy
 from l1scout.detector.view_card import VIEW_NAMES, ViewCard, load_view_card
 from l1scout.errors import ConfigError, DataFormatError
-from l1scout.io.dataset import CHUNK_BYTES, DataFile, Dataset, open_file
+from l1scout.io.dataset import CHUNK_BYTES, Dataset
+from l1scout.io.footer import DataFile, open_file
 
 __all__ = ["Batch", "Inputs", "detect_views", "open_inputs", "view_card"]
 

@@ -65,7 +65,9 @@ from l1scout._datafile import format_validation_error
 from l1scout._types import F32
 from l1scout.detector.view_card import load_view_card
 from l1scout.errors import ConfigError, DataFormatError, ProductionError
-from l1scout.io.dataset import DataFile, Dataset, Source, open_dataset
+from l1scout.io.dataset import Dataset, open_dataset
+from l1scout.io.footer import DataFile
+from l1scout.io.paths import Source
 from l1scout.io.trigger_inputs import N_TRIGGER_INPUTS, trigger_input_columns, trigger_inputs
 from l1scout.production.driver import ProductionSummary, Progress
 from l1scout.production.job import DEFAULT_POOL_SIZE
