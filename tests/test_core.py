@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from l1scout import _jagged, _types
+from l1scout import _types
 from l1scout._jagged import (
     ETA_AT_ZERO_PT,
     check_offsets,
@@ -195,14 +195,6 @@ def test_delta_r_is_bit_identical_to_both_former_copies() -> None:
     got = delta_r(eta1, phi1, eta2, phi2)
     assert np.array_equal(got, np.sqrt(deta**2 + dphi**2))  # tasks/recalib/matching.py
     assert np.array_equal(got, np.sqrt(deta * deta + dphi * dphi))  # validation/metrics.py
-
-
-def test_delta_r_has_one_home() -> None:
-    from l1scout.detector.validation import metrics
-    from l1scout.tasks.recalib import matching
-
-    assert matching.delta_r is _jagged.delta_r
-    assert metrics.delta_r is _jagged.delta_r
 
 
 def test_eta_phi_pt_matches_a_loop() -> None:

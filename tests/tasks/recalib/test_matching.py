@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from l1scout._jagged import delta_r
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.tasks.recalib.matching import (
     candidate_pairs,
-    delta_r,
     jet_match_table,
     match_jets,
     match_one_to_one,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._jagged import check_offsets, delta_r, event_index, offsets_from_counts, wrap_phi
+from l1scout._jagged import check_offsets, delta_r, event_index, offsets_from_counts
 from l1scout._types import F64, I64
 from l1scout.errors import ConfigError
 
@@ -45,8 +45,6 @@ __all__ = [
     "binned_spread",
     "binomial_efficiency",
     "counts",
-    "delta_r",
-    "event_index",
     "first_where",
     "jet_response",
     "match_closest",
@@ -56,7 +54,6 @@ __all__ = [
     "species",
     "track_gen_index",
     "weighted_fraction",
-    "wrap_phi",
 ]
 
 #: ``fUniqueID`` of neutral candidates starts here (tracks: Gen_Part index + 1).

@@ -47,7 +47,6 @@ __all__ = [
     "JetMatch",
     "OneToOneMatch",
     "candidate_pairs",
-    "delta_r",
     "jet_match_table",
     "match_jets",
     "match_one_to_one",
