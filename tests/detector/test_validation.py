@@ -13,12 +13,9 @@ import pytest
 from l1scout._jagged import offsets_from_counts
 from l1scout.detector.validation import metrics as m
 from l1scout.detector.validation import plots, reading
-from l1scout.detector.validation.report import (
-    describe,
-    detect_views,
-    run_validation,
-    write_report,
-)
+from l1scout.detector.validation.reading import detect_views
+from l1scout.detector.validation.report import run_validation, write_report
+from l1scout.detector.validation.results import describe
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.dataset import Dataset
 from l1scout.io.schema import GEN_COLUMNS, gen_object_columns, view_columns

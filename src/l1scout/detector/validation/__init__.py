@@ -25,15 +25,8 @@ Importing this package does not import matplotlib.
 
 from __future__ import annotations
 
-from l1scout.detector.validation.report import (
-    Check,
-    FileInfo,
-    ValidationResult,
-    ViewSummary,
-    render_report,
-    run_validation,
-    write_report,
-)
+from l1scout.detector.validation.report import render_report, run_validation, write_report
+from l1scout.detector.validation.results import Check, FileInfo, ValidationResult, ViewSummary
 
 __all__ = [
     "Check",

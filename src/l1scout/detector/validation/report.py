@@ -43,29 +43,16 @@ from l1scout.detector.validation.accumulator import ViewAccumulator
 from l1scout.detector.validation.checks import l1t_checks
 from l1scout.detector.validation.page import write_page
 from l1scout.detector.validation.plots import draw_plots
-from l1scout.detector.validation.reading import detect_views, open_inputs, view_card
+from l1scout.detector.validation.reading import open_inputs, view_card
 from l1scout.detector.validation.results import (
-    Check,
     FileInfo,
     ValidationResult,
-    ViewSummary,
-    describe,
 )
 from l1scout.detector.validation.truth import read_truth
 from l1scout.detector.view_card import ViewCard
 from l1scout.errors import ConfigError, DataFormatError
 
-__all__ = [
-    "Check",
-    "FileInfo",
-    "ValidationResult",
-    "ViewSummary",
-    "describe",
-    "detect_views",
-    "render_report",
-    "run_validation",
-    "write_report",
-]
+__all__ = ["render_report", "run_validation", "write_report"]
 
 _log = logging.getLogger(__name__)
 
