@@ -20,8 +20,9 @@ weights on their fixed-point grids, every tensor's format) and
 Differences from the hls4ml firmware, which the figures do not see: da4ml
 rounds ``AP_RND_CONV`` formats half up (``RND``, its only round-to-nearest),
 which costs the same adders; and it is a different architecture from hls4ml's
-``Latency`` strategy (the CMS AXOL1TL encoder used 2.1% of the LUTs of a
-Virtex UltraScale+ VU9P and 2 ticks at 40 MHz, NGT WP 3.7 report, 2025; ``docs/physics/l1-algorithms.md``, "Latency and resources"). For formats
+``Latency`` strategy (the CMS AXOL1TL encoder used 2.1% of the LUTs of its
+trigger board's FPGA and 2 ticks at 40 MHz: NGT WP 3.7 report, 2025;
+``docs/physics/l1-algorithms.md``, "Latency and resources"). For formats
 that round by truncation, the traced logic computes exactly what the torch model
 does (a test checks it with da4ml's bit-exact interpreter).
 """
