@@ -51,10 +51,15 @@ __all__ = [
     "print_error",
     "progress_bars",
     "setup_logging",
+    "stdout",
     "warn",
 ]
 
-console = Console(stderr=True)
+#: stderr: progress, logs, errors. Soft wrap: a line of text (an error, a path) is never
+#: broken by rich at the console width (80 columns without a terminal); tables still fit it.
+console = Console(stderr=True, soft_wrap=True)
+#: stdout: a command's results (tables, the files it wrote), with the same soft wrap.
+stdout = Console(soft_wrap=True)
 C = TypeVar("C")
 
 # ---------------------------------------------------------------------------
@@ -171,16 +176,16 @@ def print_error(message: str) -> None:
     """Print *message* on stderr as ``error: ...``, one line per line of it, never wrapped.
 
     Rich wraps at 80 columns when stderr is not a terminal, even inside a path;
-    ``soft_wrap`` keeps each line whole (the terminal folds it if it must). The
-    message is plain text: brackets in it are not rich markup.
+    :data:`console`'s soft wrap keeps each line whole (the terminal folds it if
+    it must). The message is plain text: brackets in it are not rich markup.
     """
     for line in message.splitlines() or [""]:
-        console.print(Text.assemble(("error:", "bold red"), " ", line), soft_wrap=True)
+        console.print(Text.assemble(("error:", "bold red"), " ", line))
 
 
 def warn(message: str) -> None:
     """Print *message* on stderr as one ``warning: ...`` line, never wrapped."""
-    console.print(Text.assemble(("warning:", "yellow"), " ", message), soft_wrap=True)
+    console.print(Text.assemble(("warning:", "yellow"), " ", message))
 
 
 @contextmanager

@@ -34,13 +34,11 @@ def print_result(result: PipelineResult) -> None:
     console.print(table)
     for dep in result.deployed:
         for key, value in dep.metrics().items():
-            console.print(f"  {dep.name} {key}: {value:.6g}", highlight=False, soft_wrap=True)
+            console.print(f"  {dep.name} {key}: {value:.6g}", highlight=False)
         if dep.registered:
-            console.print(
-                f"  {dep.name} registered as {dep.registered}", highlight=False, soft_wrap=True
-            )
-    console.print(f"best model: [bold]{result.best}[/]", highlight=False, soft_wrap=True)
-    console.print(f"report: [bold]{result.report}[/]", highlight=False, soft_wrap=True)
+            console.print(f"  {dep.name} registered as {dep.registered}", highlight=False)
+    console.print(f"best model: [bold]{result.best}[/]", highlight=False)
+    console.print(f"report: [bold]{result.report}[/]", highlight=False)
 
 
 def run_anomaly(config: PipelineConfig, options: RunOptions) -> PipelineResult:

@@ -20,7 +20,6 @@ def demo(out: OutDir = None, tracking_uri: TrackingUri = None) -> None:
             f"({config.data.zero_bias.events} zero-bias events, {len(config.data.signals)} signals, "
             f"pileup {config.data.pileup:g}) into {folder}",
             highlight=False,
-            soft_wrap=True,
         )
         run_anomaly(config, RunOptions(out=folder, tracking_uri=tracking_uri))
         console.print("runs: l1scout mlflow-ui   (then open the printed address)")

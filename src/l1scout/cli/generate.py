@@ -43,7 +43,6 @@ def report(result: GenerationResult) -> None:
         f"({result.path.stat().st_size / 1e6:.1f} MB); cross section "
         f"{result.cross_section_pb:.4g} +- {result.cross_section_error_pb:.2g} pb",
         highlight=False,
-        soft_wrap=True,
     )
 
 

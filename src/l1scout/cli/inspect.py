@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from l1scout.cli._common import handle_errors
+from l1scout.cli._common import handle_errors, stdout
 from l1scout.io.aliases import column_view
 from l1scout.io.inspect import inspect_file
 
@@ -27,21 +26,18 @@ def inspect(
     """Summarise an event file (l1scout or COLLIDE): schema, process, collections per view, metadata, columns."""
     with handle_errors():
         summary = inspect_file(file)
-        out = Console()
-        out.print(
+        stdout.print(
             f"[bold]{summary.path}[/]: {summary.n_events} events, "
             f"{summary.size_bytes / 1e6:.2f} MB, {summary.n_row_groups} row groups",
             highlight=False,
-            soft_wrap=True,
         )
-        out.print(
+        stdout.print(
             f"schema: [bold]{summary.schema}[/]; process: [bold]{summary.process}[/]; "
             f"views: {', '.join(summary.views) or 'none (generator level only)'}",
             highlight=False,
-            soft_wrap=True,
         )
         for note in summary.notes:
-            out.print(f"note: {note}", highlight=False, soft_wrap=True)
+            stdout.print(f"note: {note}", highlight=False)
         if summary.multiplicities:
             colls = Table(title="collections (canonical names)")
             colls.add_column("view", style="bold")
@@ -51,25 +47,25 @@ def inspect(
                 view = column_view(f"{name}_X") or "-"
                 short = name.removeprefix(f"{view}_") if view != "-" else name
                 colls.add_row(view, short, f"{mean:.4g}")
-            out.print(colls)
+            stdout.print(colls)
         meta = Table(title="metadata")
         meta.add_column("key", style="bold")
         meta.add_column("value")
         for key, value in summary.metadata.items():
             shown = value[:200] + " ..." if key == "settings" and len(value) > 200 else value
             meta.add_row(key, shown)
-        out.print(meta)
+        stdout.print(meta)
         if summary.numbers:
             nums = Table(title="summary")
             nums.add_column("quantity", style="bold")
             nums.add_column("value", justify="right")
             for key, val in summary.numbers.items():
                 nums.add_row(key, f"{val:.4g}")
-            out.print(nums)
+            stdout.print(nums)
         if columns:
             cols = Table(title=f"{len(summary.columns)} columns")
             cols.add_column("column", style="bold")
             cols.add_column("type")
             for name, typ in summary.columns:
                 cols.add_row(name, typ)
-            out.print(cols)
+            stdout.print(cols)

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from l1scout.cli._common import handle_errors, progress_bars
+from l1scout.cli._common import handle_errors, progress_bars, stdout
 from l1scout.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -167,7 +166,6 @@ def produce(
                 update(_LABELS.get(stage, stage), done, total)
 
             summary = run_production(production, out, progress=progress)
-        stdout = Console()
         stdout.print(_summary_table(summary))
         if summary.failures:
             table = Table(title=f"{len(summary.failures)} shards failed on every attempt")
@@ -189,13 +187,11 @@ def check(
     with handle_errors():
         with progress_bars() as update:
             report = check_dataset(directory, progress=lambda d, t: update("verifying", d, t))
-        stdout = Console()
         if report.ok:
             stdout.print(
                 f"ok: {report.verified} shards, {report.events:,} events, "
                 f"{report.bytes / 1e9:.3g} GB verified in {directory}",
                 highlight=False,
-                soft_wrap=True,
             )
             return
         table = Table(title=f"{len(report.problems)} problems in {directory}")
@@ -209,6 +205,5 @@ def check(
             f"{report.verified} of {report.planned} planned shards verify; "
             "rerun `l1scout produce` with the same plan to repair what it can",
             highlight=False,
-            soft_wrap=True,
         )
         raise typer.Exit(code=1)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from l1scout.cli._common import RunOptions, progress_bars
+from l1scout.cli._common import RunOptions, progress_bars, stdout
 from l1scout.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -41,13 +41,13 @@ def run_recalib(study: RecalibConfig, options: RunOptions) -> StudyResult:
             tracking_uri=options.tracking_uri,
             firmware=options.firmware,
         )
-    console = Console()
+    console = stdout
     if not console.is_terminal:  # a file or a pipe: no terminal width to fit
-        console = Console(width=160)
+        console = Console(width=160, soft_wrap=True)
     for table in result.tables.values():
         console.print(rmse_rich(table))
     console.print(ops_rich(result.ops_rows()))
     for line in result.summary():
-        console.print(line, highlight=False, soft_wrap=True)
-    console.print(f"report: [bold]{result.report}[/]", highlight=False, soft_wrap=True)
+        console.print(line, highlight=False)
+    console.print(f"report: [bold]{result.report}[/]", highlight=False)
     return result

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from l1scout.cli._common import handle_errors
+from l1scout.cli._common import handle_errors, stdout
 from l1scout.detector.validation.report import render_report, run_validation
 
 __all__ = ["validate"]
@@ -35,14 +34,12 @@ def validate(
         command = shlex.join(["l1scout", "validate", *(str(f) for f in files), "--out", str(out)])
         result = run_validation(files)
         page = render_report(result, out, command=command)
-        console = Console()
-        console.print(
+        stdout.print(
             f"validation page: [bold]{page}[/] ({result.n_events} events, views {', '.join(result.views)})",
             highlight=False,
-            soft_wrap=True,
         )
         if not result.checks:
-            console.print("no checks: they compare L1T with FullReco and need both views")
+            stdout.print("no checks: they compare L1T with FullReco and need both views")
             return
         table = Table(title="checks")
         table.add_column("check", style="bold")
@@ -51,4 +48,4 @@ def validate(
         for check in result.checks:
             values = ", ".join(f"{k} = {_number(v)}" for k, v in check.values.items())
             table.add_row(check.name, "[green]pass[/]" if check.passed else "[red]FAIL[/]", values)
-        console.print(table)
+        stdout.print(table)
