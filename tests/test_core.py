@@ -1,4 +1,4 @@
-"""The shared array primitives (l1scout._jagged, l1scout._types) against slow, obviously correct loops."""
+"""The shared array primitives (l1scout._jagged) against slow, obviously correct loops."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from l1scout import _types
 from l1scout._jagged import (
     ETA_AT_ZERO_PT,
     check_offsets,
@@ -54,14 +53,6 @@ def _delta_r_loop(eta1: float, phi1: float, eta2: float, phi2: float) -> float:
 
 
 # ------------------------------------------------------------------ types
-
-
-def test_type_aliases_are_the_numpy_array_types() -> None:
-    assert npt.NDArray[np.float64] == _types.F64
-    assert npt.NDArray[np.float32] == _types.F32
-    assert npt.NDArray[np.int64] == _types.I64
-    assert npt.NDArray[np.int32] == _types.I32
-    assert npt.NDArray[np.bool_] == _types.B
 
 
 # ------------------------------------------------------------------ offsets
