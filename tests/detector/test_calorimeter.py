@@ -20,6 +20,7 @@ from l1scout.detector.calorimeter import (
     CaloTowers,
     NeutralCandidates,
     TowerGrid,
+    _compact,
     energy_fractions,
     run_calorimeter,
 )
@@ -447,3 +448,13 @@ def test_tower_center_without_smearing(card: ViewCard) -> None:
     lo, hi, plo, phi_hi = towers.grid.bounds(towers.grid.locate(hits.eta, hits.phi))
     np.testing.assert_allclose(neutrals.eta, 0.5 * (lo + hi), rtol=1e-14)
     np.testing.assert_allclose(neutrals.phi, 0.5 * (plo + phi_hi), rtol=1e-14)
+
+
+def test_compacting_tower_keys_equals_numpy_unique() -> None:
+    rng = np.random.default_rng(21)
+    for n_tow, n_events, n in ((7, 3, 0), (7, 3, 1), (50, 20, 400), (130_000, 6, 50_000)):
+        keys = rng.integers(0, n_tow * n_events, n)
+        distinct, inverse = _compact(keys, n_tow, n_events)
+        ref, ref_inverse = np.unique(keys, return_inverse=True)
+        np.testing.assert_array_equal(distinct, ref)
+        np.testing.assert_array_equal(inverse, ref_inverse.ravel())

@@ -7,7 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from l1scout.detector.propagation import SurfaceHits, impact_parameters, propagate_to_surface
+from l1scout.detector.propagation import (
+    SurfaceHits,
+    beyond_end_caps,
+    impact_parameters,
+    propagate_to_surface,
+)
 from l1scout.errors import ConfigError
 
 BZ = 3.8
@@ -401,3 +406,45 @@ def test_bad_input_raises() -> None:
         impact_parameters(one, one, one, one, one, one, one, bz_tesla=math.inf)
     empty = propagate_to_surface(*[np.zeros(0)] * 7, **kw)
     assert empty.x.shape == (0,)
+
+
+def test_particles_beyond_the_end_caps_really_land_beyond_them() -> None:
+    rng = np.random.default_rng(12)
+    n = 200_000
+    eta = rng.uniform(-9.0, 9.0, n)
+    pt = rng.exponential(0.6, n) + 1e-3
+    phi = rng.uniform(-np.pi, np.pi, n)
+    q = rng.choice([-1.0, 0.0, 1.0], n)
+    x, y = (
+        rng.normal(0, 30.0, n) * (rng.random(n) < 0.3),
+        rng.normal(0, 30.0, n) * (rng.random(n) < 0.3),
+    )
+    z = rng.uniform(-3100.0, 3100.0, n)
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    beyond = beyond_end_caps(eta, x, y, z, half_length_mm=HALF, eta_max=5.0)
+    assert 0.05 < beyond.mean() < 0.5  # the test covers both outcomes
+    hits = propagate_to_surface(
+        px, py, pz, q, x, y, z, bz_tesla=BZ, radius_mm=RADIUS, half_length_mm=HALF
+    )
+    sure = beyond & hits.reached
+    assert sure.any()
+    assert (~hits.barrel[sure]).all()
+    assert (np.abs(hits.eta[sure]) > 5.0).all()
+
+
+def test_particles_not_needed_are_not_propagated() -> None:
+    rng = np.random.default_rng(13)
+    n = 1000
+    args = [rng.normal(0, 2, n) for _ in range(3)] + [rng.choice([-1, 0, 1], n)]
+    args += [np.zeros(n), np.zeros(n), rng.normal(0, 50, n)]
+    needed = rng.random(n) < 0.5
+    geometry = {"bz_tesla": BZ, "radius_mm": RADIUS, "half_length_mm": HALF}
+    every = propagate_to_surface(*args, **geometry)
+    some = propagate_to_surface(*args, **geometry, needed=needed)
+    assert not some.reached[~needed].any()
+    assert (some.x[~needed] == 0).all()
+    assert (some.eta[~needed] == 0).all()
+    for field in ("x", "y", "z", "eta", "phi", "reached", "barrel", "phi_vertex"):
+        np.testing.assert_array_equal(getattr(some, field)[needed], getattr(every, field)[needed])
+    with pytest.raises(ConfigError, match="needed has shape"):
+        propagate_to_surface(*args, **geometry, needed=needed[:-1])

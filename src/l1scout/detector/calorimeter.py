@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -145,26 +146,58 @@ class NeutralCandidates:
     is_pu: npt.NDArray[np.int8]
 
 
-#: Largest key range compacted with a dense occupancy table instead of a sort.
-_DENSE_KEYS = 50_000_000
+@numba.njit(cache=True)
+def _compact_kernel(
+    keys: I64, n_tow: int, n_events: int
+) -> tuple[I64, I64]:  # pragma: no cover - compiled
+    n = len(keys)
+    # group the entries by event (counting sort, stable)
+    start = np.zeros(n_events + 1, dtype=np.int64)
+    for i in range(n):
+        start[keys[i] // n_tow + 1] += 1
+    for e in range(n_events):
+        start[e + 1] += start[e]
+    fill = start[:-1].copy()
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        e = keys[i] // n_tow
+        order[fill[e]] = i
+        fill[e] += 1
+    slot = np.full(n_tow, -1, dtype=np.int64)
+    distinct = np.empty(n, dtype=np.int64)
+    inverse = np.empty(n, dtype=np.int64)
+    n_out = 0
+    for e in range(n_events):
+        lo, hi = start[e], start[e + 1]
+        first = n_out
+        for j in range(lo, hi):
+            tower = keys[order[j]] - e * n_tow
+            if slot[tower] < 0:
+                slot[tower] = 0
+                distinct[n_out] = tower
+                n_out += 1
+        distinct[first:n_out].sort()
+        for r in range(first, n_out):
+            slot[distinct[r]] = r
+        for j in range(lo, hi):
+            i = order[j]
+            inverse[i] = slot[keys[i] - e * n_tow]
+        for r in range(first, n_out):
+            slot[distinct[r]] = -1
+            distinct[r] += e * n_tow
+    return distinct[:n_out].copy(), inverse
 
 
-def _compact(keys: I64, n_keys: int) -> tuple[I64, I64]:
+def _compact(keys: I64, n_tow: int, n_events: int) -> tuple[I64, I64]:
     """The distinct keys (sorted) and, for every entry, the position of its key among them.
 
-    Same result as ``np.unique(keys, return_inverse=True)``; for key ranges up
-    to :data:`_DENSE_KEYS` an occupancy table is faster than the sort.
+    Keys are ``event * n_tow + tower``. Same result as ``np.unique(keys,
+    return_inverse=True)``, one event at a time through a table of *n_tow* slots.
 
-    >>> [a.tolist() for a in _compact(np.array([7, 2, 7, 5]), 10)]
+    >>> [a.tolist() for a in _compact(np.array([7, 2, 7, 5]), 5, 2)]
     [[2, 5, 7], [2, 0, 2, 1]]
     """
-    if n_keys > _DENSE_KEYS:
-        distinct, inverse = np.unique(keys, return_inverse=True)
-        return distinct.astype(np.int64), inverse.astype(np.int64)
-    occupied = np.zeros(n_keys, dtype=np.bool_)
-    occupied[keys] = True
-    rank = np.cumsum(occupied, dtype=np.int64) - 1
-    return np.flatnonzero(occupied).astype(np.int64), rank[keys]
+    return _compact_kernel(np.ascontiguousarray(keys, dtype=np.int64), int(n_tow), int(n_events))
 
 
 @dataclass(frozen=True)
@@ -236,7 +269,7 @@ def run_calorimeter(
     te = tracks.energy[tsel] * track_fraction[tsel]
     tsig = te * tracks.sigma_pt[tsel] / np.maximum(tracks.pt[tsel], 1e-9)
 
-    keys, inverse = _compact(np.concatenate([pkey, tkey]), gen.n_events * n_tow)
+    keys, inverse = _compact(np.concatenate([pkey, tkey]), n_tow, gen.n_events)
     n_p = len(pkey)
     nk = len(keys)
     true_e = np.bincount(inverse[:n_p], weights=pe, minlength=nk).astype(np.float64)

@@ -54,7 +54,7 @@ from l1scout._types import F64, B
 from l1scout.constants import C_LIGHT_GEV_PER_T_M
 from l1scout.errors import ConfigError
 
-__all__ = ["SurfaceHits", "impact_parameters", "propagate_to_surface"]
+__all__ = ["SurfaceHits", "beyond_end_caps", "impact_parameters", "propagate_to_surface"]
 
 
 _KAPPA_PER_MM = C_LIGHT_GEV_PER_T_M * 1.0e-3  # GeV / (T mm)
@@ -115,6 +115,7 @@ def _propagate_kernel(
     bz: float,
     rcyl: float,
     half: float,
+    needed: B,
 ) -> tuple[F64, F64, F64, F64, F64, B, B, F64]:  # pragma: no cover - compiled
     n = px.shape[0]
     hx = np.zeros(n)
@@ -127,6 +128,8 @@ def _propagate_kernel(
     phimom = np.zeros(n)
     rcyl2 = rcyl * rcyl
     for i in range(n):
+        if not needed[i]:
+            continue
         rho0sq = x0[i] * x0[i] + y0[i] * y0[i]
         if rho0sq > rcyl2 or abs(z0[i]) > half:
             continue
@@ -284,6 +287,7 @@ def propagate_to_surface(
     bz_tesla: float,
     radius_mm: float,
     half_length_mm: float,
+    needed: npt.ArrayLike | None = None,
 ) -> SurfaceHits:
     """Propagate particles to the calorimeter surface (Delphes ``ParticlePropagator``).
 
@@ -307,6 +311,8 @@ def propagate_to_surface(
         bz_tesla: field along +z (T), e.g. 3.8.
         radius_mm: radius of the calorimeter surface (mm), e.g. 1290.
         half_length_mm: half-length of the surface (mm), e.g. 3000.
+        needed: which particles to propagate (None: all); the others get
+            ``reached = False`` and zeros, at no cost.
 
     Returns:
         The hits, with 0 in every coordinate of particles that never arrive.
@@ -329,12 +335,62 @@ def propagate_to_surface(
             msg = f"{name} must be a positive finite length in mm, got {value!r}"
             raise ConfigError(msg)
     a = _as_inputs(px, py, pz, charge, x, y, z, bz_tesla)
+    if needed is None:
+        mask = np.ones(len(a[0]), dtype=np.bool_)
+    else:
+        mask = np.ascontiguousarray(needed, dtype=np.bool_)
+        if mask.shape != a[0].shape:
+            msg = f"needed has shape {mask.shape}, expected {a[0].shape} (one flag per particle)"
+            raise ConfigError(msg)
     hx, hy, hz, eta, phi, reached, barrel, phimom = _propagate_kernel(
-        *a, float(bz_tesla), float(radius_mm), float(half_length_mm)
+        *a, float(bz_tesla), float(radius_mm), float(half_length_mm), mask
     )
     return SurfaceHits(
         x=hx, y=hy, z=hz, eta=eta, phi=phi, reached=reached, barrel=barrel, phi_vertex=phimom
     )
+
+
+def beyond_end_caps(
+    eta: npt.ArrayLike,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    z: npt.ArrayLike,
+    *,
+    half_length_mm: float,
+    eta_max: float,
+) -> B:
+    """Particles sure to cross an end cap at |eta| > *eta_max* (seen from the origin), or never to arrive.
+
+    Without propagating: a particle of pseudorapidity eta made at (x, y, z)
+    travels the transverse path ``s_z = (L -+ z) / |sinh(eta)|`` before it
+    reaches the end cap it heads for, and its transverse distance from the axis
+    there is at most ``rho0 + s_z`` (an arc is never shorter than its chord).
+    Where ``rho0 + s_z`` stays below ``0.99 L / sinh(eta_max)`` the crossing is
+    an end-cap one with |eta| above ``eta_max`` by at least 0.01: a calorimeter
+    that ends at ``eta_max`` sees nothing of it, whatever the field. The
+    detector simulation skips the propagation of such particles.
+
+    Args:
+        eta: pseudorapidity of the momentum.
+        x: production x (mm).
+        y: production y (mm).
+        z: production z (mm).
+        half_length_mm: half-length of the surface (mm).
+        eta_max: the largest |eta| of interest (for example a calorimeter's edge).
+
+    Example:
+        >>> beyond_end_caps([6.0, 4.0, 6.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 2999.9],
+        ...                 half_length_mm=3000.0, eta_max=5.0).tolist()
+        [True, False, True]
+    """
+    eta_a = np.abs(np.asarray(eta, dtype=np.float64))
+    z_a = np.asarray(z, dtype=np.float64)
+    sign = np.sign(np.asarray(eta, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        s_z = (half_length_mm - sign * z_a) / np.sinh(eta_a)
+        reach = np.hypot(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)) + s_z
+        limit = 0.99 * half_length_mm / math.sinh(eta_max)
+        return np.asarray((eta_a > eta_max) & (reach < limit) & (s_z >= 0.0), dtype=np.bool_)
 
 
 def impact_parameters(

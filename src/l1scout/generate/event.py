@@ -19,6 +19,7 @@ import numpy.typing as npt
 from l1scout._jagged import Jagged, eta_phi_pt, event_index, offsets_from_counts
 from l1scout._types import F64, I64
 from l1scout.constants import C_MM_PER_PS, C_MM_PER_S
+from l1scout.generate import _merge
 from l1scout.generate.pileup import PileupDraw
 from l1scout.generate.pythia import RawEvents
 from l1scout.generate.truth import relink, status_hepmc, truth_mask
@@ -27,13 +28,79 @@ from l1scout.generate.vertex import PileupSpec
 __all__ = ["assemble_columns", "sort_within_events"]
 
 
+_SMALL = 32  # events shorter than this are insertion-sorted
+
+
 @numba.njit(cache=True)
-def _sort_kernel(offsets: I64, key: F64) -> I64:  # pragma: no cover - compiled
-    perm = np.empty(len(key), dtype=np.int64)
+def _sort_kernel(offsets: I64, ukey: npt.NDArray[np.uint64]) -> I64:  # pragma: no cover - compiled
+    """Stable ascending argsort of *ukey* within each event: LSD radix sort, 8 bits a pass.
+
+    Passes in which every key of the event has the same byte are skipped.
+    """
+    n = len(ukey)
+    perm = np.empty(n, dtype=np.int64)
+    longest = 0
+    for ev in range(len(offsets) - 1):
+        longest = max(longest, offsets[ev + 1] - offsets[ev])
+    buf_i = np.empty(longest, dtype=np.int64)
+    buf_k = np.empty(longest, dtype=np.uint64)
+    cur_i = np.empty(longest, dtype=np.int64)
+    cur_k = np.empty(longest, dtype=np.uint64)
+    hist = np.zeros((8, 257), dtype=np.int64)
     for ev in range(len(offsets) - 1):
         lo, hi = offsets[ev], offsets[ev + 1]
-        perm[lo:hi] = lo + np.argsort(-key[lo:hi], kind="mergesort")
+        m = hi - lo
+        if m < _SMALL:  # stable insertion sort
+            for j in range(m):
+                perm[lo + j] = lo + j
+            for j in range(1, m):
+                p = perm[lo + j]
+                k = ukey[p]
+                i = j - 1
+                while i >= 0 and ukey[perm[lo + i]] > k:
+                    perm[lo + i + 1] = perm[lo + i]
+                    i -= 1
+                perm[lo + i + 1] = p
+            continue
+        hist[:, :] = 0
+        for j in range(m):
+            k = ukey[lo + j]
+            cur_k[j] = k
+            cur_i[j] = lo + j
+            for b in range(8):
+                hist[b, ((k >> np.uint64(8 * b)) & np.uint64(255)) + 1] += 1
+        for b in range(8):
+            if hist[b, ((cur_k[0] >> np.uint64(8 * b)) & np.uint64(255)) + 1] == m:
+                continue  # one byte value for all: nothing moves
+            start = hist[b]
+            for d in range(1, 257):
+                start[d] += start[d - 1]
+            shift = np.uint64(8 * b)
+            for j in range(m):
+                k = cur_k[j]
+                d = (k >> shift) & np.uint64(255)
+                pos = start[d]
+                start[d] = pos + 1
+                buf_k[pos] = k
+                buf_i[pos] = cur_i[j]
+            for j in range(m):
+                cur_k[j] = buf_k[j]
+                cur_i[j] = buf_i[j]
+        for j in range(m):
+            perm[lo + j] = cur_i[j]
     return perm
+
+
+def _descending_key(key: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
+    """Unsigned integers whose ascending order is the descending order of the floats *key*.
+
+    IEEE 754 bit patterns order like the numbers once the sign bit is flipped
+    (positive) or all bits are (negative); -0.0 is read as +0.0, as ``<`` does.
+    """
+    bits = (np.asarray(key, dtype=np.float64) + 0.0).view(np.uint64)
+    top = np.uint64(1) << np.uint64(63)
+    ordered = np.where(bits & top, ~bits, bits | top)
+    return ~ordered
 
 
 def sort_within_events(offsets: I64, key: npt.NDArray[Any]) -> tuple[I64, I64]:
@@ -48,19 +115,11 @@ def sort_within_events(offsets: I64, key: npt.NDArray[Any]) -> tuple[I64, I64]:
     ([1, 0, 2, 4, 3], [1, 0, 2, 1, 0])
     """
     offsets = np.asarray(offsets, dtype=np.int64)
-    perm = _sort_kernel(offsets, np.asarray(key, dtype=np.float64))
+    perm = _sort_kernel(offsets, _descending_key(key))
     evt = event_index(offsets)
     new_local = np.empty(len(key), dtype=np.int64)
     new_local[perm] = np.arange(len(key)) - offsets[evt]
     return perm, new_local
-
-
-def _remap(links: npt.NDArray[Any], offsets: I64, new_local: I64) -> npt.NDArray[np.int32]:
-    evt = event_index(offsets)
-    ok = links >= 0
-    out = np.full(len(links), -1, dtype=np.int32)
-    out[ok] = new_local[offsets[evt[ok]] + links[ok]]
-    return out
 
 
 def _single(values: npt.ArrayLike, n: int) -> Jagged:
@@ -73,6 +132,9 @@ def assemble_columns(
     pileup: PileupDraw,
     spec: PileupSpec,
     event_numbers: Sequence[int],
+    *,
+    family: bool = True,
+    vertices: bool = True,
 ) -> dict[str, Jagged]:
     """Build the generator-level columns of a batch.
 
@@ -82,13 +144,15 @@ def assemble_columns(
         pileup: the pileup drawn for the same events.
         spec: the card's pileup section (beam spot).
         event_numbers: the events' numbers in the file.
+        family: make the family links ``Gen_Part_M1``, ``M2``, ``D1``, ``D2``
+            (False: left out, for files that do not write ``Gen_Part``).
+        vertices: make the ``Vertex_*`` columns (False: left out).
     """
     n_ev = raw.n_events
     evt_raw = event_index(raw.offsets)
 
     # --- hard-scatter truth
     keep = truth_mask(raw.pid, raw.status, raw.mother1, raw.offsets)
-    m1, m2, d1, d2 = relink(raw.offsets, keep, raw.mother1, raw.mother2)
     has_d = raw.daughter1 >= 0
     first_d_pid = np.where(
         has_d, raw.pid[np.where(has_d, raw.offsets[evt_raw] + raw.daughter1, 0)], 0
@@ -96,78 +160,130 @@ def assemble_columns(
     status = status_hepmc(raw.pid, raw.status, first_d_pid)
     evt_h = evt_raw[keep]
     n_hard = np.bincount(evt_h, minlength=n_ev).astype(np.int64)
-    n_pu_parts = np.diff(pileup.part_offsets)
-    counts = n_hard + n_pu_parts
-    offsets = offsets_from_counts(counts)
-    total = int(offsets[-1])
-
+    offsets = offsets_from_counts(n_hard + np.diff(pileup.part_offsets))
     hard_off = offsets_from_counts(n_hard)
-    pos_h = offsets[evt_h] + (np.arange(len(evt_h)) - hard_off[evt_h])
-    evt_p = event_index(pileup.part_offsets)
-    pos_p = offsets[evt_p] + n_hard[evt_p] + (np.arange(len(evt_p)) - pileup.part_offsets[evt_p])
-
-    def merged(hard: npt.ArrayLike, pu: npt.ArrayLike, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
-        out = np.empty(total, dtype=dtype)
-        out[pos_h] = hard
-        out[pos_p] = pu
-        return out
-
-    pid = merged(raw.pid[keep], pileup.pid, np.int32)
-    stat = merged(status[keep], np.ones(len(evt_p), np.int8), np.int8)
     h_eta, h_phi, h_pt = eta_phi_pt(raw.px[keep], raw.py[keep], raw.pz[keep])
-    eta = merged(h_eta, pileup.eta, np.float64)
-    phi = merged(h_phi, pileup.phi_part, np.float64)
-    pt = merged(h_pt, pileup.pt, np.float64)
-    mass = merged(raw.mass[keep], pileup.mass, np.float64)
-    chg = merged(charge[keep], pileup.charge, np.int8)
-    is_pu = merged(np.zeros(len(evt_h), np.int8), np.ones(len(evt_p), np.int8), np.int8)
-    vidx = merged(np.zeros(len(evt_h), np.int32), pileup.vertex_index, np.int32)
-    x = merged(raw.vx[keep] + spec.beamspot_x_mm, pileup.x, np.float64)
-    y = merged(raw.vy[keep] + spec.beamspot_y_mm, pileup.y, np.float64)
-    z = merged(raw.vz[keep] + pileup.hard_z[evt_h], pileup.zpos, np.float64)
-    t_mm = merged(raw.vt[keep] + pileup.hard_t[evt_h] * C_MM_PER_PS, pileup.tpos_mm, np.float64)
-    none = np.full(len(evt_p), -1, np.int32)
-    links = [merged(lnk, none, np.int32) for lnk in (m1, m2, d1, d2)]
+    h_status = status[keep].astype(np.int8)
+    h_charge = charge[keep].astype(np.int8)
+    hard_f = np.stack(
+        [
+            h_pt,
+            h_eta,
+            h_phi,
+            raw.mass[keep],
+            raw.vx[keep] + spec.beamspot_x_mm,
+            raw.vy[keep] + spec.beamspot_y_mm,
+            raw.vz[keep] + pileup.hard_z[evt_h],
+            raw.vt[keep] + pileup.hard_t[evt_h] * C_MM_PER_PS,
+        ]
+    ).astype(np.float64, copy=False)
+    hard_i = np.stack([raw.pid[keep], h_status, h_charge]).astype(np.int32)
 
-    # --- sort by pT within events and remap family links
-    perm, new_local = sort_within_events(offsets, pt)
-    links = [_remap(lnk, offsets, new_local)[perm] for lnk in links]
+    pool = pileup.pool
+    if pool is not None:
+        p_eta, _, p_pt = pool.eta_phi_pt
+        p_f32 = (pool.mass, pool.vx, pool.vy, pool.vz, pool.vt)
+        p_pid, p_charge = pool.pid, pool.charge
+    else:
+        p_eta = p_pt = np.zeros(0)
+        empty = np.zeros(0, np.float32)
+        p_f32 = (empty, empty, empty, empty, empty)
+        p_pid, p_charge = np.zeros(0, np.int32), np.zeros(0, np.int8)
+    source = pileup.source
+    pt_merged = _merge.merged_pt(offsets, n_hard, hard_off, h_pt, pileup.part_offsets, source, p_pt)
 
+    # --- sort by pT within events (stable), gather every column once in the new order
+    perm, new_local = sort_within_events(offsets, pt_merged)
+    f, i32, i8 = _merge.gather_particles(
+        offsets,
+        n_hard,
+        hard_off,
+        pileup.part_offsets,
+        perm,
+        hard_f,
+        hard_i,
+        source,
+        pileup.collision,
+        pileup.vertex_index,
+        pileup.phi_part,
+        p_pt,
+        p_eta,
+        *p_f32,
+        p_pid,
+        p_charge,
+        np.cos(pileup.phi),
+        np.sin(pileup.phi),
+        pileup.z,
+        pileup.t,
+        spec.beamspot_x_mm,
+        spec.beamspot_y_mm,
+        C_MM_PER_PS,
+        C_MM_PER_S,
+    )
     cols: dict[str, Jagged] = {}
-    part: dict[str, npt.NDArray[Any] | None] = {
-        "PID": pid,
-        "Status": stat,
-        "PT": pt,
-        "Eta": eta,
-        "Phi": phi,
-        "Mass": mass,
-        "M1": None,
-        "M2": None,
-        "D1": None,
-        "D2": None,
-        "IsPU": is_pu,
-        "Charge": chg,
-        "VertexIndex": vidx,
-        "X": np.round(x, 3),
-        "Y": np.round(y, 3),
-        "Z": np.round(z, 3),
-        "T": np.round(t_mm / C_MM_PER_S, 15),
+    part: dict[str, npt.NDArray[Any]] = {
+        "PID": i32[0],
+        "Status": i8[0],
+        "PT": f[0],
+        "Eta": f[1],
+        "Phi": f[2],
+        "Mass": f[3],
+        "IsPU": i8[2],
+        "Charge": i8[1],
+        "VertexIndex": i32[1],
+        "X": f[4],
+        "Y": f[5],
+        "Z": f[6],
+        "T": f[7],
     }
-    for name, values in part.items():
-        if values is not None:
-            cols[f"Gen_Part_{name}"] = (offsets, values[perm])
-    for name, values in zip(("M1", "M2", "D1", "D2"), links, strict=True):
-        cols[f"Gen_Part_{name}"] = (offsets, values)
+    if family:
+        m1, m2, d1, d2 = relink(raw.offsets, keep, raw.mother1, raw.mother2)
+        links = _merge.gather_links(
+            offsets, n_hard, hard_off, perm, new_local, np.stack([m1, m2, d1, d2])
+        )
+        part.update(M1=links[0], M2=links[1], D1=links[2], D2=links[3])
+    for name in _PART_ORDER:
+        if name in part:
+            cols[f"Gen_Part_{name}"] = (offsets, part[name])
+    if vertices:
+        cols.update(_vertex_columns(pileup, spec, n_hard, hard_off, h_pt, h_status, h_charge))
+    cols.update(_event_columns(raw, pileup, event_numbers))
+    return cols
 
-    # --- truth vertices: hard scatter (index 0) and pileup collisions (1..N)
+
+_PART_ORDER = (
+    "PID", "Status", "PT", "Eta", "Phi", "Mass", "M1", "M2", "D1", "D2",
+    "IsPU", "Charge", "VertexIndex", "X", "Y", "Z", "T",
+)  # fmt: skip
+
+
+def _vertex_columns(
+    pileup: PileupDraw,
+    spec: PileupSpec,
+    n_hard: I64,
+    hard_off: I64,
+    h_pt: F64,
+    h_status: npt.NDArray[np.int8],
+    h_charge: npt.NDArray[np.int8],
+) -> dict[str, Jagged]:
+    """The truth vertices: the hard scatter (index 0) and the pileup collisions (1..N), by SumPT2."""
+    pool = pileup.pool
+    p_pt = pool.eta_phi_pt[2] if pool is not None else np.zeros(0)
+    p_charge = pool.charge if pool is not None else np.zeros(0, np.int8)
     n_vtx = 1 + pileup.n_pu
     vtx_off = offsets_from_counts(n_vtx)
-    evt_all = event_index(offsets)
-    charged_final = (stat == 1) & (chg != 0)
-    gvid = vtx_off[evt_all] + vidx
-    ndf = np.bincount(gvid[charged_final], minlength=int(vtx_off[-1]))
-    sumpt2 = np.bincount(
-        gvid[charged_final], weights=pt[charged_final] ** 2, minlength=int(vtx_off[-1])
+    ndf, sumpt2 = _merge.vertex_sums(
+        n_hard,
+        hard_off,
+        h_pt,
+        h_status,
+        h_charge,
+        pileup.part_offsets,
+        pileup.source,
+        pileup.vertex_index,
+        p_pt,
+        p_charge,
+        vtx_off,
     )
     v_index = (np.arange(int(vtx_off[-1])) - vtx_off[event_index(vtx_off)]).astype(np.int32)
     is_hard = v_index == 0
@@ -189,9 +305,13 @@ def assemble_columns(
         "NDF": ndf,
         "SumPT2": sumpt2,
     }
-    for name, vvals in vertex.items():
-        cols[f"Vertex_{name}"] = (vtx_off, np.asarray(vvals)[vperm])
+    return {f"Vertex_{name}": (vtx_off, np.asarray(v)[vperm]) for name, v in vertex.items()}
 
+
+def _event_columns(
+    raw: RawEvents, pileup: PileupDraw, event_numbers: Sequence[int]
+) -> dict[str, Jagged]:
+    n_ev = raw.n_events
     event: dict[str, npt.ArrayLike] = {
         "Number": np.asarray(event_numbers, dtype=np.int64),
         "ProcessID": raw.process_code,
@@ -210,6 +330,4 @@ def assemble_columns(
         "ScalePDF": raw.q_fac,
         "NumPU": pileup.n_pu,
     }
-    for name, evals in event.items():
-        cols[f"Event_{name}"] = _single(evals, n_ev)
-    return cols
+    return {f"Event_{name}": _single(evals, n_ev) for name, evals in event.items()}

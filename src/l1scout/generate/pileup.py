@@ -19,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +34,7 @@ from l1scout._jagged import eta_phi_pt, offsets_from_counts, wrap_phi
 from l1scout._types import F32, F64, I64
 from l1scout.constants import C_MM_PER_PS
 from l1scout.errors import ConfigError, DataFormatError
+from l1scout.generate._cache import cache_dir
 from l1scout.generate.pythia import PythiaSource, derive_seed
 from l1scout.generate.vertex import PileupSpec, sample_vertices
 
@@ -54,19 +55,10 @@ _log = logging.getLogger(__name__)
 #: Events per independently seeded chunk of the pool (SoftQCD:all takes ~20 s to initialise).
 POOL_CHUNK = 5000
 #: Version of the cached pool's layout; part of its key.
-POOL_FORMAT = 1
+POOL_FORMAT = 2
 
 _STREAM_POOL = 0x504F4F4C  # "POOL"
 _STREAM_OVERLAY = 0x4F564C59  # "OVLY"
-
-
-def cache_dir() -> Path:
-    """Where pools are cached (created on demand)."""
-    env = os.environ.get("L1SCOUT_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "l1scout"
 
 
 @dataclass(frozen=True)
@@ -234,9 +226,11 @@ class PileupDraw:
     ``coll_offsets`` splits the collisions by event; ``part_offsets`` splits the
     particles by event. Per collision: its pool event, rotation (rad), z (mm),
     t (ps). Per event: the hard-scatter vertex z (mm), t (ps). Per particle:
-    the collision it belongs to (1-based within its event) and the gathered,
-    rotated and displaced kinematics (``pt``, ``eta`` and the rotated azimuth
-    ``phi_part`` come from the pool's cached values).
+    its pool particle (``source``), its collision in the batch
+    (``collision``) and, 1-based within its event, its vertex
+    (``vertex_index``). The particles' rotated and displaced kinematics are
+    gathered from the pool on first use (``pt``, ``eta`` and the rotated
+    azimuth ``phi_part`` come from the pool's cached values).
     """
 
     n_pu: I64
@@ -248,20 +242,96 @@ class PileupDraw:
     z: F64
     t: F64
     part_offsets: I64
+    source: I64
+    collision: I64
     vertex_index: npt.NDArray[np.int32]
-    pid: npt.NDArray[np.int32]
-    charge: npt.NDArray[np.int8]
-    px: F64
-    py: F64
-    pz: F64
-    mass: F64
-    x: F64
-    y: F64
-    zpos: F64
-    tpos_mm: F64
-    pt: F64
-    eta: F64
-    phi_part: F64
+    pool: MinBiasPool | None
+    spec: PileupSpec
+
+    @cached_property
+    def _cos_sin(self) -> tuple[F64, F64]:
+        return np.cos(self.phi)[self.collision], np.sin(self.phi)[self.collision]
+
+    def _pool(self, name: str, dtype: npt.DTypeLike = np.float64) -> npt.NDArray[Any]:
+        if self.pool is None:
+            return np.zeros(0, dtype=dtype)
+        return np.asarray(getattr(self.pool, name)[self.source], dtype=dtype)
+
+    def _f64(self, name: str) -> F64:
+        values: F64 = self._pool(name, np.float64)
+        return values
+
+    @cached_property
+    def pid(self) -> npt.NDArray[np.int32]:
+        """PDG id of every particle."""
+        return self._pool("pid", np.int32)
+
+    @cached_property
+    def charge(self) -> npt.NDArray[np.int8]:
+        """Charge (e) of every particle."""
+        return self._pool("charge", np.int8)
+
+    @cached_property
+    def px(self) -> F64:
+        """Momentum x after the rotation (GeV)."""
+        c, s = self._cos_sin
+        return c * self._f64("px") - s * self._f64("py")
+
+    @cached_property
+    def py(self) -> F64:
+        """Momentum y after the rotation (GeV)."""
+        c, s = self._cos_sin
+        return s * self._f64("px") + c * self._f64("py")
+
+    @cached_property
+    def pz(self) -> F64:
+        """Momentum z (GeV)."""
+        return self._f64("pz")
+
+    @cached_property
+    def mass(self) -> F64:
+        """Mass (GeV)."""
+        return self._f64("mass")
+
+    @cached_property
+    def x(self) -> F64:
+        """Production x after the rotation, beam spot included (mm)."""
+        c, s = self._cos_sin
+        return c * self._f64("vx") - s * self._f64("vy") + self.spec.beamspot_x_mm
+
+    @cached_property
+    def y(self) -> F64:
+        """Production y after the rotation, beam spot included (mm)."""
+        c, s = self._cos_sin
+        return s * self._f64("vx") + c * self._f64("vy") + self.spec.beamspot_y_mm
+
+    @cached_property
+    def zpos(self) -> F64:
+        """Production z, the collision's vertex included (mm)."""
+        return self._f64("vz") + self.z[self.collision]
+
+    @cached_property
+    def tpos_mm(self) -> F64:
+        """Production time as c t, the collision's time included (mm)."""
+        return self._f64("vt") + self.t[self.collision] * C_MM_PER_PS
+
+    @cached_property
+    def pt(self) -> F64:
+        """Transverse momentum (GeV)."""
+        return self.pool.eta_phi_pt[2][self.source] if self.pool is not None else np.zeros(0)
+
+    @cached_property
+    def eta(self) -> F64:
+        """Pseudorapidity."""
+        return self.pool.eta_phi_pt[0][self.source] if self.pool is not None else np.zeros(0)
+
+    @cached_property
+    def phi_part(self) -> F64:
+        """Azimuth after the rotation (rad, in [-pi, pi))."""
+        if self.pool is None:
+            return np.zeros(0)
+        phi = self.pool.eta_phi_pt[1][self.source] + self.phi[self.collision]
+        return wrap_phi(phi).astype(np.float64, copy=False)
 
 
 def _event_rng(seed: int, event_number: int) -> np.random.Generator:
@@ -316,7 +386,7 @@ def draw_pileup(
     z = np.concatenate(parts_z) if parts_z else np.zeros(0)
     t = np.concatenate(parts_t) if parts_t else np.zeros(0)
 
-    # gather the particles of every drawn collision
+    # the particles of every drawn collision: their pool indices
     if pool is not None and len(pool_index):
         starts = pool.offsets[pool_index]
         lengths = pool.offsets[pool_index + 1] - starts
@@ -334,42 +404,6 @@ def draw_pileup(
     evt_of_coll = np.repeat(np.arange(n_ev), n_pu)
     vertex_index = (np.arange(len(pool_index)) - coll_offsets[evt_of_coll] + 1).astype(np.int32)
     per_event_parts = np.bincount(evt_of_coll, weights=lengths, minlength=n_ev).astype(np.int64)
-    part_offsets = offsets_from_counts(per_event_parts)
-
-    if pool is None or total == 0:
-        empty_f = np.zeros(0)
-        return PileupDraw(
-            n_pu,
-            hard_z,
-            hard_t,
-            coll_offsets,
-            pool_index,
-            phi,
-            z,
-            t,
-            part_offsets,
-            np.zeros(0, np.int32),
-            np.zeros(0, np.int32),
-            np.zeros(0, np.int8),
-            empty_f,
-            empty_f,
-            empty_f,
-            empty_f,
-            empty_f,
-            empty_f,
-            empty_f,
-            empty_f,
-            empty_f,
-            empty_f,
-            empty_f,
-        )
-    pool_eta, pool_phi, pool_pt = pool.eta_phi_pt
-    c = np.cos(phi)[coll_of_part]
-    s = np.sin(phi)[coll_of_part]
-    px0 = pool.px[src].astype(np.float64)
-    py0 = pool.py[src].astype(np.float64)
-    vx0 = pool.vx[src].astype(np.float64)
-    vy0 = pool.vy[src].astype(np.float64)
     return PileupDraw(
         n_pu=n_pu,
         hard_z=hard_z,
@@ -379,19 +413,10 @@ def draw_pileup(
         phi=phi,
         z=z,
         t=t,
-        part_offsets=part_offsets,
+        part_offsets=offsets_from_counts(per_event_parts),
+        source=src.astype(np.int64, copy=False),
+        collision=coll_of_part.astype(np.int64, copy=False),
         vertex_index=vertex_index[coll_of_part],
-        pid=pool.pid[src],
-        charge=pool.charge[src],
-        px=c * px0 - s * py0,
-        py=s * px0 + c * py0,
-        pz=pool.pz[src].astype(np.float64),
-        mass=pool.mass[src].astype(np.float64),
-        x=c * vx0 - s * vy0 + spec.beamspot_x_mm,
-        y=s * vx0 + c * vy0 + spec.beamspot_y_mm,
-        zpos=pool.vz[src].astype(np.float64) + z[coll_of_part],
-        tpos_mm=pool.vt[src].astype(np.float64) + t[coll_of_part] * C_MM_PER_PS,
-        pt=pool_pt[src],
-        eta=pool_eta[src],
-        phi_part=wrap_phi(pool_phi[src] + phi[coll_of_part]).astype(np.float64, copy=False),
+        pool=pool if total else None,
+        spec=spec,
     )

@@ -26,6 +26,19 @@ other charged candidates charged hadrons. Truth labels (``IsPU`` by default:
 the candidate comes from a pileup collision) are a separate array, so that a
 model's inputs never see them.
 
+**Pre-cut collections.** A file may also hold ``<view>_PUPPIPart128``, the 128
+highest-pT entries of ``<view>_PUPPIPart`` written at production time
+(:data:`l1scout.io.schema.PRECUT_COLLECTIONS`). With k <= 128 the sets are
+the same from either, and the pre-cut one decodes about eight times fewer
+values: :func:`particle_set_columns` names it when the dataset's columns
+(``available``) hold it, and :func:`particle_set` uses it whenever the chunk
+holds it, else cuts the full collection (real COLLIDE files)::
+
+    ds = open_dataset(files)                       # footers only
+    ds = ds.with_columns(particle_set_columns(available=ds.columns))
+    for chunk in ds:
+        s = particle_set(chunk, k=128)
+
 Example:
     >>> import awkward as ak
     >>> ev = {c: ak.Array([[0.0, 0.0], [0.0]]) for c in particle_set_columns()}
@@ -43,10 +56,13 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+import awkward as ak
 import numpy as np
+import numpy.typing as npt
 
 from l1scout._jagged import wrap_phi
 from l1scout._types import F32, I64, B
@@ -61,6 +77,7 @@ from l1scout.io.ragged import (
     particle_type_one_hot,
     top_k,
 )
+from l1scout.io.schema import PRECUT_COLLECTIONS
 
 __all__ = [
     "PARTICLE_FEATURES",
@@ -123,13 +140,54 @@ def particle_set_columns(
     truth: bool = True,
     *,
     label_fields: Sequence[str] = ("IsPU",),
+    k: int = 128,
+    available: Iterable[str] | None = None,
 ) -> tuple[str, ...]:
     """The canonical columns :func:`particle_set` reads.
 
+    Args:
+        view: the detector view (``L1T``, ``FullReco``, ...).
+        collection: ``PUPPIPart`` or ``PFPart``.
+        truth: also the truth *label_fields*.
+        label_fields: fields of the collection used as labels.
+        k: particles per event that :func:`particle_set` will keep.
+        available: the columns the data has (``Dataset.columns``,
+            ``DataFile.columns``): when they hold a pre-cut collection of
+            *collection* with at least *k* entries per event
+            (``<view>_PUPPIPart128`` for k <= 128), its columns are named
+            instead of the full collection's. None: the full collection's.
+
     >>> particle_set_columns()[:3], particle_set_columns()[-1]
     (('L1T_PUPPIPart_PT', 'L1T_PUPPIPart_Eta', 'L1T_PUPPIPart_Phi'), 'L1T_PUPPIPart_IsPU')
+    >>> cols = particle_set_columns(available=particle_set_columns(collection="PUPPIPart128"))
+    >>> cols[0], len(particle_set_columns(k=129, available=cols))
+    ('L1T_PUPPIPart128_PT', 9)
     """
+    if available is not None:
+        have = frozenset(available)
+        for prefix in _precut_prefixes(view, collection, k):
+            cols = particle_columns(prefix, truth=truth, label_fields=label_fields)
+            if have.issuperset(cols):
+                return cols
     return particle_columns(f"{view}_{collection}", truth=truth, label_fields=label_fields)
+
+
+def _precut_prefixes(view: str, collection: str, k: int) -> list[str]:
+    """``<view>_<pre-cut>`` of the pre-cut collections of *collection* that keep >= *k*, smallest first."""
+    fits = [(n, name) for name, (full, n) in PRECUT_COLLECTIONS.items() if full == collection]
+    return [f"{view}_{name}" for n, name in sorted(fits) if k <= n]
+
+
+def _source_prefix(
+    events: EventsLike, view: str, collection: str, k: int, cols: Sequence[str]
+) -> str:
+    """The collection a chunk's sets come from: a pre-cut one it holds that keeps >= *k*, else *collection*."""
+    have = frozenset(events.fields if isinstance(events, ak.Array) else events)
+    full = f"{view}_{collection}"
+    for prefix in _precut_prefixes(view, collection, k):
+        if have.issuperset(prefix + c[len(full) :] for c in cols):
+            return prefix
+    return full
 
 
 def particle_features(
@@ -164,28 +222,60 @@ def particle_features(
     """
     n_feat = len(PARTICLE_FEATURES)
     feats = np.zeros((*idx.shape, n_feat + extra), dtype=np.float32)
+    take = _taker(idx, mask)
     if pt is None:
         pt = field_like(events, prefix, "PT", offsets, np.float32)
-    gather(pt, idx, mask, out=feats[..., 0])
+    take(pt, out=feats[..., 0])
     for j, name in enumerate(("Eta", "Phi", "DZ", "D0"), start=1):
-        gather(field_like(events, prefix, name, offsets, np.float32), idx, mask, out=feats[..., j])
-    charge = gather(field_like(events, prefix, "Charge", offsets, None), idx, mask, np.int8)
+        take(field_like(events, prefix, name, offsets, np.float32), out=feats[..., j])
+    charge = take(field_like(events, prefix, "Charge", offsets, None), dtype=np.int8)
     feats[..., 5] = charge
-    pid = gather(field_like(events, prefix, "PID", offsets, None), idx, mask, np.int32)
+    pid = take(field_like(events, prefix, "PID", offsets, None), dtype=np.int32)
     one_hot = particle_type_one_hot(pid, charge) & mask[..., None]
     feats[..., 6 : 6 + len(PARTICLE_TYPES)] = one_hot
-    gather(
-        field_like(events, prefix, "PuppiW", offsets, np.float32),
-        idx,
-        mask,
-        out=feats[..., n_feat - 1],
-    )
+    take(field_like(events, prefix, "PuppiW", offsets, np.float32), out=feats[..., n_feat - 1])
     labels = None
     if truth:
         labels = np.zeros((*idx.shape, len(label_fields)), dtype=np.float32)
         for j, name in enumerate(label_fields):
-            gather(field_like(events, prefix, name, offsets, None), idx, mask, out=labels[..., j])
+            take(field_like(events, prefix, name, offsets, None), out=labels[..., j])
     return feats, labels
+
+
+class _Taker(Protocol):
+    def __call__(
+        self, values: np.ndarray, *, out: np.ndarray | None = None, dtype: npt.DTypeLike = ...
+    ) -> np.ndarray: ...
+
+
+def _taker(idx: I64, mask: B) -> _Taker:
+    """:func:`~l1scout.io.ragged.gather` at (*idx*, *mask*), faster for a dense block.
+
+    When *mask* is all True and *idx* is one run of consecutive indices (every
+    event has exactly k entries, already in pT order: a pre-cut collection at
+    high pileup), the values are a reshaped slice, copied without indexing.
+    """
+    start = int(idx.flat[0]) if idx.size else 0
+    dense = (
+        idx.ndim == 2
+        and idx.size > 0
+        and (idx.shape[0] < 2 or int(idx[1, 0]) == int(idx[0, -1]) + 1)
+        and bool(mask.all())
+        and np.array_equal(idx.reshape(-1), np.arange(start, start + idx.size))
+    )
+
+    def take(
+        values: np.ndarray, *, out: np.ndarray | None = None, dtype: npt.DTypeLike = np.float32
+    ) -> np.ndarray:
+        if not dense:
+            return gather(values, idx, mask, dtype, out=out)
+        block = values[start : start + idx.size].reshape(idx.shape)
+        if out is None:
+            return block.astype(dtype)
+        np.copyto(out, block, casting="unsafe")
+        return out
+
+    return take
 
 
 def relative_features(feats: F32, mask: B, axis_eta: F32, axis_phi: F32) -> None:
@@ -217,7 +307,9 @@ def particle_set(
 
     Args:
         events: a chunk of events (``ak.Array`` of records or a mapping) with
-            the columns of :func:`particle_set_columns`.
+            the columns of :func:`particle_set_columns`: those of the full
+            collection or, for k <= 128, of its pre-cut ``<collection>128``
+            (used whenever the chunk holds them; the sets are the same).
         view: the detector view (``L1T``, ``FullReco``, ...).
         collection: ``PUPPIPart`` or ``PFPart``.
         k: particles per event (the highest pT, stable on ties).
@@ -237,8 +329,10 @@ def particle_set(
         DataFormatError: a column is missing or its lists do not match ``PT``'s.
     """
     k = check_count("k", k)
-    prefix = f"{view}_{collection}"
     cols = particle_set_columns(view, collection, truth, label_fields=label_fields)
+    prefix = _source_prefix(events, view, collection, k, cols)
+    if prefix != f"{view}_{collection}":
+        cols = particle_columns(prefix, truth=truth, label_fields=label_fields)
     n_events(events, cols)
     offsets, pt = jagged(events, f"{prefix}_PT", np.float32)
     idx, mask = top_k(offsets, pt, k)

@@ -25,6 +25,19 @@ Schema notes for the generator-level columns (``GEN_COLUMNS``):
   1 fs: far below any detector resolution, and it keeps the nanometre offsets
   of very short-lived decays from bloating the files.
 
+Pre-cut collections (extension, :data:`PRECUT_COLLECTIONS`, written only when
+asked for: a production's ``collections`` names them, for example
+``("Event", "L1T_PUPPIPart128")``; a file without them is unchanged):
+
+* ``<View>_PUPPIPart128`` holds, per event, the (at most) 128 highest-pT
+  entries of ``<View>_PUPPIPart`` with all its fields, in the same order. It
+  equals, entry for entry, the full collection cut to its first 128 by pT
+  (a stable sort of the stored float16 ``PT``; the writer's lists are already
+  sorted, so the cut is their first 128). The COLLIDE-2V dataset card
+  recommends the 128 highest-pT L1T candidates for Level-1 studies: a reader
+  of particle sets with k <= 128 decodes 128 entries per event instead of
+  ~1,000 (:func:`l1scout.io.particle_sets.particle_set_columns`).
+
 Example:
     >>> [c.name for c in GEN_COLUMNS if c.collection == "Vertex"][:3]
     ['Vertex_Index', 'Vertex_X', 'Vertex_Y']
@@ -32,8 +45,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import pyarrow as pa
 
@@ -41,10 +55,12 @@ __all__ = [
     "EVENT_COLUMNS",
     "GEN_COLUMNS",
     "GEN_PART_COLUMNS",
+    "PRECUT_COLLECTIONS",
     "VERTEX_COLUMNS",
     "Column",
     "arrow_schema",
     "gen_object_columns",
+    "precut_columns",
     "view_columns",
 ]
 
@@ -311,6 +327,30 @@ def view_columns(view: str, jet_names: Sequence[str]) -> tuple[Column, ...]:
             ("SumPT2", "float32", "GeV^2", "sum of the tracks' pT^2", False),
         ],
     )
+    return tuple(out)
+
+
+#: Pre-cut view collections: name -> (the full collection, entries kept per event).
+PRECUT_COLLECTIONS: Mapping[str, tuple[str, int]] = MappingProxyType(
+    {"PUPPIPart128": ("PUPPIPart", 128)}
+)
+
+
+def precut_columns(view: str) -> tuple[Column, ...]:
+    """Columns of a view's pre-cut collections (:data:`PRECUT_COLLECTIONS`), written only on request.
+
+    Same fields, dtypes and units as the full collection; the meaning says which
+    entries are kept.
+
+    >>> cols = precut_columns("L1T")
+    >>> cols[3].name, cols[3].unit, cols[3].collide, len(cols)
+    ('L1T_PUPPIPart128_PT', 'GeV', False, 15)
+    """
+    out: list[Column] = []
+    for name, (full, k) in PRECUT_COLLECTIONS.items():
+        for field, dtype, unit, doc in _PARTICLE_FIELDS:
+            note = f"{doc}; the {k} highest-pT entries of {view}_{full}"
+            out.append(Column(f"{view}_{name}_{field}", dtype, unit, note, collide=False))
     return tuple(out)
 
 

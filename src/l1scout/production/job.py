@@ -11,10 +11,16 @@ events, see :class:`~l1scout.io.parquet.AtomicParquetWriter`). The same configur
 ``("Event", "L1T_MuonTight", "L1T_PUPPIMET")`` for a trigger-rate study). A
 view none of whose collections is asked for is not simulated, and jet
 collections (detector and generator level) that are not asked for are not
-clustered. The written values are those of the full file with the same seed,
-except the b-tag bits (``BTag``, ``BTagPhys``) of a jet collection that follows
-a dropped one in its view card: b-tagging draws from the view's random stream
-in card order.
+clustered, and the family links and truth vertices are not made unless
+``Gen_Part`` and ``Vertex`` are asked for. The written values are those of the
+full file with the same seed: a shipped view draws from the random stream of
+its place among the shipped views (``views=("L1T",)`` gives the L1T numbers of
+a two-view file), and each jet collection b-tags from a stream of its own.
+
+**Pre-cut collections** (:data:`l1scout.io.schema.PRECUT_COLLECTIONS`, such as
+``L1T_PUPPIPart128``: the 128 highest-pT entries of ``L1T_PUPPIPart``) are
+written only when ``collections`` names them; a file of all collections plus
+the pre-cut ones asks for ``available_collections(config)``.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from l1scout._files import sha256_file
+from l1scout._jagged import offsets_from_counts
 from l1scout._timing import Timer, stage
 from l1scout._version import __version__
 from l1scout.detector.card import FrontendCard, TruthJetSpec, load_frontend_card
@@ -39,7 +46,7 @@ from l1scout.detector.particles import GenParticles
 from l1scout.detector.view_card import VIEW_NAMES, ViewCard, load_view_card
 from l1scout.errors import ConfigError, GenerationError
 from l1scout.generate.event import assemble_columns
-from l1scout.generate.pileup import MinBiasPool, draw_pileup, load_or_build_pool
+from l1scout.generate.pileup import MinBiasPool, PileupDraw, draw_pileup, load_or_build_pool
 from l1scout.generate.pythia import (
     MAX_SEED,
     PythiaSource,
@@ -49,7 +56,15 @@ from l1scout.generate.pythia import (
     process_settings,
 )
 from l1scout.io.parquet import AtomicParquetWriter
-from l1scout.io.schema import GEN_COLUMNS, Column, gen_object_columns, view_columns
+from l1scout.io.ragged import top_k
+from l1scout.io.schema import (
+    GEN_COLUMNS,
+    PRECUT_COLLECTIONS,
+    Column,
+    gen_object_columns,
+    precut_columns,
+    view_columns,
+)
 from l1scout.processes.catalog import load_catalog
 from l1scout.reco.view import simulate_view, truth_objects
 
@@ -189,6 +204,8 @@ class _Plan:
     columns: tuple[Column, ...]
     record: dict[str, object]
     settings_hash: str
+    family: bool  # Gen_Part's family links are written
+    vertices: bool  # the Vertex columns are written
 
 
 def collection_names(columns: Iterable[Column]) -> tuple[str, ...]:
@@ -229,7 +246,8 @@ def _fast_mode(
         return views, tuple(card.truth_jets), True
     kept: list[ViewCard | None] = []
     for view in views:
-        names = {collection_of(c.name) for c in view_columns(view.name, [])}
+        own = view_columns(view.name, []) + precut_columns(view.name)
+        names = {collection_of(c.name) for c in own}
         jets = [j for j in view.jets if f"{view.name}_{j.name}" in wanted]
         if not jets and not names & wanted:
             kept.append(None)
@@ -256,7 +274,7 @@ def _plan(config: GenerationConfig) -> _Plan:
         msg = f"views must have distinct names, got {names}"
         raise ConfigError(msg)
     if config.collections is not None:
-        check_collections(config.collections, collection_names(columns_of(card, views)), names)
+        check_collections(config.collections, _available(card, views), names)
     wanted = None if config.collections is None else set(config.collections)
     simulated, truth_jets, need_truth = _fast_mode(card, views, wanted)
     pileup = card.pileup.mean if config.pileup is None else config.pileup
@@ -291,6 +309,8 @@ def _plan(config: GenerationConfig) -> _Plan:
         columns_of(card, views, config.collections),
         record,
         digest,
+        family=wanted is None or "Gen_Part" in wanted,
+        vertices=wanted is None or "Vertex" in wanted,
     )
 
 
@@ -304,7 +324,8 @@ def columns_of(
     Args:
         card: the front-end card (its truth jets).
         views: the view cards, in file order.
-        collections: keep only the columns of these collections (None: all).
+        collections: keep only the columns of these collections (None: all
+            but the pre-cut ones, which are written only when named here).
     """
     if not views:
         cols = GEN_COLUMNS
@@ -312,6 +333,8 @@ def columns_of(
         cols = GEN_COLUMNS + gen_object_columns([j.name for j in card.truth_jets])
         for view in views:
             cols += view_columns(view.name, [j.name for j in view.jets])
+            if collections is not None:  # pre-cut collections: only when asked for
+                cols += precut_columns(view.name)
     if collections is not None:
         wanted = set(collections)
         cols = tuple(c for c in cols if collection_of(c.name) in wanted)
@@ -319,7 +342,7 @@ def columns_of(
 
 
 def available_collections(config: GenerationConfig) -> tuple[str, ...]:
-    """The collections a file of *config*'s views can hold, in file order.
+    """The collections a file of *config*'s views can hold, in file order, the pre-cut ones last.
 
     >>> cfg = GenerationConfig(process="minbias", events=1, seed=1, views=("L1T",))
     >>> names = available_collections(cfg)
@@ -328,7 +351,12 @@ def available_collections(config: GenerationConfig) -> tuple[str, ...]:
     """
     card = load_frontend_card(config.card)
     views = tuple(load_view_card(v) for v in config.views)
-    return collection_names(columns_of(card, views))
+    return _available(card, views)
+
+
+def _available(card: FrontendCard, views: tuple[ViewCard, ...]) -> tuple[str, ...]:
+    full = collection_names(columns_of(card, views))
+    return full + collection_names(c for v in views for c in precut_columns(v.name))
 
 
 def settings_hash(config: GenerationConfig) -> str:
@@ -398,13 +426,16 @@ def _load_pool(
 
 
 def _simulate(
-    cols: dict[str, Any], plan: _Plan, seed: int, first: int, timer: Timer | None
+    cols: dict[str, Any],
+    plan: _Plan,
+    seed: int,
+    first: int,
+    timer: Timer | None,
+    draw: PileupDraw,
 ) -> None:
     gen = GenParticles.from_columns(cols)
-    v_off, v_index = cols["Vertex_Index"]
-    hard = np.flatnonzero(np.asarray(v_index) == 0)
-    pv_z = np.asarray(cols["Vertex_Z"][1], dtype=np.float64)[hard]
-    n_vertices = np.diff(np.asarray(v_off)).astype(np.int64)
+    pv_z = draw.hard_z  # the hard-scatter vertex (Vertex_Index 0)
+    n_vertices = (1 + draw.n_pu).astype(np.int64)
     if len(pv_z) != gen.n_events:
         msg = "every event needs exactly one hard-scatter vertex (Vertex_Index 0)"
         raise GenerationError(msg)
@@ -415,8 +446,37 @@ def _simulate(
     for k, view in enumerate(plan.views):
         if view is None:  # fast mode: nothing of this view is written
             continue
-        rng = np.random.default_rng([seed, 0x56494557, k, first])
+        # a shipped view draws from the stream of its place among the shipped views, so
+        # that a file of fewer views (views=("L1T",)) has the numbers of the full file
+        stream = VIEW_NAMES.index(view.name) if view.name in VIEW_NAMES else k
+        rng = np.random.default_rng([seed, 0x56494557, stream, first])
         cols.update(simulate_view(gen, view, pv_z, n_vertices, rng, timer, shared))
+    _add_precut(cols, plan.columns)
+
+
+def _add_precut(cols: dict[str, Any], columns: Sequence[Column]) -> None:
+    """Add the pre-cut collections among *columns*: the k highest-pT entries of their full one.
+
+    The cut ranks the ``PT`` values as written (float16), stably, as a reader
+    cutting the full collection does (:func:`l1scout.io.ragged.top_k`); the
+    full collection is sorted by pT already, so it keeps each event's first k.
+    """
+    for coll in collection_names(columns):
+        view, _, name = coll.rpartition("_")
+        if not view or name not in PRECUT_COLLECTIONS:
+            continue
+        full, k = PRECUT_COLLECTIONS[name]
+        offsets, pt = cols[f"{view}_{full}_PT"]
+        offsets = np.asarray(offsets, dtype=np.int64)
+        first = int(offsets[0])
+        stored = np.asarray(pt)[first : offsets[-1]].astype(np.float16)
+        idx, mask = top_k(offsets - first, stored, k)
+        take = idx[mask] + first
+        cut = offsets_from_counts(mask.sum(axis=1))
+        for c in columns:
+            if collection_of(c.name) == coll:
+                values = np.asarray(cols[f"{view}_{full}_{c.field}"][1])
+                cols[c.name] = (cut, values[take])
 
 
 def run_generation(
@@ -478,10 +538,18 @@ def run_generation(
                 charge = source.charge_of(raw.pid)
                 draw = draw_pileup(pool, plan.card.pileup, plan.pileup, config.seed, numbers)
                 cols: dict[str, Any] = dict(
-                    assemble_columns(raw, charge, draw, plan.card.pileup, numbers)
+                    assemble_columns(
+                        raw,
+                        charge,
+                        draw,
+                        plan.card.pileup,
+                        numbers,
+                        family=plan.family,
+                        vertices=plan.vertices,
+                    )
                 )
             if plan.views and (plan.truth_objects or any(v is not None for v in plan.views)):
-                _simulate(cols, plan, config.seed, n_done, timer)
+                _simulate(cols, plan, config.seed, n_done, timer, draw)
             with stage(timer, "writing"):
                 writer.write(cols)
             n_done += raw.n_events

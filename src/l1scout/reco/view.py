@@ -13,6 +13,7 @@ simulation benchmark reads it).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -30,7 +31,7 @@ from l1scout.detector.calorimeter import (
 )
 from l1scout.detector.card import TruthJetSpec
 from l1scout.detector.particles import GenParticles
-from l1scout.detector.propagation import propagate_to_surface
+from l1scout.detector.propagation import beyond_end_caps, propagate_to_surface
 from l1scout.detector.tracking import Tracks, reconstruct_tracks
 from l1scout.detector.view_card import BTagWorkingPoint, JetSpec, ViewCard
 from l1scout.pdg import is_heavy_flavour_hadron
@@ -122,6 +123,21 @@ def _efficiency(wp: BTagWorkingPoint) -> Callable[[str, F64, F64], F64]:
         return table(pt, eta)
 
     return efficiency
+
+
+def _substream(rng: np.random.Generator, name: str) -> np.random.Generator:
+    """A random stream of its own for *name*, from the seed of *rng* (not its state).
+
+    What it draws does not depend on what *rng* or other substreams drew before,
+    so a collection's random numbers are the same whichever other collections
+    a file writes.
+    """
+    seq = rng.bit_generator.seed_seq
+    if not isinstance(seq, np.random.SeedSequence):  # pragma: no cover - a generator without one
+        msg = "the view's random stream needs a SeedSequence"
+        raise TypeError(msg)
+    key = (*seq.spawn_key, zlib.crc32(name.encode()))
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seq.entropy, spawn_key=key)))
 
 
 def _jet_columns(
@@ -239,12 +255,24 @@ def simulate_view(
     prop = card.propagation
     with stage(timer, f"{view}: propagation"):
         cache: dict[str, Any] = shared if shared is not None else {}
-        hits_key = "hits " + prop.model_dump_json()
+        # only visible particles are used, and none that surely lands beyond both the
+        # calorimeters and the tracker (their hits would be dropped): not propagated
+        eta_max = max(
+            card.tracking.eta_max,
+            *(
+                abs(e)
+                for c in (card.ecal, card.hcal)
+                for g in c.segments
+                for e in (g.eta_min, g.eta_max)
+            ),
+        )
+        hits_key = f"hits {prop.model_dump_json()} {eta_max!r}"
         cached = cache.get(hits_key)
-        hits = (
-            cached
-            if cached is not None
-            else propagate_to_surface(
+        if cached is None:
+            needed = gen.visible & ~beyond_end_caps(
+                gen.eta, gen.x, gen.y, gen.z, half_length_mm=prop.half_length_mm, eta_max=eta_max
+            )
+            cached = propagate_to_surface(
                 gen.px,
                 gen.py,
                 gen.pz,
@@ -255,8 +283,9 @@ def simulate_view(
                 bz_tesla=prop.bz_tesla,
                 radius_mm=prop.radius_mm,
                 half_length_mm=prop.half_length_mm,
+                needed=needed,
             )
-        )
+        hits = cached
         cache[hits_key] = hits
     with stage(timer, f"{view}: tracking"):
         tracks = reconstruct_tracks(gen, hits, card.tracking, prop.bz_tesla, rng)
@@ -387,7 +416,9 @@ def simulate_view(
             if spec.subtract_rho_area:
                 rho_jet = rho_for(jets.eta, event_index(jets.offsets), rho, regions, signed=True)
                 jets = _subtract_rho_area(jets, rho_jet, spec.radius, spec.pt_min)
-            _jet_columns(cols, f"{view}_{spec.name}", jets, coll, gen, spec, card, rng, cache)
+            prefix = f"{view}_{spec.name}"
+            jet_rng = _substream(rng, prefix)  # b-tagging: the same bits in any fast mode
+            _jet_columns(cols, prefix, jets, coll, gen, spec, card, jet_rng, cache)
     with stage(timer, f"{view}: MET and HT"):
         met = missing_momentum(cands.event, cands.px, cands.py, cands.pz, n_ev)
         _single(cols, f"{view}_MET", {"MET": met[0], "Eta": met[1], "Phi": met[2]})
