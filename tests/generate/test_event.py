@@ -3,8 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from l1scout._sort import sort_within_events
 from l1scout.detector.card import load_frontend_card
-from l1scout.generate.event import assemble_columns, sort_within_events
+from l1scout.generate.event import assemble_columns
 from l1scout.generate.pileup import MinBiasPool, draw_pileup
 from l1scout.generate.pythia import PythiaSource, RawEvents, process_settings
 from l1scout.processes import load_catalog

@@ -40,6 +40,24 @@ __all__ = [
 ]
 
 
+@numba.njit(cache=True)
+def _locate_kernel(
+    row_lo: F64, row_hi: F64, n_phi: I64, row_start: I64, eta: F64, phi: F64
+) -> I64:  # pragma: no cover - compiled
+    out = np.empty(len(eta), dtype=np.int64)
+    last = len(row_lo) - 1
+    for i in range(len(eta)):
+        row = np.searchsorted(row_lo, eta[i], side="right") - 1
+        rowc = min(max(row, 0), last)
+        if row < 0 or not eta[i] < row_hi[rowc]:
+            out[i] = -1
+            continue
+        frac = (phi[i] + np.pi) / (2 * np.pi)
+        col = min(max(np.int64(np.floor(frac * n_phi[rowc])), 0), n_phi[rowc] - 1)
+        out[i] = row_start[rowc] + col
+    return out
+
+
 @dataclass(frozen=True)
 class TowerGrid:
     """Tower geometry: rows in eta, each with its own number of towers in phi.
@@ -81,12 +99,14 @@ class TowerGrid:
 
     def locate(self, eta: F64, phi: F64) -> I64:
         """Tower id at (eta, phi), -1 outside the calorimeter."""
-        row = np.searchsorted(self.row_lo, eta, side="right") - 1
-        rowc = np.clip(row, 0, len(self.row_lo) - 1)
-        inside = (row >= 0) & (eta < self.row_hi[rowc])
-        frac = (np.asarray(phi) + np.pi) / (2 * np.pi)
-        col = np.clip(np.floor(frac * self.n_phi[rowc]).astype(np.int64), 0, self.n_phi[rowc] - 1)
-        return np.where(inside, self.row_start[rowc] + col, -1)
+        return _locate_kernel(
+            self.row_lo,
+            self.row_hi,
+            self.n_phi,
+            self.row_start,
+            np.ascontiguousarray(eta, dtype=np.float64),
+            np.ascontiguousarray(phi, dtype=np.float64),
+        )
 
     def bounds(self, tower: I64) -> tuple[F64, F64, F64, F64]:
         """eta_lo, eta_hi, phi_lo, phi_hi of each tower."""
@@ -97,9 +117,21 @@ class TowerGrid:
         return self.row_lo[row], self.row_hi[row], phi_lo, phi_lo + dphi
 
 
+_TABLE_PIDS = 10_000  # |PDG id| below this are looked up in a table
+
+
 def energy_fractions(pid: npt.NDArray[np.integer], spec: ParticleFlowSpec) -> tuple[F64, F64]:
     """ECAL and HCAL fractions of each particle's energy, by |PDG id|, from the card."""
     apid = np.abs(np.asarray(pid, dtype=np.int64))
+    if len(apid) and apid.max() < _TABLE_PIDS:  # hadrons and leptons: a lookup table
+        t_ecal = np.full(_TABLE_PIDS, spec.default_fraction_ecal)
+        t_hcal = np.full(_TABLE_PIDS, spec.default_fraction_hcal)
+        for entry in spec.energy_fractions:
+            ids = np.asarray(entry.pids, dtype=np.int64)
+            ids = ids[(ids >= 0) & (ids < _TABLE_PIDS)]  # as isin on |PDG id| would match
+            t_ecal[ids] = entry.ecal
+            t_hcal[ids] = entry.hcal
+        return t_ecal[apid], t_hcal[apid]
     f_ecal = np.full(len(apid), spec.default_fraction_ecal)
     f_hcal = np.full(len(apid), spec.default_fraction_hcal)
     for entry in spec.energy_fractions:

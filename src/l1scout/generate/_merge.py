@@ -51,7 +51,7 @@ def gather_particles(
     n_hard: I64,
     hard_off: I64,
     part_offsets: I64,
-    perm: I64,
+    new_local: I64,
     hard_f: F64,
     hard_i: I32,
     source: I64,
@@ -76,7 +76,7 @@ def gather_particles(
     c_mm_per_ps: float,
     c_mm_per_s: float,
 ) -> tuple[F64, I32, npt.NDArray[np.int8]]:  # pragma: no cover - compiled
-    """The particle columns in pT order (``perm``: merged index of every output slot).
+    """The particle columns in pT order (``new_local``: every merged particle's place in its event).
 
     ``hard_f`` rows: pt, eta, phi, mass, x, y, z, t (c t in mm) of the kept hard
     particles, beam spot and vertex already added; ``hard_i`` rows: pid, status,
@@ -85,50 +85,53 @@ def gather_particles(
     Returns ``f`` (rows PT, Eta, Phi, Mass, X, Y, Z, T), ``i32`` (rows PID,
     VertexIndex) and ``i8`` (rows Status, Charge, IsPU).
     """
-    n = len(perm)
+    n = len(new_local)
     f = np.empty((8, n))
     i32 = np.empty((2, n), dtype=np.int32)
     i8 = np.empty((3, n), dtype=np.int8)
     for ev in range(len(offsets) - 1):
         o = offsets[ev]
         nh = n_hard[ev]
-        for k in range(o, offsets[ev + 1]):
-            local = perm[k] - o
-            if local < nh:
-                h = hard_off[ev] + local
-                f[0, k] = hard_f[0, h]
-                f[1, k] = hard_f[1, h]
-                f[2, k] = hard_f[2, h]
-                f[3, k] = hard_f[3, h]
-                f[4, k] = _round(hard_f[4, h], 1e3)
-                f[5, k] = _round(hard_f[5, h], 1e3)
-                f[6, k] = _round(hard_f[6, h], 1e3)
-                f[7, k] = _round(hard_f[7, h] / c_mm_per_s, 1e15)
-                i32[0, k] = hard_i[0, h]
-                i32[1, k] = 0
-                i8[0, k] = hard_i[1, h]
-                i8[1, k] = hard_i[2, h]
-                i8[2, k] = 0
-            else:
-                p = part_offsets[ev] + local - nh
-                s = source[p]
-                c = collision[p]
-                vx = np.float64(pool_vx[s])
-                vy = np.float64(pool_vy[s])
-                f[0, k] = pool_pt[s]
-                f[1, k] = pool_eta[s]
-                f[2, k] = pu_phi[p]
-                f[3, k] = np.float64(pool_mass[s])
-                f[4, k] = _round(cos_c[c] * vx - sin_c[c] * vy + beamspot_x, 1e3)
-                f[5, k] = _round(sin_c[c] * vx + cos_c[c] * vy + beamspot_y, 1e3)
-                f[6, k] = _round(np.float64(pool_vz[s]) + z_c[c], 1e3)
-                t_mm = np.float64(pool_vt[s]) + t_c[c] * c_mm_per_ps
-                f[7, k] = _round(t_mm / c_mm_per_s, 1e15)
-                i32[0, k] = pool_pid[s]
-                i32[1, k] = pu_vertex[p]
-                i8[0, k] = 1
-                i8[1, k] = pool_charge[s]
-                i8[2, k] = 1
+        # read in merged order (the pool's particles one collision after the other),
+        # write each particle to its slot in pT order
+        for j in range(nh):
+            k = o + new_local[o + j]
+            h = hard_off[ev] + j
+            f[0, k] = hard_f[0, h]
+            f[1, k] = hard_f[1, h]
+            f[2, k] = hard_f[2, h]
+            f[3, k] = hard_f[3, h]
+            f[4, k] = _round(hard_f[4, h], 1e3)
+            f[5, k] = _round(hard_f[5, h], 1e3)
+            f[6, k] = _round(hard_f[6, h], 1e3)
+            f[7, k] = _round(hard_f[7, h] / c_mm_per_s, 1e15)
+            i32[0, k] = hard_i[0, h]
+            i32[1, k] = 0
+            i8[0, k] = hard_i[1, h]
+            i8[1, k] = hard_i[2, h]
+            i8[2, k] = 0
+        po = part_offsets[ev]
+        for j in range(part_offsets[ev + 1] - po):
+            k = o + new_local[o + nh + j]
+            p = po + j
+            s = source[p]
+            c = collision[p]
+            vx = np.float64(pool_vx[s])
+            vy = np.float64(pool_vy[s])
+            f[0, k] = pool_pt[s]
+            f[1, k] = pool_eta[s]
+            f[2, k] = pu_phi[p]
+            f[3, k] = np.float64(pool_mass[s])
+            f[4, k] = _round(cos_c[c] * vx - sin_c[c] * vy + beamspot_x, 1e3)
+            f[5, k] = _round(sin_c[c] * vx + cos_c[c] * vy + beamspot_y, 1e3)
+            f[6, k] = _round(np.float64(pool_vz[s]) + z_c[c], 1e3)
+            t_mm = np.float64(pool_vt[s]) + t_c[c] * c_mm_per_ps
+            f[7, k] = _round(t_mm / c_mm_per_s, 1e15)
+            i32[0, k] = pool_pid[s]
+            i32[1, k] = pu_vertex[p]
+            i8[0, k] = 1
+            i8[1, k] = pool_charge[s]
+            i8[2, k] = 1
     return f, i32, i8
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from l1scout._jagged import PtEtaPhiBatch, offsets_from_counts
+from l1scout._sort import sort_within_events
 from l1scout._types import F64, I64
 from l1scout.detector.calorimeter import NeutralCandidates
 from l1scout.detector.particles import GenParticles
@@ -144,13 +145,16 @@ def build_candidates(
     )
     uid = np.concatenate(
         [
-            (gen.index[tracks.gen] + 1).astype(np.uint32),
+            (tracks.gen - gen.offsets[gen.event[tracks.gen]] + 1).astype(np.uint32),
             (_NEUTRAL_BASE + ecal_n).astype(np.uint32),
             (_NEUTRAL_BASE + np.uint32(1 << 30) + hcal_n).astype(np.uint32),
         ]
     )
     event = flat.pop("event")
-    order = np.lexsort((-flat["pt"], event))
+    by_event = np.argsort(event, kind="stable")
+    grouped = offsets_from_counts(np.bincount(event, minlength=n_ev))
+    perm, _ = sort_within_events(grouped, flat["pt"][by_event])
+    order = by_event[perm]  # = np.lexsort((-pt, event)), a radix sort per event
     event = event[order]
     counts = np.bincount(event, minlength=n_ev)
     offsets = offsets_from_counts(counts)
