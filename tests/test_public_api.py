@@ -20,7 +20,7 @@ import l1scout
 PINNED: dict[str, list[str]] = {
     "l1scout": ["__version__"],
     "l1scout.cli": ["main"],
-    "l1scout.deploy": ["FLOAT_DEFAULT", "FirmwareProject", "FixedPoint", "FpgaEstimate", "OnnxModel", "OpCount", "QuantSpec", "accumulator_format", "build_firmware", "count_ops", "estimate_fpga", "export_onnx", "float_mlp", "onnx_parity", "quantize", "quantized_mlp", "trace_logic"],
+    "l1scout.deploy": ["FLOAT_DEFAULT", "FirmwareProject", "FixedPoint", "FixedPointEmulator", "FpgaEstimate", "OnnxModel", "OpCount", "QuantSpec", "accumulator_format", "build_firmware", "count_ops", "estimate_fpga", "export_onnx", "float_mlp", "onnx_parity", "quantize", "quantized_mlp", "trace_logic"],
     "l1scout.detector": ["BinnedFunction", "FrontendCard", "GenParticles", "TruthJetSpec", "VIEW_NAMES", "ViewCard", "load_frontend_card", "load_view_card"],
     "l1scout.detector.validation": ["Check", "FileInfo", "ValidationResult", "ViewSummary", "render_report", "run_validation", "write_report"],
     "l1scout.generate": ["MinBiasPool", "PileupSpec", "PythiaSource", "RawEvents", "build_pool", "derive_seed", "draw_pileup", "load_or_build_pool", "process_settings"],

@@ -75,6 +75,21 @@ def test_threads_single_events_and_bad_shapes(project: FirmwareProject, events: 
 
 
 @pytest.mark.slow
+def test_batch_entry_equals_per_event_calls(project: FirmwareProject, events: np.ndarray) -> None:
+    """The C++ batch loop gives the per-event emulation bit for bit, on any chunking."""
+    bridge = (project.path / "l1scout_model_bridge.cpp").read_text()
+    assert "l1scout_model_float_batch" in bridge
+    rng = np.random.default_rng(15)
+    wide = (rng.standard_normal((3000, 57)) * 20).astype(np.float32)  # often saturates
+    x = np.concatenate([events[:3000], wide])
+    old = project._run(x, 1, per_event=True)
+    for threads in (1, 2, 3):
+        got = project.predict(x, threads=threads)
+        np.testing.assert_array_equal(got.view(np.uint32), old.view(np.uint32))
+    np.testing.assert_array_equal(project.predict(x[7]), old[7])
+
+
+@pytest.mark.slow
 def test_project_is_relocatable(
     project: FirmwareProject, events: np.ndarray, tmp_path: Path
 ) -> None:

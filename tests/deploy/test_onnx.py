@@ -92,3 +92,35 @@ def test_errors_name_the_problem(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError, match="cannot load"):
         OnnxModel(bad)
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_fixed_point_chain_is_folded_bit_exactly(tmp_path: Path, make_inputs, trainer) -> None:
+    torch.manual_seed(3)
+    net = quantized_mlp([57, 32, 16, 8], QuantSpec(), final_activation=False)
+    trainer(net, make_inputs(4000, 7), 8, steps=100)
+    path = export_onnx(net, 57, tmp_path / "q.onnx")
+    folded, plain = OnnxModel(path, threads=1), OnnxModel(path, threads=1, fuse=False)
+    assert folded.fused
+    assert not plain.fused
+    rng = np.random.default_rng(8)
+    x = np.concatenate(
+        [
+            make_inputs(20_000, 9),
+            (rng.standard_normal((2000, 57)) * 40).astype(np.float32),  # saturates
+            rng.integers(-64, 64, (2000, 57)).astype(np.float32) / 2048,  # input ties
+            np.full((2, 57), 1e30, dtype=np.float32) * np.array([[1], [-1]], dtype=np.float32),
+        ]
+    )
+    got, want = folded.predict(x), plain.predict(x)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    with torch.no_grad():
+        np.testing.assert_array_equal(got, net(torch.from_numpy(x)).numpy())
+
+
+def test_other_graphs_run_as_written(tmp_path: Path) -> None:
+    torch.manual_seed(4)
+    net = float_mlp([3, 8, 2])
+    path = export_onnx(net, 3, tmp_path / "f.onnx")
+    assert not OnnxModel(path).fused
+    two = export_onnx(_TwoHeads(), 57, tmp_path / "two.onnx", output_names=("mu", "logvar"))
+    assert not OnnxModel(two).fused

@@ -4,6 +4,7 @@ Importing this package loads neither torch nor hls4ml, onnxruntime or da4ml;
 they are imported when a function needs them.
 """
 
+from l1scout.deploy.emulate import FixedPointEmulator
 from l1scout.deploy.fixedpoint import FixedPoint, QuantSpec
 from l1scout.deploy.flops import OpCount, count_ops
 from l1scout.deploy.fpga import FpgaEstimate, estimate_fpga, trace_logic
@@ -15,6 +16,7 @@ __all__ = [
     "FLOAT_DEFAULT",
     "FirmwareProject",
     "FixedPoint",
+    "FixedPointEmulator",
     "FpgaEstimate",
     "OnnxModel",
     "OpCount",
