@@ -21,6 +21,7 @@ import argparse
 import os
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 from l1scout.production.driver import produce
@@ -30,14 +31,11 @@ from l1scout.production.manifest import read_manifest
 from l1scout.production.plan import EngineSpec, ProductionPlan
 
 PROCESS = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"
-TRIGGER = (
-    "Event",
-    "L1T_MuonTight",
-    "L1T_Electron",
-    "L1T_PhotonTight",
-    "L1T_JetPuppiAK4",
-    "L1T_PUPPIMET",
-    "L1T_ScalarHT",
+#: The collections of a trigger-rate study: those of the shipped zero-bias plan.
+TRIGGER = tuple(
+    tomllib.loads(
+        (Path(__file__).resolve().parents[1] / "examples/plans/zerobias_l1t.toml").read_text()
+    )["collections"]
 )
 
 

@@ -5,9 +5,8 @@ Run: python benchmarks/zero_bias.py [--events 10000] [--ttbar 300] [--baseline R
 Two measurements, each in a fresh process on one core, one after the other:
 
 * **zero bias**: ``minbias`` at pileup 200, the L1T view only, the seven
-  collections of a trigger-rate study (``Event``, ``L1T_MuonTight``,
-  ``L1T_Electron``, ``L1T_PhotonTight``, ``L1T_JetPuppiAK4``, ``L1T_PUPPIMET``,
-  ``L1T_ScalarHT``), one file of ``--events`` events through
+  collections of a trigger-rate study (those of
+  ``examples/plans/zerobias_l1t.toml``), one file of ``--events`` events through
   :func:`l1scout.production.job.run_generation`, Pythia's initialisation and the
   writing included: events/s per core end to end, and every stage's ms/event;
 * **dual-view ttbar**: the semileptonic ttbar of the catalog at pileup 200,
@@ -33,20 +32,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 PROCESS_TTBAR = "tt0123j_5f_ckm_LO_MLM_semiLeptonic"
-TRIGGER = (
-    "Event",
-    "L1T_MuonTight",
-    "L1T_Electron",
-    "L1T_PhotonTight",
-    "L1T_JetPuppiAK4",
-    "L1T_PUPPIMET",
-    "L1T_ScalarHT",
+REPO = Path(__file__).resolve().parents[1]
+#: The collections of a trigger-rate study: those of the shipped zero-bias plan.
+TRIGGER = tuple(
+    tomllib.loads((REPO / "examples/plans/zerobias_l1t.toml").read_text())["collections"]
 )
 GOALS = {"zero bias": (100.0, 200.0), "dual-view ttbar": (15.0, 20.0)}
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _measure(kind: str, events: int, pool: int, out: Path) -> dict[str, object]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import awkward as ak
@@ -376,15 +377,8 @@ def test_collections_are_validated(tmp_path: Path) -> None:
 
 
 def test_zero_bias_trigger_collections_equal_those_of_the_full_file(tmp_path: Path) -> None:
-    trigger = (
-        "Event",
-        "L1T_MuonTight",
-        "L1T_Electron",
-        "L1T_PhotonTight",
-        "L1T_JetPuppiAK4",
-        "L1T_PUPPIMET",
-        "L1T_ScalarHT",
-    )
+    plan = Path(__file__).parents[2] / "examples/plans/zerobias_l1t.toml"
+    trigger = tuple(tomllib.loads(plan.read_text())["collections"])
     base: dict[str, object] = {
         "process": "minbias",
         "events": 60,  # two batches

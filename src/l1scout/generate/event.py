@@ -3,8 +3,10 @@
 :func:`assemble_columns` takes a batch of complete Pythia records of the hard
 collision and the pileup drawn for the same events and returns the
 ``Gen_Part_*``, ``Vertex_*`` and ``Event_*`` columns of
-:data:`l1scout.io.schema.GEN_COLUMNS` as (offsets, values) pairs. All work is
-vectorised over the whole batch.
+:data:`l1scout.io.schema.GEN_COLUMNS` as (offsets, values) pairs. The hard
+particles are prepared with numpy; the merge with the pileup, the pT ordering
+and the gathering of every column run as compiled kernels over the whole batch
+(``l1scout.generate._merge``, ``l1scout._sort.sort_within_events``).
 """
 
 from __future__ import annotations
