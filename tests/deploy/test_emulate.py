@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from l1scout.deploy._plan import plan_network
-from l1scout.deploy.emulate import FixedPointEmulator, load_plan, save_plan
+from l1scout.deploy.emulate import FixedPointEmulator, input_batch, load_plan, save_plan
 from l1scout.deploy.fixedpoint import FixedPoint, QuantSpec
 from l1scout.deploy.hls import PLAN, FirmwareProject, build_firmware
 from l1scout.deploy.quant import float_mlp, quantized_mlp
@@ -150,3 +150,14 @@ def test_refuses_what_it_cannot_compute_exactly(tmp_path: Path, caplog) -> None:
     assert "using hls4ml" in caplog.text
     with pytest.raises(ConfigError, match="engine"):
         project.predict(np.zeros((2, 40)), engine="fast")  # type: ignore[arg-type]
+
+
+def test_inputs_of_the_wrong_shape_are_refused_by_name() -> None:
+    batch, single = input_batch([1.0, 2.0, 3.0], 3, "the emulation")
+    assert batch.shape == (1, 3)
+    assert batch.dtype == np.float32
+    assert single
+    with pytest.raises(
+        L1ScoutError, match=r"firmware x expects inputs of shape \(n, 3\), got \(2, 4\)"
+    ):
+        input_batch(np.zeros((2, 4)), 3, "firmware x")

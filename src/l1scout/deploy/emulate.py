@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     import torch
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["EXACT_BITS", "FixedPointEmulator", "load_plan", "save_plan"]
+__all__ = ["EXACT_BITS", "FixedPointEmulator", "input_batch", "load_plan", "save_plan"]
 
 #: Magnitude bits of the integers that float64 holds exactly (``2**53``).
 EXACT_BITS = 53
@@ -111,6 +111,21 @@ class _Convert:
             and self.fmt.int_min <= -self.bound
             and self.bound <= self.fmt.int_max
         )
+
+
+def input_batch(x: ArrayLike, n_inputs: int, what: str) -> tuple[NDArray[np.float32], bool]:
+    """*x* as a contiguous float32 batch ``(n, n_inputs)`` and whether it was one event.
+
+    Raises:
+        L1ScoutError: naming *what* when the shape is not ``(n_inputs,)`` or ``(n, n_inputs)``.
+    """
+    arr = np.asarray(x, dtype=np.float32)
+    single = arr.ndim == 1
+    batch = np.ascontiguousarray(arr.reshape(1, -1) if single else arr)
+    if batch.ndim != 2 or batch.shape[1] != n_inputs:
+        msg = f"{what} expects inputs of shape (n, {n_inputs}), got {arr.shape}"
+        raise L1ScoutError(msg)
+    return batch, single
 
 
 class FixedPointEmulator:
@@ -288,13 +303,7 @@ class FixedPointEmulator:
             float32 outputs (multiples of the output lsb), shape ``(n, n_outputs)``
             (``(n_outputs,)`` for one event).
         """
-        arr = np.asarray(x, dtype=np.float32)
-        single = arr.ndim == 1
-        batch = np.ascontiguousarray(arr.reshape(1, -1) if single else arr)
-        if batch.ndim != 2 or batch.shape[1] != self.n_inputs:
-            raise L1ScoutError(
-                f"the emulation expects inputs of shape (n, {self.n_inputs}), got {arr.shape}"
-            )
+        batch, single = input_batch(x, self.n_inputs, "the emulation")
         n = batch.shape[0]
         if threads is None:
             threads = (os.cpu_count() or 1) if n >= _THREADED_FROM else 1

@@ -200,14 +200,9 @@ class FirmwareProject:
 
     def _run(self, x: ArrayLike, threads: int | None, *, per_event: bool) -> NDArray[np.float32]:
         """:meth:`predict`; ``per_event``: one ctypes call per event (the path of old libraries)."""
-        arr = np.asarray(x, dtype=np.float32)
-        single = arr.ndim == 1
-        batch = np.ascontiguousarray(arr.reshape(1, -1) if single else arr)
-        if batch.ndim != 2 or batch.shape[1] != self.n_inputs:
-            raise L1ScoutError(
-                f"firmware {self.project_name} expects inputs of shape (n, {self.n_inputs}), "
-                f"got {arr.shape}"
-            )
+        from l1scout.deploy.emulate import input_batch
+
+        batch, single = input_batch(x, self.n_inputs, f"firmware {self.project_name}")
         if not self.compiled:
             raise L1ScoutError(
                 f"firmware project {self.path} is not compiled (build_firmware(compile=True))"

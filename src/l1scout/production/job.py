@@ -44,7 +44,7 @@ from l1scout._version import __version__
 from l1scout.detector.card import FrontendCard, TruthJetSpec, load_frontend_card
 from l1scout.detector.particles import GenParticles
 from l1scout.detector.view_card import VIEW_NAMES, ViewCard, load_view_card
-from l1scout.errors import ConfigError, GenerationError
+from l1scout.errors import ConfigError
 from l1scout.generate.event import assemble_columns
 from l1scout.generate.pileup import MinBiasPool, PileupDraw, draw_pileup, load_or_build_pool
 from l1scout.generate.pythia import (
@@ -436,9 +436,6 @@ def _simulate(
     gen = GenParticles.from_columns(cols)
     pv_z = draw.hard_z  # the hard-scatter vertex (Vertex_Index 0)
     n_vertices = (1 + draw.n_pu).astype(np.int64)
-    if len(pv_z) != gen.n_events:
-        msg = "every event needs exactly one hard-scatter vertex (Vertex_Index 0)"
-        raise GenerationError(msg)
     if plan.truth_objects:
         with stage(timer, "truth jets and MET"):
             cols.update(truth_objects(gen, list(plan.truth_jets)))

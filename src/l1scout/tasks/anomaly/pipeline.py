@@ -301,7 +301,7 @@ def _firmware(
     if config.deploy.firmware:
         project = build_firmware(deployable, x.shape[1], folder / cand.config.name, spec=spec)
         result.firmware_path = project.path
-        # all events through the integer emulation (bit-exact with hls4ml's C++, ~50x
+        # all events through the integer emulation (bit-exact with hls4ml's C++, ~70x
         # faster); the first _HLS4ML_CHECKED through hls4ml's C++ too, which must agree
         fast = project.predict(x, engine="integer")
         n_ref = min(len(x), _HLS4ML_CHECKED)
