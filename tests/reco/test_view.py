@@ -307,3 +307,31 @@ def test_isolation_inputs_leave_out_leptons_and_find_own_entries() -> None:
     assert chs.offsets.tolist() == [0, 2, 3]
     assert chs.own_index(np.array([2, 5, 3])).tolist() == [1, 0, -1]
     assert puppi.own_index(np.array([2, 5])).tolist() == [1, -1]
+
+
+def test_standalone_muons_leave_every_other_collection_unchanged(tmp_path: Path) -> None:
+    text = (CARD_DIR / "L1T.toml").read_text()
+    start = text.index(
+        "# ---------------------------------------------------------------- standalone"
+    )
+    end = text.index("# [D] Photons:")
+    card = tmp_path / "L1T.toml"
+    card.write_text(text[:start] + text[end:])
+    assert load_view_card(card).muon_system is None
+    kw = {"process": "DYJetsToLL_13TeV-madgraphMLM-pythia8", "events": 40, "seed": 5, "pileup": 0.0}
+    with_mu = pq.read_table(
+        run_generation(GenerationConfig(**kw, views=("L1T",)), tmp_path / "a").path
+    )
+    without = pq.read_table(
+        run_generation(GenerationConfig(**kw, views=(str(card),)), tmp_path / "b").path
+    )
+    added = {c for c in with_mu.column_names if c.startswith("L1T_MuonStandalone_")}
+    assert "L1T_MuonStandalone_HwPt" in added
+    assert set(with_mu.column_names) - added == set(without.column_names)
+    for name in without.column_names:
+        assert with_mu[name].equals(without[name]), name
+    # Drell-Yan muons are found by the muon system: about as many as the tracker muons
+    n_sa = pc.sum(pc.list_value_length(with_mu["L1T_MuonStandalone_PT"])).as_py()
+    n_tk = pc.sum(pc.list_value_length(with_mu["L1T_MuonTight_PT"])).as_py()
+    assert n_tk > 5
+    assert 0.6 * n_tk <= n_sa <= 1.5 * n_tk + 2

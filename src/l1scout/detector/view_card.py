@@ -24,6 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from l1scout._datafile import load_toml_model
+from l1scout.detector.muon_system import MuonSystemSpec
 from l1scout.detector.param import BinnedFunction
 from l1scout.errors import CardError
 
@@ -264,7 +265,12 @@ class RhoSpec(_Model):
 
 
 class ViewCard(_Model):
-    """Every number of one detector view."""
+    """Every number of one detector view.
+
+    ``muon_system`` (optional, the ``L1T`` card has it) adds the standalone
+    Level-1 muons of the muon track finders
+    (:mod:`l1scout.detector.muon_system`).
+    """
 
     schema_version: Literal[1]
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$")
@@ -283,6 +289,7 @@ class ViewCard(_Model):
     jets: list[JetSpec] = Field(min_length=1)
     btag: list[BTagWorkingPoint]
     rho: RhoSpec
+    muon_system: MuonSystemSpec | None = None
 
     @model_validator(mode="after")
     def _references(self) -> ViewCard:

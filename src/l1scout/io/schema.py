@@ -25,6 +25,14 @@ Schema notes for the generator-level columns (``GEN_COLUMNS``):
   1 fs: far below any detector resolution, and it keeps the nanometre offsets
   of very short-lived decays from bloating the files.
 
+Standalone Level-1 muons (extension, in a view whose card has a ``muon_system``
+section; the shipped ``L1T`` writes ``L1T_MuonStandalone``): the muons of the
+muon track finders, measured in the muon system alone, with eta and phi at the
+second muon station and every value on the Global Muon Trigger's hardware bins
+(:mod:`l1scout.detector.muon_system`). ``HwPt``/``HwEta``/``HwPhi`` are the
+integers; ``PT``/``Eta``/``Phi`` the same values times the card's bin widths.
+At most eight per event, best ``Quality`` first, then highest pT.
+
 Pre-cut collections (extension, :data:`PRECUT_COLLECTIONS`, written only when
 asked for: a production's ``collections`` names them, for example
 ``("Event", "L1T_PUPPIPart128")``; a file without them is unchanged):
@@ -243,6 +251,19 @@ _ISOLATION_FIELDS: tuple[tuple[str, str, str, str], ...] = (
 
 _EHAD = ("EhadOverEem", "float32", "", "HCAL over ECAL energy of the towers at the object")
 
+# standalone Level-1 muons (extension): physical values are the hardware integers times their bin widths
+_STANDALONE_MUON_FIELDS: tuple[tuple[str, str, str, str, bool], ...] = (
+    ("PT", "float32", "GeV", "measured pT: HwPt x 0.5 GeV", False),
+    ("Eta", "float32", "", "pseudorapidity at the second muon station: HwEta x 0.010875", False),
+    ("Phi", "float32", "rad", "azimuth at the second muon station, in [-pi, pi)", False),
+    ("Charge", "int8", "e", "measured charge (the sign of the measured curvature)", False),
+    ("Quality", "int8", "", "4 x (stations with a segment) - 1: 7, 11 or 15", False),
+    ("Region", "int8", "", "track finder: 0 barrel, 1 overlap, 2 endcap", False),
+    ("HwPt", "int16", "", "hardware pT bin, 0.5 GeV, in [1, 511]", False),
+    ("HwEta", "int16", "", "hardware eta bin, 0.010875, in [-256, 255]", False),
+    ("HwPhi", "int16", "", "hardware phi bin, 2 pi / 576, in [0, 575]", False),
+)
+
 
 def _jet_columns(prefix: str) -> tuple[Column, ...]:
     cols = _cols(
@@ -275,12 +296,16 @@ def _jet_columns(prefix: str) -> tuple[Column, ...]:
     return cols + nested
 
 
-def view_columns(view: str, jet_names: Sequence[str]) -> tuple[Column, ...]:
+def view_columns(
+    view: str, jet_names: Sequence[str], standalone_muons: str | None = None
+) -> tuple[Column, ...]:
     """Columns of one detector view.
 
     Args:
         view: the view name (``FullReco``, ``L1T`` or a user's).
         jet_names: the names of the view card's jet collections.
+        standalone_muons: the name of the view's standalone Level-1 muon
+            collection (the card's ``muon_system.collection``), or None.
 
     >>> cols = view_columns("L1T", ["JetAK4"])
     >>> cols[0].name, cols[-1].name, cols[-1].depth
@@ -291,6 +316,8 @@ def view_columns(view: str, jet_names: Sequence[str]) -> tuple[Column, ...]:
         out += _cols(f"{view}_{coll}", _PARTICLE_FIELDS)
     out += _cols(f"{view}_Electron", [*_LEPTON_FIELDS, _EHAD, *_ISOLATION_FIELDS])
     out += _cols(f"{view}_MuonTight", [*_LEPTON_FIELDS, *_ISOLATION_FIELDS])
+    if standalone_muons is not None:
+        out += _cols(f"{view}_{standalone_muons}", _STANDALONE_MUON_FIELDS)
     out += _cols(
         f"{view}_PhotonTight",
         [

@@ -238,6 +238,11 @@ def check_collections(
             raise ConfigError(msg)
 
 
+def _standalone(view: ViewCard) -> str | None:
+    """The view's standalone Level-1 muon collection, if its card has a muon system."""
+    return None if view.muon_system is None else view.muon_system.collection
+
+
 def _fast_mode(
     card: FrontendCard, views: tuple[ViewCard, ...], wanted: set[str] | None
 ) -> tuple[tuple[ViewCard | None, ...], tuple[TruthJetSpec, ...], bool]:
@@ -246,7 +251,7 @@ def _fast_mode(
         return views, tuple(card.truth_jets), True
     kept: list[ViewCard | None] = []
     for view in views:
-        own = view_columns(view.name, []) + precut_columns(view.name)
+        own = view_columns(view.name, [], _standalone(view)) + precut_columns(view.name)
         names = {collection_of(c.name) for c in own}
         jets = [j for j in view.jets if f"{view.name}_{j.name}" in wanted]
         if not jets and not names & wanted:
@@ -332,7 +337,7 @@ def columns_of(
     else:
         cols = GEN_COLUMNS + gen_object_columns([j.name for j in card.truth_jets])
         for view in views:
-            cols += view_columns(view.name, [j.name for j in view.jets])
+            cols += view_columns(view.name, [j.name for j in view.jets], _standalone(view))
             if collections is not None:  # pre-cut collections: only when asked for
                 cols += precut_columns(view.name)
     if collections is not None:

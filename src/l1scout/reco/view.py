@@ -3,7 +3,9 @@
 :func:`simulate_view` runs the chain of a view card over a batch, vectorised
 over all particles of all events: propagation, tracking, calorimeters,
 particle flow (with the L1T cut), vertices, CHS, PUPPI, rho, electrons,
-muons, photons, jets with flavour and b-tagging, MET and HT. It returns the
+muons (and, when the card has a ``muon_system``, the standalone Level-1
+muons of the muon track finders), photons, jets with flavour and b-tagging,
+MET and HT. It returns the
 view's columns (:func:`l1scout.io.schema.view_columns`). :func:`truth_objects`
 makes the generator jets and generator MET shared by the views.
 
@@ -30,6 +32,7 @@ from l1scout.detector.calorimeter import (
     run_calorimeter,
 )
 from l1scout.detector.card import TruthJetSpec
+from l1scout.detector.muon_system import standalone_muons
 from l1scout.detector.particles import GenParticles
 from l1scout.detector.propagation import beyond_end_caps, propagate_to_surface
 from l1scout.detector.tracking import Tracks, reconstruct_tracks
@@ -396,6 +399,11 @@ def simulate_view(
         )
     with stage(timer, f"{view}: leptons and photons"):
         _leptons(cols, view, gen, tracks, cands, ecal, hcal, rho, card, rng)
+    if card.muon_system is not None:
+        with stage(timer, f"{view}: standalone muons"):
+            prefix = f"{view}_{card.muon_system.collection}"
+            mu = standalone_muons(gen, card.muon_system, _substream(rng, prefix))
+            _put(cols, prefix, mu.offsets, mu.columns())
     with stage(timer, f"{view}: jets"):
         for spec in card.jets:
             coll = chs_cands if spec.input == "pf" else cands
