@@ -3,11 +3,11 @@
 Conventions (per event, batch size one):
 
 * a dense layer ``n_in -> n_out`` is ``n_in * n_out`` multiply-accumulates
-  (MACs). This is the count of the re-calibration study (``docs/physics/l1-algorithms.md``,
-  section on inference operations, ``O(S H_n (D + N_l H_n + T))`` for ``S = 1``):
-  its "NN 128x4" on 4 inputs with 3 outputs is 66,432 operations, the MACs of
-  4->128, four 128->128 and 128->3; its "32x3" is 3,296, those of 4->32, three
-  32->32 and 32->3;
+  (MACs). The re-calibration study (``docs/physics/l1-algorithms.md``, section
+  on inference operations) estimates ``S H_n (D + N_l H_n + T)``, one
+  ``H_n -> H_n`` layer more than a network of ``N_l`` hidden layers has: its
+  "NN 128x4" (4 -> 128 x 4 -> 3) is 50,048 MACs here against its 66,432
+  (:mod:`l1scout.tasks.recalib.ops`);
 * FLOPs count a MAC as two operations (a multiplication and an addition), plus
   one addition per bias, two per feature for an eval-mode batch norm (a scale and
   a shift), and one per element for an activation (a comparison for ReLU; a

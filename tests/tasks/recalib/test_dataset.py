@@ -8,6 +8,8 @@ import awkward as ak
 import numpy as np
 import pytest
 
+from l1scout.detector.muon_system import station_position
+from l1scout.detector.view_card import load_view_card
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.tasks.recalib.dataset import (
     JET_FEATURES,
@@ -17,6 +19,7 @@ from l1scout.tasks.recalib.dataset import (
     drop_duplicates,
     jet_dataset,
     muon_dataset,
+    offline_at_station,
     residuals,
     split_indices,
 )
@@ -84,7 +87,7 @@ def _sorted_rows(a: np.ndarray) -> np.ndarray:
 
 def test_muon_recipe_against_numpy_formulas() -> None:
     ev, truth = _muon_events()
-    data = muon_dataset(ev, seed=5)
+    data = muon_dataset(ev, seed=5, source="tracker")
     x_exp, res_exp = _expected_muon_rows(truth)
     assert data.kind == "muon"
     assert data.feature_names == MUON_FEATURES == ("pt", "eta", "phi", "charge")
@@ -108,7 +111,7 @@ def test_muon_recipe_against_numpy_formulas() -> None:
 
 def test_split_sizes_and_scaling() -> None:
     ev, _ = _muon_events(300)
-    data = muon_dataset(ev, seed=2)
+    data = muon_dataset(ev, seed=2, source="tracker")
     n = sum(data.sizes.values())
     assert data.sizes == {
         "train": round(0.65 * n),
@@ -149,7 +152,7 @@ def test_split_is_deterministic_and_disjoint() -> None:
     with pytest.raises(ConfigError, match="fractions"):
         split_indices(10, seed=1, fractions=(0.5, 0.5, 0.5))
     ev, _ = _muon_events(200)
-    d1, d2 = muon_dataset(ev, seed=3), muon_dataset(ev, seed=3)
+    d1, d2 = muon_dataset(ev, seed=3, source="tracker"), muon_dataset(ev, seed=3, source="tracker")
     assert np.array_equal(d1.x["test"], d2.x["test"])
 
 
@@ -164,8 +167,8 @@ def test_duplicates_are_dropped_within_an_event_only() -> None:
         lists[f][1].append(new)
         lists[f][2].append(new)
     dup = dict(ev) | {f"L1T_MuonTight_{f}": ak.Array(lists[f]) for f in fields}
-    base = muon_dataset(ev)
-    data = muon_dataset(dup)
+    base = muon_dataset(ev, source="tracker")
+    data = muon_dataset(dup, source="tracker")
     assert len(ak.flatten(dup["L1T_MuonTight_PT"])) == truth["counts"].sum() + 3
     assert data.match["duplicates"] == 1
     assert base.match["duplicates"] == 0
@@ -235,6 +238,7 @@ def test_jet_recipe_on_hand_made_events() -> None:
     data = jet_dataset(ev, min_objects=4)
     assert data.kind == "jet"
     assert data.feature_names == JET_FEATURES == ("pt", "eta", "phi")
+    assert data.target_names == ("dpt_over_pt",)  # the seed's jets: the pT only
     x_all = np.concatenate([data.x_physical[s] for s in ("train", "val", "test")])
     r_all = np.concatenate([data.residual[s] for s in ("train", "val", "test")])
     order = np.argsort(x_all[:, 0] * 1000 + x_all[:, 1])
@@ -242,7 +246,13 @@ def test_jet_recipe_on_hand_made_events() -> None:
     assert np.allclose(x_all[order], [r[:3] for r in expected])
     target = np.array([r[3] for r in expected])
     assert np.allclose(r_all[order, 0], (target - x_all[order, 0]) / target)
-    assert np.all(np.abs(r_all[:, 2]) < 0.2)  # the axes sit near their L1 jets, wrap included
+    full = jet_dataset(ev, min_objects=4, targets=TARGET_NAMES)  # the option: eta and phi too
+    assert full.target_names == TARGET_NAMES
+    full_r = np.concatenate([full.residual[s] for s in ("train", "val", "test")])
+    assert np.array_equal(full_r[:, 0], r_all[:, 0])
+    assert np.all(np.abs(full_r[:, 2]) < 0.2)  # the axes sit near their L1 jets, wrap included
+    with pytest.raises(ConfigError, match="targets"):
+        jet_dataset(ev, min_objects=4, targets=("dpt",))
     m = data.match
     assert m["duplicates"] == 1
     assert m["selected"] == 4
@@ -262,11 +272,11 @@ def test_too_few_objects_say_how_many() -> None:
         DataFormatError,
         match=r"muon data set: \d+ matched L1 muons with 5.5 < pT < 45.0 GeV in 5 events",
     ):
-        muon_dataset(ev_mu)
+        muon_dataset(ev_mu, source="tracker")
     with pytest.raises(DataFormatError, match="L1T_MuonTight_PT"):
-        muon_dataset({k: v for k, v in ev_mu.items() if k != "L1T_MuonTight_PT"})
+        muon_dataset({k: v for k, v in ev_mu.items() if k != "L1T_MuonTight_PT"}, source="tracker")
     with pytest.raises(ConfigError, match="pt_max"):
-        muon_dataset(ev_mu, pt_min=10.0, pt_max=5.0)
+        muon_dataset(ev_mu, pt_min=10.0, pt_max=5.0, source="tracker")
 
 
 def test_build_regression_data_checks_shapes() -> None:
@@ -283,3 +293,86 @@ def test_build_regression_data_checks_shapes() -> None:
         build_regression_data("jet", ("a", "b"), x, np.full((20, 3), np.nan))
     with pytest.raises(DataFormatError, match="targets"):
         d.unscale_targets(np.zeros((3, 2)))
+
+
+def _standalone_events(
+    n_events: int = 150, seed: int = 8
+) -> tuple[dict[str, ak.Array], dict[str, np.ndarray]]:
+    """Offline muons and standalone L1 muons at their station position, 30 % pT smearing."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(1, 3, n_events)
+    n = int(counts.sum())
+    pt = rng.uniform(3.0, 40.0, n)
+    eta = rng.uniform(-2.3, 2.3, n)
+    phi = rng.uniform(-math.pi, math.pi, n)
+    q = rng.choice([-1, 1], n)
+    spec = load_view_card("L1T").muon_system
+    assert spec is not None
+    zero = np.zeros(n)
+    eta_st, phi_st, reached = station_position(pt, eta, phi, q, zero, zero, zero, spec.geometry)
+    assert reached.all()
+    pt_l1 = pt * np.exp(0.3 * rng.standard_normal(n))
+    hw_pt = np.clip(np.floor(pt_l1 / 0.5 + 0.5), 1, 511).astype(np.int16)
+    hw_eta = np.floor(eta_st / 0.010875 + 0.5).astype(np.int16)
+    hw_phi = (np.floor((phi_st % TWO_PI) / MU_PHI_LSB + 0.5) % 576).astype(np.int16)
+    ev = {
+        "L1T_MuonStandalone_HwPt": _jag(hw_pt, counts),
+        "L1T_MuonStandalone_HwEta": _jag(hw_eta, counts),
+        "L1T_MuonStandalone_HwPhi": _jag(hw_phi, counts),
+        "L1T_MuonStandalone_Charge": _jag(q.astype(np.int8), counts),
+        "FullReco_MuonTight_PT": _jag(pt, counts),
+        "FullReco_MuonTight_Eta": _jag(eta, counts),
+        "FullReco_MuonTight_Phi": _jag(phi, counts),
+        "FullReco_MuonTight_Charge": _jag(q.astype(np.int8), counts),
+    }
+    truth = {"pt": pt, "eta": eta, "phi": phi, "q": q, "hw_pt": hw_pt, "hw_eta": hw_eta}
+    truth |= {"hw_phi": hw_phi, "phi_st": phi_st}
+    return ev, truth
+
+
+def test_standalone_muons_are_the_default_source() -> None:
+    ev, t = _standalone_events()
+    data = muon_dataset(ev, seed=2)
+    pt, eta, phi = t["hw_pt"] * 0.5, t["hw_eta"] * 0.010875, t["hw_phi"] * MU_PHI_LSB
+    dphi = (t["phi"] % TWO_PI - phi + math.pi) % TWO_PI - math.pi
+    res = np.stack([(t["pt"] - pt) / t["pt"], t["eta"] - eta, dphi], axis=1)
+    x = np.stack([pt, eta, phi, t["q"].astype(float)], axis=1)
+    sel = (pt > 5.5) & (pt < 45.0)
+    got = np.concatenate(
+        [
+            np.concatenate([data.x_physical[s], data.residual[s]], axis=1)
+            for s in ("train", "val", "test")
+        ]
+    )
+    expected = np.concatenate([x, res], axis=1)[sel]
+    assert np.allclose(_sorted_rows(got), _sorted_rows(expected), atol=1e-9)
+    # every L1 muon found its offline muon, though many sit far from it at the vertex:
+    # the match is made at the station
+    assert data.match["matched"] == data.match["l1"] == len(pt)
+    bend = (t["phi_st"] - t["phi"] + math.pi) % TWO_PI - math.pi
+    assert (np.abs(bend) > 0.2).sum() > 20
+    # the targets are the vertex values: phi's holds the bending, against the charge's sign
+    big = np.abs(res[sel, 2]) > 0.05
+    assert np.all(np.sign(res[sel, 2][big]) == -np.sign(bend[sel][big]))
+
+
+def test_offline_at_station_and_sources() -> None:
+    pt = np.array([4.0, 20.0, 1.0])
+    eta = np.array([0.3, -1.5, 0.0])
+    phi = np.array([0.1, -3.0, 1.0])
+    q = np.array([1.0, -1.0, 1.0])
+    spec = load_view_card("L1T").muon_system
+    assert spec is not None
+    e_st, p_st = offline_at_station(pt, eta, phi, q)
+    zero = np.zeros(3)
+    ref_e, ref_p, ok = station_position(pt, eta, phi, q, zero, zero, zero, spec.geometry)
+    assert ok.tolist() == [True, True, False]  # 1 GeV curls up inside the solenoid
+    assert np.allclose(e_st[:2], ref_e[:2])
+    assert np.allclose(p_st[:2], ref_p[:2] % TWO_PI)
+    assert e_st[2] == 1e9  # matches nothing
+    assert np.all((p_st >= 0) & (p_st < TWO_PI))
+    ev, _ = _standalone_events(10)
+    with pytest.raises(ConfigError, match="source: expected one of standalone, tracker"):
+        muon_dataset(ev, source="muon-system")  # type: ignore[arg-type]
+    with pytest.raises(DataFormatError, match="L1T_MuonStandalone_HwPt"):
+        muon_dataset({k: v for k, v in ev.items() if k != "L1T_MuonStandalone_HwPt"})

@@ -22,6 +22,7 @@ from l1scout.tasks.recalib.hardware import (
     jets_to_hardware,
     l1_jets,
     l1_muons,
+    l1_standalone_muons,
     muons_to_hardware,
     phi_at_station,
     sign_from_charge,
@@ -247,3 +248,23 @@ def test_l1_objects_from_event_columns() -> None:
     assert jets_to_hardware([0, 1], [1.0], [0.0], [0.0]).hw_pt.tolist() == [2]
     with pytest.raises(DataFormatError, match="L1T_MuonTight_Charge"):
         l1_muons({k: v for k, v in ev.items() if not k.endswith("Charge")})
+
+
+def test_standalone_muons_read_as_stored() -> None:
+    ev = {
+        "L1T_MuonStandalone_HwPt": ak.Array([[24, 11], [], [90]]),
+        "L1T_MuonStandalone_HwEta": ak.Array([[10, -200], [], [0]]),
+        "L1T_MuonStandalone_HwPhi": ak.Array([[0, 575], [], [288]]),
+        "L1T_MuonStandalone_Charge": ak.Array([[1, -1], [], [-1]]),
+    }
+    mu = l1_standalone_muons(ev)
+    assert mu.offsets.tolist() == [0, 2, 2, 3]
+    assert mu.pt.tolist() == [12.0, 5.5, 45.0]  # 0.5 GeV bins, nothing re-digitised
+    assert np.allclose(mu.eta, [10 * 0.010875, -200 * 0.010875, 0.0])
+    assert np.allclose(mu.phi, [0.0, 575 * TWO_PI / 576, math.pi])  # no bending added
+    assert mu.charge.tolist() == [1, -1, -1]
+    bad = dict(ev) | {"L1T_MuonStandalone_HwPhi": ak.Array([[0, 576], [], [288]])}
+    with pytest.raises(
+        DataFormatError, match=r"L1T_MuonStandalone_HwPhi: expected hardware values in \[0, 575\]"
+    ):
+        l1_standalone_muons(bad)

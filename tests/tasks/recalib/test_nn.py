@@ -25,22 +25,34 @@ def _dense_macs(model: torch.nn.Module) -> int:
     )
 
 
-@pytest.mark.parametrize(("arch", "macs"), [("128x4", 66_432), ("32x3", 3_296)])
-def test_seed_architectures_have_the_seed_operation_counts(arch: str, macs: int) -> None:
+@pytest.mark.parametrize(
+    ("arch", "macs", "seed"),
+    [
+        # 4 -> 128 -> 128 -> 128 -> 128 -> 3: 4*128 + 3*128*128 + 128*3
+        ("128x4", 512 + 49_152 + 384, 66_432),
+        # 4 -> 32 -> 32 -> 32 -> 3: 4*32 + 2*32*32 + 32*3
+        ("32x3", 128 + 2_048 + 96, 3_296),
+    ],
+)
+def test_seed_architectures_have_the_seed_depth(arch: str, macs: int, seed: int) -> None:
     net = build_network(4, 3, arch)
-    assert _dense_macs(net) == macs  # seed Table 8
     kinds = [type(m).__name__ for m in net]
     hidden, blocks = parse_arch(arch)
-    # (blocks + 1) hidden layers of Linear + BatchNorm1d + ReLU, then a plain Linear
-    assert kinds == ["Linear", "BatchNorm1d", "ReLU"] * (blocks + 1) + ["Linear"]
-    assert net[0].out_features == hidden
-    assert net[-1].out_features == 3
+    # seed Table 6: N_l hidden blocks of dense + batch norm + ReLU, then a plain dense layer
+    assert kinds == ["Linear", "BatchNorm1d", "ReLU"] * blocks + ["Linear"]
+    assert [m.out_features for m in net if isinstance(m, torch.nn.Linear)] == [hidden] * blocks + [
+        3
+    ]
+    assert _dense_macs(net) == macs
+    # the seed's Table 8 figure, H (D + N_l H + T), is one H x H layer more
+    assert seed == macs + hidden * hidden
 
 
 def test_layer_sizes_and_bad_names() -> None:
-    assert layer_sizes(3, 1, "8x0") == [3, 8, 1]
+    assert layer_sizes(3, 1, "8x1") == [3, 8, 1]
+    assert layer_sizes(4, 3, "32x3") == [4, 32, 32, 32, 3]
     assert parse_arch(" 64 x 2 ") == (64, 2)
-    for bad in ("128", "x4", "0x3", "a x b", "128x-1"):
+    for bad in ("128", "x4", "0x3", "8x0", "a x b", "128x-1"):
         with pytest.raises(ConfigError, match="architecture"):
             parse_arch(bad)
 
@@ -122,8 +134,8 @@ def test_same_seed_same_network_other_seed_other_network(problem: tuple[np.ndarr
 def test_weight_decay_shrinks_the_dense_weights(problem: tuple[np.ndarray, ...]) -> None:
     xt, yt, xv, yv = problem
     kw = {"batch_size": 64, "epochs": 8, "patience": 8, "threads": 1, "seed": 2}
-    plain = fit_network("16x1", xt, yt, xv, yv, **kw)
-    decayed = fit_network("16x1", xt, yt, xv, yv, weight_decay=0.05, **kw)
+    plain = fit_network("16x2", xt, yt, xv, yv, **kw)
+    decayed = fit_network("16x2", xt, yt, xv, yv, weight_decay=0.05, **kw)
 
     def norm(fit: object) -> float:
         model = fit.model  # type: ignore[attr-defined]

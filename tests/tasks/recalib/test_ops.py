@@ -11,13 +11,15 @@ import torch
 from l1scout.deploy.quant import float_mlp
 from l1scout.errors import ConfigError
 from l1scout.tasks.recalib.krr import KernelModel, KernelParams
-from l1scout.tasks.recalib.nn import build_network
+from l1scout.tasks.recalib.nn import build_network, parse_arch
 from l1scout.tasks.recalib.ops import (
     SEED_OPS,
     kernel_ops,
     model_ops,
     power_multiplications,
     seed_figure,
+    seed_network_count,
+    seed_note,
 )
 
 
@@ -30,10 +32,30 @@ def test_tiny_network_by_hand() -> None:
     assert ops.params == 19
 
 
-@pytest.mark.parametrize(("arch", "seed"), [("128x4", "NN 128x4"), ("32x3", "NN 32x3")])
-def test_seed_networks_match_table_8(arch: str, seed: str) -> None:
-    assert model_ops(build_network(4, 3, arch), 4).macs == SEED_OPS[seed]
-    assert seed_figure("nn", arch=arch) == SEED_OPS[seed]
+@pytest.mark.parametrize(
+    ("arch", "ours", "seed", "formula"),
+    [
+        # our 4 blocks: 4*128 + 3*128^2 + 128*3; the seed's 128 (4 + 4*128 + 3)
+        ("128x4", 50_048, 66_432, "128 (4 + 4 x 128 + 3)"),
+        # our 3 blocks: 4*32 + 2*32^2 + 32*3; the seed's 32 (4 + 3*32 + 3)
+        ("32x3", 2_272, 3_296, "32 (4 + 3 x 32 + 3)"),
+    ],
+)
+def test_seed_networks_against_table_8(arch: str, ours: int, seed: int, formula: str) -> None:
+    assert model_ops(build_network(4, 3, arch), 4).macs == ours
+    assert SEED_OPS[f"NN {arch}"] == seed == seed_figure("nn", arch=arch)
+    h, n = parse_arch(arch)
+    # Table 8 is the seed's H (D + N_l H + T): N_l hidden-to-hidden layers, where N_l
+    # hidden layers have N_l - 1, so the figure is ours plus one H x H layer
+    assert seed_network_count(h, n, n_inputs=4, n_outputs=3) == seed
+    assert seed - ours == h * h
+    assert formula in seed_note("nn", arch=arch)
+    assert seed_note("nn", arch="64x2") == ""
+
+
+def test_jet_networks_count_their_own_inputs_and_outputs() -> None:
+    # jets: 3 inputs, the pT alone: 3*32 + 2*32*32 + 32*1
+    assert model_ops(build_network(3, 1, "32x3"), 3).macs == 96 + 2_048 + 32
 
 
 class _Counter:
@@ -153,6 +175,9 @@ def test_seed_kernel_figures_are_the_two_terms_of_our_count() -> None:
     assert SEED_OPS["KRR M=100"] == 100 * 3
     assert seed_figure("krr", centres=500) == 2000
     assert seed_figure("krr", centres=42) is None
+    assert seed_note("krr", centres=500).startswith("M D = 500 x 4")
+    assert seed_note("krr", centres=100).startswith("M T = 100 x 3")
+    assert seed_note("krr", centres=42) == ""
     # far fewer operations than the 128x4 network, as the seed concludes
     assert big.flops < SEED_OPS["NN 128x4"]
 

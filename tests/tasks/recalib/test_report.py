@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from rich.console import Console
 
+from l1scout.errors import ConfigError
 from l1scout.tasks.recalib.config import KRRSpec, NNSpec
 from l1scout.tasks.recalib.dataset import residuals
-from l1scout.tasks.recalib.metrics import UNCORRECTED, residual_rmse, rmse_table
+from l1scout.tasks.recalib.metrics import UNCORRECTED, correction_rmse, rmse_table
 from l1scout.tasks.recalib.ops import OpsRow, kernel_ops
 from l1scout.tasks.recalib.report import (
     SEED_RMSE,
@@ -33,18 +36,25 @@ def _table() -> object:
 
 
 def test_markdown_tables_by_hand() -> None:
-    assert rmse_markdown(_table()).splitlines() == [  # type: ignore[arg-type]
-        "| model | phi | eta | pT/pT_reco | phi vs L1 | eta vs L1 | pT/pT_reco vs L1 |",
+    lines = rmse_markdown(_table()).splitlines()  # type: ignore[arg-type]
+    # pT: r = 0.2, r_hat = 0.15: (1 - 0.2) / (1 - 0.15) - 1 = -0.0588;
+    #     r = -0.2, r_hat = -0.15: 1.2 / 1.15 - 1 = 0.0435; RMS 0.05172, -74.1% of 0.2
+    assert lines[:4] == [
+        "| model | phi | eta | pT/pT_reco - 1 | phi vs L1 | eta vs L1 | pT/pT_reco - 1 vs L1 |",
         "|---|---|---|---|---|---|---|",
         "| L1 (no correction) | 0.4 | 0.1 | 0.2 |  |  |  |",
-        "| NN 32x3 | 0.1 | 0.025 | 0.05 | -75.0% | -75.0% | -75.0% |",
+        "| NN 32x3 | 0.1 | 0.025 | 0.05172 | -75.0% | -75.0% | -74.1% |",
     ]
-    rows = [OpsRow("NN 128x4", 66_432, 140_000, 70_000, 66_432), OpsRow("KRR", 700, 1897, 700)]
+    assert lines[5].startswith("RMS over the 2 test muons of: phi: phi - phi_reco")
+    rows = [
+        OpsRow("NN 128x4", 50_048, 102_147, 51_587, 66_432, "H (D + N_l H + T)", "muon", 4, 3),
+        OpsRow("KRR", 700, 1897, 700),
+    ]
     assert ops_markdown(rows).splitlines() == [
-        "| model | MACs | FLOPs | parameters | seed Table 8 |",
-        "|---|---|---|---|---|",
-        "| NN 128x4 | 66,432 | 140,000 | 70,000 | 66,432 |",
-        "| KRR | 700 | 1,897 | 700 |  |",
+        "| dataset | model | D -> T | MACs | FLOPs | parameters | seed Table 8 | how the seed counted |",
+        "|---|---|---|---|---|---|---|---|",
+        "| muon | NN 128x4 | 4 -> 3 | 50,048 | 102,147 | 51,587 | 66,432 | H (D + N_l H + T) |",
+        "|  | KRR |  | 700 | 1,897 | 700 |  |  |",
     ]
 
 
@@ -56,7 +66,7 @@ def test_rich_tables_render() -> None:
     assert UNCORRECTED in text
     assert "-75.0%" in text
     assert "3,296" in text
-    assert "pT/pT_reco" in text
+    assert "pT/pT_reco - 1" in text
 
 
 def test_corrected_values_invert_the_residual_definition() -> None:
@@ -73,7 +83,10 @@ def test_corrected_values_invert_the_residual_definition() -> None:
     np.testing.assert_allclose(got["eta"], eta_reco, atol=1e-12)
     d = np.abs(got["phi"] - phi_reco)
     np.testing.assert_allclose(np.minimum(d, 2 * np.pi - d), 0.0, atol=1e-9)
-    assert np.isnan(corrected_values(data, "test", np.ones_like(res))["pt"]).all()
+    with pytest.raises(ConfigError, match="pt_cap"):
+        corrected_values(data, "test", np.ones_like(res))
+    capped = corrected_values(data, "test", np.ones_like(res), pt_cap=0.5)
+    np.testing.assert_allclose(capped["pt"], 2 * pt, rtol=1e-12)
 
 
 def _result(tmp_path: Path) -> tuple[StudyResult, dict[str, object]]:
@@ -83,8 +96,8 @@ def _result(tmp_path: Path) -> tuple[StudyResult, dict[str, object]]:
     models = []
     for spec, factor in ((NNSpec(arch="32x3"), 0.3), (KRRSpec(centres=100), 0.6)):
         pred = true * (1 - factor)
-        rmse = residual_rmse(true, pred, names)
-        base = residual_rmse(true, np.zeros_like(pred), names)
+        rmse = correction_rmse(true, pred, names)
+        base = correction_rmse(true, np.zeros_like(pred), names)
         models.append(
             ModelResult(
                 key=spec.key,
@@ -111,6 +124,7 @@ def _result(tmp_path: Path) -> tuple[StudyResult, dict[str, object]]:
                 if spec.kind == "nn"
                 else [],
                 test_prediction=pred,
+                wall_seconds=2.5,
             )
         )
     table = rmse_table("muon", names, true, {m.title: m.test_prediction for m in models})
@@ -135,9 +149,16 @@ def _result(tmp_path: Path) -> tuple[StudyResult, dict[str, object]]:
 @pytest.mark.slow
 def test_write_report(tmp_path: Path) -> None:
     result, datasets = _result(tmp_path)
-    page = write_report(result, datasets)  # type: ignore[arg-type]
+    started = time.perf_counter() - 100.0  # the study began 100 s ago
+    page = write_report(result, datasets, started=started)  # type: ignore[arg-type]
     assert page == tmp_path / "out" / "index.html"
     text = page.read_text()
+    # the stages measured by the study, then the plots and the whole study
+    assert list(result.timings) == ["models", "plots", "total"]
+    assert 100.0 < result.timings["total"] < 100.0 + 60.0
+    assert result.timings["plots"] < result.timings["total"] - 100.0 + 1e-9
+    assert "How long the study took" in text
+    assert re.search(r"the whole study took 1 min \d\d s", text)
     for label in (UNCORRECTED, "NN 32x3", "Nystrom KRR, Gaussian, M=100", *SEED_RMSE):
         assert label in text
     for line in result.summary():
@@ -157,7 +178,13 @@ def test_write_report(tmp_path: Path) -> None:
     ]
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temp files
     # summary: the better model (the network, error 30% of the residual) is named per target
-    assert all("(NN 32x3) beats" in line and "(+70.0%)" in line for line in result.summary())
+    lines = result.summary()
+    assert all("(NN 32x3) beats" in line for line in lines)
+    assert all("(-70.0%)" in line for line in lines if not line.startswith("muon pT"))
+    # pT: the corrected pT's error is (1 - r) / (1 - 0.7 r) - 1 = -0.3 r / (1 - 0.7 r), not 0.3 r
+    r = datasets["muon"].residual["test"][:, 0]  # type: ignore[attr-defined]
+    gain = 1 - np.sqrt(np.mean((0.3 * r / (1 - 0.7 * r)) ** 2)) / np.sqrt(np.mean(r**2))
+    assert f"({-gain * 100:+.1f}%)" in next(line for line in lines if line.startswith("muon pT"))
 
 
 def test_write_report_without_plots(tmp_path: Path) -> None:
@@ -169,19 +196,20 @@ def test_write_report_without_plots(tmp_path: Path) -> None:
 
 def test_summary_says_by_how_much_per_target(tmp_path: Path) -> None:
     true = np.array([[0.2, 0.1, 0.4], [-0.2, -0.1, -0.4]])  # dpt_over_pt, deta, dphi
-    # prediction = f * truth, error = (1 - f) * truth: pT 20% worse, eta 0.5% better, phi 50% better
+    # prediction = f * truth, error = (1 - f) * truth for eta (0.5% better) and phi (50% better);
+    # pT: f = -0.2, (1 - r) / (1 + 0.2 r) - 1 = -0.2308 (r = 0.2) and 0.25 (r = -0.2): RMS 0.2406
     pred = true * np.array([-0.2, 0.005, 0.5])
     table = rmse_table("muon", ("dpt_over_pt", "deta", "dphi"), true, {"NN 32x3": pred})
     result = StudyResult(title="t", out_dir=tmp_path, tables={"muon": table}, models=[])
     phi, eta, pt = result.summary()
     assert phi == (
         "muon phi: the best correction (NN 32x3) beats the uncorrected L1 objects by 50.0%: "
-        "RMSE 0.4 -> 0.2 (+50.0%)"
+        "RMSE 0.4 -> 0.2 (-50.0%)"
     )
     assert eta.startswith(
         "muon eta: the best correction (NN 32x3) is no better than the uncorrected"
     )
     assert pt == (
-        "muon pT/pT_reco: the best correction (NN 32x3) does not beat the uncorrected L1 objects: "
-        "RMSE 0.2 -> 0.24 (-20.0%)"
+        "muon pT/pT_reco - 1: the best correction (NN 32x3) does not beat the uncorrected L1 "
+        "objects: RMSE 0.2 -> 0.2406 (+20.3%)"
     )

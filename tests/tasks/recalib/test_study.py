@@ -21,20 +21,31 @@ def test_examples_load() -> None:
     assert default.data is not None
     assert default.data.samples is not None
     assert default.data.samples.pileup == 200.0
-    titles = [m.title for m in default.models_for("muon")]
-    for seed_row in (
-        "NN 128x4",
-        "NN 32x3",
-        "Nystrom KRR, Gaussian, M=500",
-        "Nystrom KRR, Gaussian, M=100",
-        "Nystrom KRR, linear, M=100",
-        "Nystrom KRR, polynomial deg 5, M=100",
-    ):
-        assert seed_row in titles
+    muon = default.models_for("muon")
+    # seed Table 6: both depths x MSE / log-cosh x without / with L2 1e-5, eight networks
+    nets = {(m.arch, m.loss, m.weight_decay) for m in muon if isinstance(m, NNSpec)}
+    assert nets == {
+        (arch, loss, wd)
+        for arch in ("128x4", "32x3")
+        for loss in ("mse", "logcosh")
+        for wd in (0.0, 1e-5)
+    }
+    assert sum(isinstance(m, NNSpec) for m in muon) == 8
+    # seed Table 7: the four kernel models
+    kernels = {(m.kernel, m.centres, m.degree) for m in muon if isinstance(m, KRRSpec)}
+    assert kernels == {
+        ("gaussian", 500, 5),
+        ("gaussian", 100, 5),
+        ("linear", 100, 5),
+        ("polynomial", 100, 5),
+    }
     assert [m.title for m in default.models_for("jet")] == [
         "NN 32x3",
         "Nystrom KRR, Gaussian, M=100",
     ]
+    assert default.data.jet_targets == "pt"  # the seed regresses the jet pT only
+    assert default.data.muon_source == "standalone"  # the muon system's L1 muons, as the seed's
+    assert {p.process for p in default.data.samples.processes} >= {"QCD_HT50tobb"}
     assert {s.parameter for s in default.scans} == {"sigma", "penalty", "centres"}
     assert default.firmware_spec() is not None
     assert default.firmware_spec().arch == "32x3"
@@ -66,6 +77,14 @@ def _write(tmp_path: Path, text: str) -> Path:
         (
             '[[models]]\nkind = "nn"\n[[scans]]\nparameter = "centres"\nvalues = [1.5, 2]\n',
             r"scans\[0\]: .*whole",
+        ),
+        (
+            '[data]\nmuon_source = "gmt"\n[data.synthetic]\n[[models]]\nkind = "nn"\n',
+            r"data\.muon_source: .*'standalone' or 'tracker'",
+        ),
+        (
+            '[data]\njet_targets = "eta"\n[data.synthetic]\n[[models]]\nkind = "nn"\n',
+            r"data\.jet_targets: .*'pt' or 'pt_eta_phi'",
         ),
         ("[[models]\n", "not a valid TOML file"),
     ],
@@ -152,7 +171,9 @@ def test_tiny_study_end_to_end(tmp_path: Path, datasets: dict[str, object]) -> N
     muon, jet = result.tables["muon"], result.tables["jet"]
     assert muon.labels == (UNCORRECTED, "NN 32x3", "Nystrom KRR, Gaussian, M=40")
     assert jet.labels == (UNCORRECTED, "Nystrom KRR, Gaussian, M=40")
-    assert muon.columns == ("phi", "eta", "pT/pT_reco")
+    assert muon.columns == ("phi", "eta", "pT/pT_reco - 1")
+    assert jet.columns == ("pT/pT_reco - 1",)  # the seed's jet study: pT only
+    assert muon.pt_cap == pytest.approx(datasets["muon"].residual["train"][:, 0].max())  # type: ignore[attr-defined]
     # corrected beats uncorrected on the learnable targets (the bending in phi, the pT scale)
     for label in muon.labels[1:]:
         gain = muon.improvement(label)
@@ -169,10 +190,20 @@ def test_tiny_study_end_to_end(tmp_path: Path, datasets: dict[str, object]) -> N
         else:  # float32 rounding of the summed terms alpha_j k_j (see KRRFit.cancellation)
             assert m.cancellation is not None
             assert m.onnx_parity < 1e-5 * max(1.0, m.cancellation)
-    ops = {r.label: r for r in result.ops_rows()}
-    assert ops["NN 32x3"].macs == 3296
-    assert ops["NN 32x3"].seed == 3296
-    assert ops["Nystrom KRR, Gaussian, M=40"].macs == 40 * (4 + 3)
+    ops = {(r.dataset, r.label): r for r in result.ops_rows()}
+    # three blocks of 32: 4*32 + 2*32*32 + 32*3; beside it the seed's 32 (4 + 3*32 + 3)
+    assert ops["muon", "NN 32x3"].macs == 2272
+    assert ops["muon", "NN 32x3"].seed == 3296
+    assert "H (D + N_l H + T)" in ops["muon", "NN 32x3"].seed_note
+    assert ops["muon", "Nystrom KRR, Gaussian, M=40"].macs == 40 * (4 + 3)
+    # jets: 3 inputs, 1 output, and no seed figure (Table 8 is for 4 -> 3)
+    jet_krr = ops["jet", "Nystrom KRR, Gaussian, M=40"]
+    assert (jet_krr.macs, jet_krr.inputs, jet_krr.outputs, jet_krr.seed) == (40 * 4, 3, 1, None)
+    # every stage timed, the total covers them (up to the page)
+    stages = ["datasets", "tracking", "models", "scans", "registry", "total"]
+    assert list(result.timings) == stages
+    assert result.timings["total"] >= sum(result.timings[k] for k in stages[:-1])
+    assert all(m.wall_seconds >= m.seconds > 0 for m in result.models)
     assert len(result.curves) == 1
     assert result.curves[0].values == (0.1, 0.3, 1.0)
 
@@ -195,6 +226,24 @@ def test_tiny_study_end_to_end(tmp_path: Path, datasets: dict[str, object]) -> N
     assert result.registered.alias == "champion"
     version = client.get_model_version_by_alias("recalib-test-muon", "champion")
     assert version.run_id == best.run_id
+
+
+def test_jet_targets_option_of_a_synthetic_study(tmp_path: Path) -> None:
+    models = [{"kind": "krr", "kernel": "linear", "centres": 10, "datasets": ["jet"]}]
+    common = {"tracking": {"enabled": False}, "outputs": {"plots": False}, "models": models}
+    default = RecalibConfig(data={"synthetic": {"jets": 200}}, **common)  # type: ignore[arg-type]
+    both = RecalibConfig(
+        data={"synthetic": {"jets": 200}, "jet_targets": "pt_eta_phi"},
+        **common,  # type: ignore[arg-type]
+    )
+    pt_only = run_study(default, tmp_path / "a").tables["jet"]
+    all_three = run_study(both, tmp_path / "b").tables["jet"]
+    assert pt_only.targets == ("dpt_over_pt",)
+    assert all_three.targets == ("dphi", "deta", "dpt_over_pt")
+    # the pT column is the same quantity either way: the uncorrected jets agree exactly
+    assert pt_only.baseline["dpt_over_pt"] == all_three.baseline["dpt_over_pt"]
+    timings = run_study(default, tmp_path / "c").timings
+    assert list(timings) == ["datasets", "models", "scans", "total"]
 
 
 def test_study_without_tracking(tmp_path: Path, datasets: dict[str, object]) -> None:

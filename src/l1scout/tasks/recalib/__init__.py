@@ -15,6 +15,7 @@ from l1scout.tasks.recalib.dataset import (
     RegressionData,
     jet_dataset,
     muon_dataset,
+    offline_at_station,
 )
 from l1scout.tasks.recalib.hardware import (
     HardwareJets,
@@ -22,6 +23,7 @@ from l1scout.tasks.recalib.hardware import (
     MuonBending,
     l1_jets,
     l1_muons,
+    l1_standalone_muons,
     phi_at_station,
 )
 from l1scout.tasks.recalib.matching import (
@@ -61,11 +63,13 @@ __all__ = [
     "jet_match_table",
     "l1_jets",
     "l1_muons",
+    "l1_standalone_muons",
     "load_config",
     "load_events",
     "match_jets",
     "match_one_to_one",
     "muon_dataset",
+    "offline_at_station",
     "phi_at_station",
     "rmse_table",
     "run_study",

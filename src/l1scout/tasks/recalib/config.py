@@ -6,11 +6,13 @@ A study file (``examples/recalib/*.toml``)::
 
     [data]                         # one of [data.samples], data.files, [data.synthetic]
     seed = 1                       # the 65/20/15 split
+    jet_targets = "pt"             # the seed's jet regression; "pt_eta_phi" adds eta and phi
+    muon_source = "standalone"     # L1 muons from the muon system; "tracker": the tracker muons
     [data.samples]                 # events to make: l1scout.tasks.recalib.samples.RecalibSampleConfig
     pileup = 200.0
     processes = [{process = "DYJetsToLL_13TeV-madgraphMLM-pythia8", events = 6000}]
 
-    [[models]]                     # a network: "<width>x<blocks>" (the study's naming)
+    [[models]]                     # a network: "<width>x<blocks>", blocks of dense + BN + ReLU
     kind = "nn"
     arch = "128x4"
     loss = "logcosh"               # or "mse"
@@ -50,6 +52,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -59,12 +62,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from l1scout._datafile import deep_update, format_validation_error, read_toml
 from l1scout.errors import ConfigError
-from l1scout.tasks.recalib.nn import parse_arch
+from l1scout.tasks.recalib.dataset import JET_TARGETS, TARGET_NAMES
+from l1scout.tasks.recalib.nn import layer_sizes, parse_arch
 from l1scout.tasks.recalib.samples import RecalibSampleConfig
 
 __all__ = [
+    "JET_TARGET_SETS",
     "DataConfig",
     "DatasetKind",
+    "JetTargets",
     "KRRSpec",
     "ModelSpec",
     "NNSpec",
@@ -77,6 +83,10 @@ __all__ = [
 ]
 
 DatasetKind = Literal["muon", "jet"]
+JetTargets = Literal["pt", "pt_eta_phi"]
+#: ``[data] jet_targets`` -> the jet dataset's targets: pT only (the seed's jet
+#: regression, the default) or pT, eta and phi.
+JET_TARGET_SETS: dict[str, tuple[str, ...]] = {"pt": JET_TARGETS, "pt_eta_phi": TARGET_NAMES}
 _KEY = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _KERNEL_TITLE = {"gaussian": "Gaussian", "linear": "linear", "polynomial": "polynomial"}
 
@@ -108,7 +118,9 @@ class NNSpec(_Model):
         kind: ``"nn"``.
         name: a key for files and runs (default from the settings, e.g. ``nn-128x4-logcosh-l2``).
         label: the table row (default ``"NN 128x4"``, with loss and L2 when not MSE / 0).
-        arch: ``"<width>x<blocks>"``: input -> width, ``blocks`` width -> width, -> outputs.
+        arch: ``"<width>x<blocks>"``: ``blocks`` hidden blocks (dense + batch norm +
+            ReLU) of ``width`` neurons, then a linear layer to the outputs (seed Table 6:
+            ``"128x4"``, ``"32x3"``).
         loss: ``"mse"`` or ``"logcosh"``.
         weight_decay: Keras-style L2 penalty of the dense weights (the seed: 1e-5).
         batch_size: events per step (the seed: 256, 512, 8192).
@@ -305,12 +317,18 @@ class DataConfig(_Model):
             (relative paths are taken from the study file's folder).
         synthetic: synthetic objects instead of events.
         seed: seeds the 65/20/15 split of both datasets (and the synthetic draws).
+        jet_targets: what the jet models regress: ``"pt"`` (the seed: the jet pT
+            only) or ``"pt_eta_phi"`` (also eta and phi, as for muons).
+        muon_source: the L1 muons: ``"standalone"`` (the muon system's, as in the
+            seed, the default) or ``"tracker"`` (the L1T tracker muons).
     """
 
     samples: RecalibSampleConfig | None = None
     files: str | None = Field(default=None, min_length=1)
     synthetic: SyntheticData | None = None
     seed: int = Field(default=1, ge=0)
+    jet_targets: JetTargets = "pt"
+    muon_source: Literal["standalone", "tracker"] = "standalone"
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -407,7 +425,17 @@ class RecalibConfig(_Model):
                 return m
         if not nets:
             return None
-        return min(nets, key=lambda m: parse_arch(m.arch)[0] ** 2 * (parse_arch(m.arch)[1] + 1))
+        return min(nets, key=lambda m: _dense_macs(m.arch))
+
+
+def _dense_macs(arch: str) -> int:
+    """Multiply-accumulates of a network on the muons' 4 inputs and 3 outputs.
+
+    >>> _dense_macs("32x3")
+    2272
+    """
+    sizes = layer_sizes(4, 3, arch)
+    return sum(a * b for a, b in itertools.pairwise(sizes))
 
 
 def load_config(path: Path | str, overrides: Mapping[str, Any] | None = None) -> RecalibConfig:

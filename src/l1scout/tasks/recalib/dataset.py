@@ -5,19 +5,27 @@ The re-calibration study ("the seed"; ``docs/physics/l1-algorithms.md``,
 its data as follows, and so do :func:`muon_dataset` and :func:`jet_dataset`:
 
 1. **Hardware objects**: the Level-1 objects of the ``L1T`` view as the trigger
-   stores them (:mod:`l1scout.tasks.recalib.hardware`: muons with phi at the
-   second muon station, all values digitised).
+   stores them (:mod:`l1scout.tasks.recalib.hardware`), all values digitised.
+   Muons come by default from the muon system (``source="standalone"``: the
+   ``L1T_MuonStandalone`` collection of :mod:`l1scout.detector.muon_system`,
+   pT from the track finders' curvature, eta and phi at the second muon
+   station), as the seed's muons do; ``source="tracker"`` takes the L1T
+   tracker muons (``MuonTight``: tracker pT, direction at the vertex) and bends
+   their phi to the station with :func:`~l1scout.tasks.recalib.hardware.phi_at_station`.
 2. **Duplicates dropped**: within an event, an object whose hardware tuple
    (``hwPt, hwEta, hwPhi[, hwSign]``) equals an earlier one's is dropped.
 3. **Physical units**: hardware values times their bin widths (GeV, rad;
    phi in [0, 2 pi)); the charge as +1 / -1.
 4. **Matching** to the offline (``FullReco``) objects
    (:mod:`l1scout.tasks.recalib.matching`). Muons one to one, greedy in dR, where
-   the offline muon is first propagated to the same station with the same
-   bending (:func:`~l1scout.tasks.recalib.hardware.phi_at_station`, its own pT,
-   eta and charge), as CMS matches L1 muons to offline ones at the second station
-   (the seed's data carry ``phiExtRecoSt1`` for the same reason); a bent L1 phi
-   compared with a vertex phi would lose the low-pT muons. Jets: every offline
+   the offline muon is first propagated to the same station as the L1 muon's
+   (standalone: through the card's field map,
+   :func:`l1scout.detector.muon_system.station_position`, from the origin, its
+   eta and phi at the station; tracker: the same bending formula,
+   :func:`~l1scout.tasks.recalib.hardware.phi_at_station`), as CMS matches L1
+   muons to offline ones at the second station (the seed's data carry
+   ``phiExtRecoSt1`` for the same reason); a station phi compared with a vertex
+   phi would lose the low-pT muons. Jets: every offline
    jet to its nearest L1 jet within dR 0.4, the target the sum of the matched
    offline pT.
 5. **Selection**: muons with ``5.5 < pT_L1 < 45 GeV`` (the seed's cut on the L1 pT).
@@ -28,6 +36,10 @@ its data as follows, and so do :func:`muon_dataset` and :func:`jet_dataset`:
    offline values are those at the vertex, so ``dphi`` holds the bending the
    model must undo. For a jet with several matches, ``pT_reco`` is the scalar sum
    of their pT and ``eta_reco``, ``phi_reco`` the direction of the vector sum.
+   Jets regress ``dpt_over_pt`` only by default (:data:`JET_TARGETS`, the seed's
+   jet study corrects the pT alone); ``jet_dataset(targets=TARGET_NAMES)`` adds
+   eta and phi. A model's corrected pT is ``pT_L1 / (1 - predicted dpt_over_pt)``
+   (:func:`l1scout.tasks.recalib.metrics.corrected_pt`).
 7. **Split** 65 / 20 / 15 % into train / val / test by a permutation drawn from
    ``numpy.random.default_rng(seed)``: the same input and seed give the same split.
 8. **Scaling**: inputs min-max scaled to [0, 1] with the train split's minimum
@@ -50,7 +62,7 @@ Example:
     ... }
     >>> data = jet_dataset(ev, seed=3)
     >>> {k: len(v) for k, v in data.x.items()}, data.target_names
-    ({'train': 26, 'val': 8, 'test': 6}, ('dpt_over_pt', 'deta', 'dphi'))
+    ({'train': 26, 'val': 8, 'test': 6}, ('dpt_over_pt',))
 """
 
 from __future__ import annotations
@@ -58,7 +70,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -73,22 +85,30 @@ from l1scout.tasks.recalib.hardware import (
     MuonBending,
     l1_jets,
     l1_muons,
+    l1_standalone_muons,
     phi_at_station,
 )
 from l1scout.tasks.recalib.matching import match_jets, match_one_to_one
 
+if TYPE_CHECKING:
+    from l1scout.detector.muon_system import MuonGeometry
+
 __all__ = [
     "JET_FEATURES",
+    "JET_TARGETS",
     "MIN_OBJECTS",
     "MUON_FEATURES",
+    "MUON_SOURCES",
     "SPLITS",
     "SPLIT_FRACTIONS",
     "TARGET_NAMES",
+    "MuonSource",
     "RegressionData",
     "build_regression_data",
     "drop_duplicates",
     "jet_dataset",
     "muon_dataset",
+    "offline_at_station",
     "residuals",
     "split_indices",
 ]
@@ -100,8 +120,14 @@ _log = logging.getLogger(__name__)
 MUON_FEATURES: tuple[str, ...] = ("pt", "eta", "phi", "charge")
 #: Jet inputs (physical): pT (GeV), eta, phi (rad, [0, 2 pi)).
 JET_FEATURES: tuple[str, ...] = ("pt", "eta", "phi")
-#: Residual targets of both kinds, offline minus L1.
+#: Residual targets of both kinds, offline minus L1 (muons regress all three).
 TARGET_NAMES: tuple[str, ...] = ("dpt_over_pt", "deta", "dphi")
+#: Where the L1 muons come from: the muon system (default, the seed's muons) or the tracker.
+MuonSource = Literal["standalone", "tracker"]
+#: The muon sources, the default first.
+MUON_SOURCES: tuple[str, ...] = ("standalone", "tracker")
+#: The jets' default targets: the pT residual only, as in the seed's jet study.
+JET_TARGETS: tuple[str, ...] = ("dpt_over_pt",)
 #: The splits, in order.
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 #: The seed's 65 / 20 / 15 % split.
@@ -356,6 +382,9 @@ def muon_dataset(
     offline_view: str = "FullReco",
     collection: str = "MuonTight",
     min_objects: int = MIN_OBJECTS,
+    source: MuonSource = "standalone",
+    standalone_collection: str = "MuonStandalone",
+    geometry: MuonGeometry | None = None,
 ) -> RegressionData:
     """The muon re-calibration data set of a chunk of events (the module's recipe).
 
@@ -367,11 +396,18 @@ def muon_dataset(
         pt_min: lower end of the L1 pT window (GeV, exclusive), the seed's 5.5.
         pt_max: upper end of the L1 pT window (GeV, exclusive), the seed's 45.
         max_dr: the matching distance at the muon station.
-        bending: the bending geometry of the hardware view (default :class:`MuonBending`).
+        bending: the bending geometry of the tracker muons (``source="tracker"``;
+            default :class:`MuonBending`).
         l1_view: the view of the L1 muons.
         offline_view: the view of the offline muons.
-        collection: the muon collection of both views.
+        collection: the offline muon collection, and the L1 one for ``source="tracker"``.
         min_objects: fewest selected muons accepted.
+        source: ``"standalone"`` (the muon system's L1 muons, columns
+            ``<l1_view>_<standalone_collection>_HwPt/HwEta/HwPhi/Charge``) or
+            ``"tracker"`` (``<l1_view>_<collection>_PT/Eta/Phi/Charge``).
+        standalone_collection: the standalone muon collection.
+        geometry: the field map and station of the standalone muons (default:
+            the ``[muon_system]`` geometry of the L1T card).
 
     Returns:
         ``kind="muon"``, features :data:`MUON_FEATURES`, targets :data:`TARGET_NAMES`;
@@ -385,15 +421,25 @@ def muon_dataset(
     if not pt_max > pt_min:
         msg = f"pt_max: expected more than pt_min ({pt_min} GeV), got {pt_max}"
         raise ConfigError(msg)
-    mu, dupes = _dedup_muons(l1_muons(events, view=l1_view, collection=collection, bending=bending))
+    if source == "standalone":
+        raw = l1_standalone_muons(events, view=l1_view, collection=standalone_collection)
+    elif source == "tracker":
+        raw = l1_muons(events, view=l1_view, collection=collection, bending=bending)
+    else:
+        msg = f"source: expected one of {', '.join(MUON_SOURCES)}, got {source!r}"
+        raise ConfigError(msg)
+    mu, dupes = _dedup_muons(raw)
     prefix = f"{offline_view}_{collection}"
     off_r, pt_r = jagged(events, f"{prefix}_PT", np.float64)
     eta_r = field_like(events, prefix, "Eta", off_r, np.float64)
     phi_r = field_like(events, prefix, "Phi", off_r, np.float64)
     q_r = field_like(events, prefix, "Charge", off_r, np.float64)
     n_events = _check_events(mu.offsets, off_r, "muon")
-    station_r = phi_at_station(phi_r, pt_r, eta_r, q_r, bending)
-    m = match_one_to_one(mu.offsets, mu.eta, mu.phi, off_r, eta_r, station_r, max_dr=max_dr)
+    if source == "standalone":
+        eta_st, phi_st = offline_at_station(pt_r, eta_r, phi_r, q_r, geometry)
+    else:
+        eta_st, phi_st = eta_r, phi_at_station(phi_r, pt_r, eta_r, q_r, bending)
+    m = match_one_to_one(mu.offsets, mu.eta, mu.phi, off_r, eta_st, phi_st, max_dr=max_dr)
     pt, eta, phi, charge = (mu.pt[m.l1], mu.eta[m.l1], mu.phi[m.l1], mu.charge[m.l1])
     sel = (pt > pt_min) & (pt < pt_max)
     match = m.summary()
@@ -422,6 +468,46 @@ def muon_dataset(
     )
 
 
+def offline_at_station(
+    pt: npt.ArrayLike,
+    eta: npt.ArrayLike,
+    phi: npt.ArrayLike,
+    charge: npt.ArrayLike,
+    geometry: MuonGeometry | None = None,
+) -> tuple[F64, F64]:
+    """Eta and phi (in [0, 2 pi)) where offline muons reach the standalone muons' station.
+
+    Each muon is transported from the origin through the card's field map
+    (:func:`l1scout.detector.muon_system.station_position`); the offline
+    collections carry no production point, and a beam spot of a few cm moves
+    the station eta by about 0.01, far inside the matching distance. A muon
+    that does not reach the station gets eta = 1e9, so that it matches nothing.
+
+    Args:
+        pt: transverse momentum (GeV).
+        eta: pseudorapidity at the vertex.
+        phi: azimuth at the vertex (rad).
+        charge: +1 or -1.
+        geometry: the field map and station (default: the L1T card's ``[muon_system]``).
+    """
+    from l1scout.detector.muon_system import station_position
+
+    if geometry is None:
+        from l1scout.detector.view_card import load_view_card
+
+        spec = load_view_card("L1T").muon_system
+        if spec is None:  # pragma: no cover - the shipped card has the section
+            msg = "the L1T card has no [muon_system] section: no standalone muon geometry"
+            raise ConfigError(msg)
+        geometry = spec.geometry
+    p = np.asarray(pt, dtype=np.float64)
+    zero = np.zeros_like(p)
+    eta_st, phi_st, reached = station_position(p, eta, phi, charge, zero, zero, zero, geometry)
+    eta_out: F64 = np.where(reached, eta_st, 1e9)
+    phi_out: F64 = np.mod(phi_st, 2.0 * np.pi)
+    return eta_out, phi_out
+
+
 def jet_dataset(
     events: EventsLike,
     *,
@@ -433,6 +519,7 @@ def jet_dataset(
     l1_collection: str = "JetPuppiAK4",
     offline_collection: str = "JetPuppiAK4",
     min_objects: int = MIN_OBJECTS,
+    targets: tuple[str, ...] = JET_TARGETS,
 ) -> RegressionData:
     """The jet re-calibration data set of a chunk of events (the module's recipe).
 
@@ -452,16 +539,20 @@ def jet_dataset(
         offline_collection: the offline jet collection: PUPPI AK4 jets, the
             Phase-2 offline default.
         min_objects: fewest matched L1 jets accepted.
+        targets: the residual targets, a selection of :data:`TARGET_NAMES` in its
+            order (default :data:`JET_TARGETS`: the pT only).
 
     Returns:
-        ``kind="jet"``, features :data:`JET_FEATURES`, targets :data:`TARGET_NAMES`
-        (one row per L1 jet with at least one match); ``match`` holds
+        ``kind="jet"``, features :data:`JET_FEATURES`, the *targets* (one row per
+        L1 jet with at least one match); ``match`` holds
         :meth:`~l1scout.tasks.recalib.matching.JetMatch.summary`, ``duplicates``
         and ``selected``.
 
     Raises:
+        ConfigError: a target that is not one of :data:`TARGET_NAMES`, or none.
         DataFormatError: a column is missing, or fewer than *min_objects* matched L1 jets.
     """
+    columns = _target_columns(targets)
     jets, dupes = _dedup_jets(l1_jets(events, view=l1_view, collection=l1_collection))
     prefix = f"{offline_view}_{offline_collection}"
     off_r, pt_r = jagged(events, f"{prefix}_PT", np.float64)
@@ -482,7 +573,7 @@ def jet_dataset(
     x = np.stack([jets.pt, jets.eta, jets.phi], axis=1)[sel]
     res = residuals(
         jets.pt[sel], jets.eta[sel], jets.phi[sel], m.sum_pt[sel], m.axis_eta[sel], m.axis_phi[sel]
-    )
+    )[:, columns]
     _log.info(
         "jet data set: %d events, %d L1 jets (%d duplicates dropped), %d matched",
         n_events,
@@ -491,5 +582,25 @@ def jet_dataset(
         int(sel.sum()),
     )
     return build_regression_data(
-        "jet", JET_FEATURES, x, res, seed=seed, match=match, min_objects=min_objects
+        "jet",
+        JET_FEATURES,
+        x,
+        res,
+        tuple(TARGET_NAMES[j] for j in columns),
+        seed=seed,
+        match=match,
+        min_objects=min_objects,
     )
+
+
+def _target_columns(targets: tuple[str, ...]) -> list[int]:
+    """Columns of :func:`residuals` for *targets*, in the order of :data:`TARGET_NAMES`.
+
+    >>> _target_columns(("dphi", "dpt_over_pt"))
+    [0, 2]
+    """
+    unknown = [t for t in targets if t not in TARGET_NAMES]
+    if unknown or not targets:
+        msg = f"targets: expected some of {', '.join(TARGET_NAMES)}, got {list(targets)}"
+        raise ConfigError(msg)
+    return [j for j, t in enumerate(TARGET_NAMES) if t in targets]

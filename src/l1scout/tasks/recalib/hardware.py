@@ -91,6 +91,7 @@ __all__ = [
     "jets_to_hardware",
     "l1_jets",
     "l1_muons",
+    "l1_standalone_muons",
     "muons_to_hardware",
     "phi_at_station",
     "sign_from_charge",
@@ -497,6 +498,35 @@ def l1_muons(
     phi = field_like(events, prefix, "Phi", off, np.float64)
     charge = field_like(events, prefix, "Charge", off, np.int64)
     return muons_to_hardware(off, pt, eta, phi, charge, bending)
+
+
+def l1_standalone_muons(
+    events: EventsLike, *, view: str = "L1T", collection: str = "MuonStandalone"
+) -> HardwareMuons:
+    """The standalone Level-1 muons as the file stores them (``<view>_<collection>_HwPt/HwEta/HwPhi/Charge``).
+
+    These come from the muon system (:mod:`l1scout.detector.muon_system`):
+    already on the hardware bins, with eta and phi at the second station, so
+    nothing is bent or digitised here.
+
+    Raises:
+        DataFormatError: a column is missing, lists differ between columns, a
+            value lies outside its hardware range or a charge is not +-1.
+    """
+    prefix = f"{view}_{collection}"
+    off, hw_pt = jagged(events, f"{prefix}_HwPt", np.int64)
+    hw_eta = field_like(events, prefix, "HwEta", off, np.int64)
+    hw_phi = field_like(events, prefix, "HwPhi", off, np.int64)
+    charge = field_like(events, prefix, "Charge", off, np.int64)
+    for name, values, scale in (
+        ("HwPt", hw_pt, MUON_PT),
+        ("HwEta", hw_eta, MUON_ETA),
+        ("HwPhi", hw_phi, MUON_PHI),
+    ):
+        if len(values) and (values.min() < scale.lo or values.max() > scale.hi):
+            msg = f"{prefix}_{name}: expected hardware values in [{scale.lo}, {scale.hi}], got [{values.min()}, {values.max()}]"
+            raise DataFormatError(msg)
+    return HardwareMuons(off, hw_pt, hw_eta, hw_phi, sign_from_charge(charge))
 
 
 def l1_jets(

@@ -1,13 +1,15 @@
 """Neural networks for the re-calibration: dense + batch-norm + ReLU blocks, as in the re-calibration study.
 
 The seed's networks (``docs/physics/l1-algorithms.md``, "Models and published results"; its Table 6) are named by
-their width and depth, ``"<H>x<N>"``: the input goes to ``H`` neurons, then
-``N`` blocks ``H -> H``, then a plain linear layer to the outputs; every
-hidden layer is dense + batch normalisation + ReLU
-(:func:`l1scout.deploy.quant.float_mlp` with ``batch_norm=True``). With this
-naming the seed's operation counts (Table 8) come out exactly: ``128x4`` on 4
-inputs and 3 outputs has ``4*128 + 4*128*128 + 128*3 = 66,432`` multiply-
-accumulates, ``32x3`` has ``4*32 + 3*32*32 + 32*3 = 3,296``.
+their width and depth, ``"<H>x<N>"``: ``N`` hidden blocks of ``H`` neurons,
+each a dense layer + batch normalisation + ReLU
+(:func:`l1scout.deploy.quant.float_mlp` with ``batch_norm=True``), then a plain
+linear layer to the outputs. ``128x4`` on 4 inputs and 3 outputs is
+``4 -> 128 -> 128 -> 128 -> 128 -> 3``: ``4*128 + 3*128*128 + 128*3 = 50,048``
+multiply-accumulates; ``32x3`` is ``4*32 + 2*32*32 + 32*3 = 2,272``. The seed's
+Table 8 gives 66,432 and 3,296: its formula ``H (D + N_l H + T)`` counts ``N_l``
+hidden-to-hidden layers where ``N_l`` blocks have ``N_l - 1``
+(:mod:`l1scout.tasks.recalib.ops`).
 
 Training follows the seed: Adam with default parameters, mean squared error or
 log-cosh loss on the standardised targets, an optional L2 penalty of the dense
@@ -18,7 +20,7 @@ deterministic for a given seed (weights, shuffling) on one machine.
 
 Example:
     >>> parse_arch("128x4"), layer_sizes(4, 3, "32x3")
-    ((128, 4), [4, 32, 32, 32, 32, 3])
+    ((128, 4), [4, 32, 32, 32, 3])
 """
 
 from __future__ import annotations
@@ -61,29 +63,32 @@ _ARCH = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
 
 
 def parse_arch(arch: str) -> tuple[int, int]:
-    """Width and number of ``H -> H`` blocks of a seed-style name such as ``"128x4"``.
+    """Width and number of hidden blocks of a seed-style name such as ``"128x4"``.
 
     Raises:
-        ConfigError: not ``<width>x<blocks>`` with a positive width.
+        ConfigError: not ``<width>x<blocks>`` with a positive width and at least one block.
 
     >>> parse_arch("32x3")
     (32, 3)
     """
     match = _ARCH.match(arch)
-    if match is None or int(match.group(1)) < 1:
-        msg = f"network architecture {arch!r}: expected '<width>x<blocks>', e.g. '128x4' or '32x3'"
+    if match is None or int(match.group(1)) < 1 or int(match.group(2)) < 1:
+        msg = (
+            f"network architecture {arch!r}: expected '<width>x<blocks>' with width and "
+            "blocks >= 1, e.g. '128x4' or '32x3'"
+        )
         raise ConfigError(msg)
     return int(match.group(1)), int(match.group(2))
 
 
 def layer_sizes(n_inputs: int, n_outputs: int, arch: str) -> list[int]:
-    """Layer widths of a seed-style network: inputs, ``blocks + 1`` hidden layers, outputs.
+    """Layer widths of a seed-style network: inputs, ``blocks`` hidden layers, outputs.
 
     >>> layer_sizes(4, 3, "128x4")
-    [4, 128, 128, 128, 128, 128, 3]
+    [4, 128, 128, 128, 128, 3]
     """
     hidden, blocks = parse_arch(arch)
-    return [n_inputs, *([hidden] * (blocks + 1)), n_outputs]
+    return [n_inputs, *([hidden] * blocks), n_outputs]
 
 
 def build_network(n_inputs: int, n_outputs: int, arch: str) -> torch.nn.Sequential:

@@ -1,8 +1,19 @@
 """Operations per inference of the re-calibration models, from their structure (seed Table 8).
 
 Networks are counted by :func:`l1scout.deploy.flops.count_ops`: ``macs`` are
-the multiply-accumulates of the dense layers, the convention of the seed's
-Table 8 (``128x4``: 66,432; ``32x3``: 3,296, reproduced exactly).
+the multiply-accumulates of the dense layers. The seed's networks
+(:mod:`l1scout.tasks.recalib.nn`) on ``D = 4`` inputs and ``T = 3`` outputs:
+
+* ``128x4`` (4 -> 128 -> 128 -> 128 -> 128 -> 3): ``4*128 + 3*128*128 + 128*3
+  = 50,048`` MACs;
+* ``32x3`` (4 -> 32 -> 32 -> 32 -> 3): ``4*32 + 2*32*32 + 32*3 = 2,272``.
+
+The seed's Table 8 gives 66,432 and 3,296. Those are its section-3c formula
+``H (D + N_l H + T)`` (:func:`seed_network_count`): ``128 (4 + 4*128 + 3) =
+66,432`` and ``32 (4 + 3*32 + 3) = 3,296``, which counts ``N_l`` hidden-to-hidden
+layers of ``H*H`` where ``N_l`` hidden layers have ``N_l - 1``: the seed's
+figure is ours plus ``H*H`` (``50,048 + 16,384``, ``2,272 + 1,024``). The
+operations table shows our count with the seed's figure and its formula beside it.
 
 Kernel models (:class:`~l1scout.tasks.recalib.krr.KernelModel`, ``M`` centres,
 ``d`` inputs, ``T`` outputs) are counted by formula, one event, as an FPGA
@@ -38,6 +49,8 @@ Example:
     >>> ops = kernel_ops("gaussian", n_inputs=4, centres=100, n_outputs=3)
     >>> ops.macs, ops.flops, ops.params
     (700, 1897, 700)
+    >>> seed_network_count(128, 4, n_inputs=4, n_outputs=3), SEED_OPS["NN 128x4"]
+    (66432, 66432)
 """
 
 from __future__ import annotations
@@ -53,13 +66,17 @@ if TYPE_CHECKING:
     from l1scout.deploy.flops import OpCount
 
 __all__ = [
+    "SEED_INPUTS",
     "SEED_OPS",
+    "SEED_OUTPUTS",
     "OpsRow",
     "kernel_ops",
     "model_ops",
     "network_ops",
     "power_multiplications",
     "seed_figure",
+    "seed_network_count",
+    "seed_note",
 ]
 
 #: The seed's Table 8 ("approx. flops per inference", 4 inputs, 3 outputs).
@@ -69,6 +86,20 @@ SEED_OPS: dict[str, int] = {
     "KRR M=500": 2_000,
     "KRR M=100": 300,
 }
+#: The dimensions of the seed's muon problem, D inputs and T outputs, for which Table 8 holds.
+SEED_INPUTS, SEED_OUTPUTS = 4, 3
+
+
+def seed_network_count(hidden: int, layers: int, *, n_inputs: int, n_outputs: int) -> int:
+    """The seed's network count ``H (D + N_l H + T)`` (its section 3c, with ``S = 1``).
+
+    A network of ``N_l`` hidden layers of ``H`` has ``D H + (N_l - 1) H^2 + H T``
+    multiply-accumulates; the formula counts one ``H^2`` more.
+
+    >>> seed_network_count(32, 3, n_inputs=4, n_outputs=3)
+    3296
+    """
+    return hidden * (n_inputs + layers * hidden + n_outputs)
 
 
 def power_multiplications(degree: int) -> int:
@@ -149,6 +180,10 @@ class OpsRow:
         flops: all floating-point operations per inference.
         params: stored numbers (weights, biases, centres, coefficients).
         seed: the seed's Table 8 figure for this structure (None: not in the seed).
+        seed_note: how the seed's figure was counted (:func:`seed_note`).
+        dataset: the dataset the model was fitted on ("" if not given).
+        inputs: D, its inputs (0 if not given).
+        outputs: T, its outputs (0 if not given).
     """
 
     label: str
@@ -156,6 +191,10 @@ class OpsRow:
     flops: int
     params: int
     seed: int | None = None
+    seed_note: str = ""
+    dataset: str = ""
+    inputs: int = 0
+    outputs: int = 0
 
 
 def seed_figure(kind: str, *, arch: str | None = None, centres: int | None = None) -> int | None:
@@ -166,3 +205,29 @@ def seed_figure(kind: str, *, arch: str | None = None, centres: int | None = Non
     """
     key = f"NN {arch}" if kind == "nn" else f"KRR M={centres}"
     return SEED_OPS.get(key)
+
+
+def seed_note(kind: str, *, arch: str | None = None, centres: int | None = None) -> str:
+    """How the seed's Table 8 figure of a structure comes about ("" where it has none).
+
+    >>> seed_note("nn", arch="32x3")
+    'H (D + N_l H + T) = 32 (4 + 3 x 32 + 3): one 32 x 32 layer more than the network has'
+    >>> seed_note("krr", centres=500), seed_note("krr", centres=100)
+    ('M D = 500 x 4 (kernel term only)', 'M T = 100 x 3 (product term only)')
+    """
+    figure = seed_figure(kind, arch=arch, centres=centres)
+    if figure is None:
+        return ""
+    d, t = SEED_INPUTS, SEED_OUTPUTS
+    if kind == "nn" and arch is not None:
+        from l1scout.tasks.recalib.nn import parse_arch
+
+        h, n = parse_arch(arch)
+        if seed_network_count(h, n, n_inputs=d, n_outputs=t) == figure:
+            return f"H (D + N_l H + T) = {h} ({d} + {n} x {h} + {t}): one {h} x {h} layer more than the network has"
+        return ""
+    if centres is not None and centres * d == figure:
+        return f"M D = {centres} x {d} (kernel term only)"
+    if centres is not None and centres * t == figure:
+        return f"M T = {centres} x {t} (product term only)"
+    return ""

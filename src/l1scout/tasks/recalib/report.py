@@ -5,13 +5,15 @@ Tables come in three renderings: markdown (:func:`rmse_markdown`,
 (:func:`rmse_rich`, :func:`ops_rich`) and HTML (the page). :func:`write_report`
 writes, into the study's output folder:
 
-* ``plots/``: residual histograms before and after the correction per target
-  (seed Figure 11, first row), offline against L1 and against the corrected
-  values (pT, eta, phi; second row), the tuning curves (Figures 12-13) and the
-  networks' training curves;
+* ``plots/``: histograms of the L1 and the corrected values minus the offline
+  ones per target (seed Figure 11, first row; pT as ``(pT - pT_reco) / pT_reco``
+  with the corrected ``pT = pT_L1 / (1 - r)``, :mod:`~l1scout.tasks.recalib.metrics`),
+  offline against L1 and against the corrected values (pT, eta, phi; second
+  row), the tuning curves (Figures 12-13) and the networks' training curves;
 * ``results.json``: every number of the page;
 * ``index.html``: the page, written last and atomically (a temporary name,
-  then a rename), so an ``index.html`` that exists is complete.
+  then a rename), so an ``index.html`` that exists is complete. It ends with
+  the wall-clock time of every stage of the study and of the whole study.
 
 Plots use matplotlib's Agg backend (set inside the functions) and the mplhep
 CMS style.
@@ -24,6 +26,8 @@ Example:
     |---|---|---|
     | L1 (no correction) | 0.2 |  |
     | NN 32x3 | 0.1 | -50.0% |
+    <BLANKLINE>
+    RMS over the 2 test muons of: phi: phi - phi_reco, wrapped into [-pi, pi) (rad).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ import html
 import json
 import logging
 import math
+import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,11 +47,17 @@ import numpy.typing as npt
 
 from l1scout._files import atomic_write_bytes
 from l1scout._html import figure_html, json_safe, page_head, plot_style, save_png
-from l1scout._jagged import wrap_phi
 from l1scout._types import F64
 from l1scout._version import __version__
 from l1scout.errors import ConfigError
-from l1scout.tasks.recalib.metrics import UNCORRECTED, RMSETable, column_label
+from l1scout.tasks.recalib.metrics import (
+    PT_TARGET,
+    UNCORRECTED,
+    RMSETable,
+    column_label,
+    corrected_pt,
+    correction_errors,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -72,7 +84,9 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 
-#: The seed's Table 7 (real 2017-18 zero-bias muons): label -> (phi, eta, pT/pT_reco).
+#: The seed's Table 7 (real 2017-18 zero-bias muons): label -> (phi, eta, pT/pT_reco - 1);
+#: its network rows do not say which loss and L2 they used (its best network is 128x4,
+#: log-cosh, L2 1e-5).
 SEED_RMSE: dict[str, tuple[float, float, float]] = {
     UNCORRECTED: (0.499, 0.032, 0.493),
     "NN 128x4": (0.136, 0.030, 0.259),
@@ -129,21 +143,45 @@ def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def rmse_markdown(table: RMSETable) -> str:
-    """The RMSE table (seed Table 7 form) with the change against the uncorrected row, in markdown."""
-    return _markdown(_header(table), _rows(table))
+    """The RMSE table (seed Table 7 form) with the change against the uncorrected row, in markdown.
+
+    The caption below the table says what each column is the RMS of.
+    """
+    return _markdown(_header(table), _rows(table)) + "\n\n" + table.caption
 
 
 def _ops_cells(row: OpsRow) -> list[str]:
     return [
+        row.dataset,
         row.label,
+        f"{row.inputs} -> {row.outputs}" if row.inputs else "",
         f"{row.macs:,}",
         f"{row.flops:,}",
         f"{row.params:,}",
         f"{row.seed:,}" if row.seed is not None else "",
+        row.seed_note,
     ]
 
 
-_OPS_HEADER = ["model", "MACs", "FLOPs", "parameters", "seed Table 8"]
+_OPS_HEADER = [
+    "dataset",
+    "model",
+    "D -> T",
+    "MACs",
+    "FLOPs",
+    "parameters",
+    "seed Table 8",
+    "how the seed counted",
+]
+#: What the operations table's columns are.
+OPS_CAPTION = (
+    "MACs: multiply-accumulates (networks: the dense layers, D H + (N_l - 1) H^2 + H T for "
+    "N_l hidden layers of H; kernel models: M (D + T), the distance or dot product per centre "
+    "and the product with alpha). FLOPs: every operation (exp counted as one). 'seed Table 8': "
+    "the seed's approximate figure for the same structure on its 4 inputs and 3 outputs; its "
+    "network figures are H (D + N_l H + T), one H x H layer more than its networks have, and "
+    "its kernel figures are M D (M = 500) and M T (M = 100)."
+)
 
 
 def ops_markdown(rows: Sequence[OpsRow]) -> str:
@@ -155,7 +193,10 @@ def rmse_rich(table: RMSETable, title: str | None = None) -> Table:
     """The RMSE table as a rich table for the terminal."""
     from rich.table import Table
 
-    out = Table(title=title or f"{table.kind} RMSE (test split, {table.events} objects)")
+    out = Table(
+        title=title or f"{table.kind} RMSE (test split, {table.events} objects)",
+        caption=table.caption,
+    )
     for i, name in enumerate(_header(table)):
         out.add_column(name, justify="left" if i == 0 else "right", style="bold" if i == 0 else "")
     for cells in _rows(table):
@@ -167,7 +208,7 @@ def ops_rich(rows: Sequence[OpsRow]) -> Table:
     """The operations table as a rich table for the terminal."""
     from rich.table import Table
 
-    out = Table(title="operations per inference")
+    out = Table(title="operations per inference", caption=OPS_CAPTION)
     for i, name in enumerate(_OPS_HEADER):
         out.add_column(name, justify="left" if i == 0 else "right")
     for r in rows:
@@ -178,27 +219,31 @@ def ops_rich(rows: Sequence[OpsRow]) -> Table:
 # ---------------------------------------------------------------- physical values
 
 
-def corrected_values(data: RegressionData, split: str, residual: npt.ArrayLike) -> dict[str, F64]:
+def corrected_values(
+    data: RegressionData, split: str, residual: npt.ArrayLike, *, pt_cap: float | None = None
+) -> dict[str, F64]:
     """Physical values implied by L1 inputs and residuals: ``pt``, ``eta``, ``phi`` where available.
 
-    ``pT = pT_L1 / (1 - dpt_over_pt)`` (inverting ``(pT_reco - pT_L1) / pT_reco``;
-    NaN where the residual is >= 1), ``eta = eta_L1 + deta``,
+    ``pT = pT_L1 / (1 - min(dpt_over_pt, pt_cap))`` (:func:`~l1scout.tasks.recalib.metrics.corrected_pt`,
+    inverting ``(pT_reco - pT_L1) / pT_reco``), ``eta = eta_L1 + deta``,
     ``phi = phi_L1 + dphi`` wrapped to [0, 2 pi). With the true residuals these
     are the offline values; with predicted ones, the corrected L1 values.
+
+    Raises:
+        ConfigError: a (capped) pT residual of 1 or more.
     """
     r = np.asarray(residual, dtype=np.float64)
     x = data.x_physical[split]
     names, targets = data.feature_names, data.target_names
     out: dict[str, F64] = {}
-    pairs = (("pt", "dpt_over_pt"), ("eta", "deta"), ("phi", "dphi"))
+    pairs = (("pt", PT_TARGET), ("eta", "deta"), ("phi", "dphi"))
     for feature, target in pairs:
         if feature not in names or target not in targets:
             continue
         l1 = x[:, names.index(feature)]
         res = r[:, targets.index(target)]
         if feature == "pt":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out[feature] = np.where(res < 1.0, l1 / (1.0 - res), np.nan)
+            out[feature] = corrected_pt(l1, res, pt_cap)
         elif feature == "eta":
             out[feature] = l1 + res
         else:
@@ -223,8 +268,8 @@ def _save(fig: Figure, path: Path) -> Path:
     return save_png(fig, path, dpi=60)
 
 
-_AXIS = {"dpt_over_pt": r"$(p_T^{reco} - p_T)/p_T^{reco}$", "deta": r"$\eta^{reco} - \eta$"}
-_AXIS["dphi"] = r"$\phi^{reco} - \phi$ [rad]"
+_AXIS = {PT_TARGET: r"$(p_T - p_T^{reco})/p_T^{reco}$", "deta": r"$\eta - \eta^{reco}$"}
+_AXIS["dphi"] = r"$\phi - \phi^{reco}$ [rad]"
 _QUANTITY = {
     "pt": (r"$p_T$ [GeV]", False),
     "eta": (r"$\eta$", False),
@@ -232,27 +277,25 @@ _QUANTITY = {
 }
 
 
-def _errors(true: F64, pred: F64, targets: Sequence[str]) -> F64:
-    err = true - pred
-    for j, t in enumerate(targets):
-        if t.startswith("dphi"):
-            err[:, j] = wrap_phi(err[:, j])
-    return err
-
-
-def _plot_errors(data: RegressionData, predictions: list[tuple[str, F64]], path: Path) -> Path:
+def _plot_errors(
+    data: RegressionData,
+    predictions: list[tuple[str, F64]],
+    path: Path,
+    pt_cap: float | None = None,
+) -> Path:
     targets, kind = data.target_names, data.kind
     true = data.residual["test"]
     fig, axes = _figure(1, len(targets))
     curves = [(UNCORRECTED, np.zeros_like(true)), *predictions]
+    errors = [correction_errors(true, pred, targets, pt_cap=pt_cap) for _, pred in curves]
     for j, target in enumerate(targets):
         ax: Axes = axes[0, j]
-        base = _errors(true, curves[0][1], targets)[:, j]
+        base = errors[0][:, j]
         lo, hi = np.nanpercentile(base, [0.5, 99.5]) if len(base) else (-1.0, 1.0)
         half = max(abs(lo), abs(hi), 1e-6)
         edges = np.linspace(-half, half, 61)
-        for k, (label, pred) in enumerate(curves):
-            err = _errors(true, pred, targets)[:, j]
+        for k, ((label, _), all_err) in enumerate(zip(curves, errors, strict=True)):
+            err = all_err[:, j]
             rmse = float(np.sqrt(np.mean(err**2))) if len(err) else math.nan
             ax.hist(
                 np.clip(err, edges[0], edges[-1]),
@@ -262,19 +305,21 @@ def _plot_errors(data: RegressionData, predictions: list[tuple[str, F64]], path:
                 color="black" if k == 0 else None,
                 label=f"{label} ({rmse:.3g})",
             )
-        ax.set_xlabel(f"{_AXIS.get(target, target)} error")
+        ax.set_xlabel(_AXIS.get(target, target))
         ax.set_ylabel(f"{kind}s")
-        ax.set_title(f"{column_label(target)}: true minus predicted residual", fontsize=13)
+        ax.set_title(f"{column_label(target)}: L1 or corrected minus offline", fontsize=13)
         ax.legend(fontsize=8, loc="upper right")
     return _save(fig, path)
 
 
-def _plot_2d(kind: str, data: RegressionData, model: ModelResult, path: Path) -> Path | None:
+def _plot_2d(
+    kind: str, data: RegressionData, model: ModelResult, path: Path, pt_cap: float | None
+) -> Path | None:
     from matplotlib.colors import LogNorm
 
     offline = corrected_values(data, "test", data.residual["test"])
     l1 = {q: data.x_physical["test"][:, data.feature_names.index(q)] for q in offline}
-    fixed = corrected_values(data, "test", model.test_prediction)
+    fixed = corrected_values(data, "test", model.test_prediction, pt_cap=pt_cap)
     quantities = [q for q in ("pt", "eta", "phi") if q in offline]
     if not quantities:
         return None
@@ -342,6 +387,8 @@ def plot_model(
     prediction: npt.ArrayLike,
     path: Path,
     history: Sequence[Mapping[str, float]] = (),
+    *,
+    pt_cap: float | None = None,
 ) -> list[Path]:
     """The plots of one model for its MLflow run: its errors, and its training curve.
 
@@ -354,11 +401,12 @@ def plot_model(
         prediction: its predicted physical residuals of the test split.
         path: the PNG of the errors.
         history: per-epoch ``train_loss`` and ``val_loss`` (networks).
+        pt_cap: the cap of the predicted pT residual (:func:`~l1scout.tasks.recalib.metrics.pt_cap`).
     """
     pred = np.asarray(prediction, dtype=np.float64)
     out = []
     with plot_style():
-        out.append(_plot_errors(data, [(title, pred)], path))
+        out.append(_plot_errors(data, [(title, pred)], path, pt_cap))
         if history:
             fig, axes = _figure(1, 1)
             ax: Axes = axes[0, 0]
@@ -391,6 +439,8 @@ def _draw(
     with plot_style():
         for kind, data in datasets.items():
             models = [m for m in result.models if m.dataset == kind]
+            table = result.tables.get(kind)
+            cap = table.pt_cap if table is not None else None
             plots.append(
                 (
                     f"{kind}s: errors before and after the correction (test split; RMSE in brackets)",
@@ -398,12 +448,13 @@ def _draw(
                         data,
                         [(m.title, m.test_prediction) for m in models],
                         folder / f"residuals_{kind}.png",
+                        cap,
                     ),
                 )
             )
             best = _best(models)
             if best is not None:
-                p = _plot_2d(kind, data, best, folder / f"offline_vs_l1_{kind}.png")
+                p = _plot_2d(kind, data, best, folder / f"offline_vs_l1_{kind}.png", cap)
                 if p is not None:
                     plots.append((f"{kind}s: offline against L1 (top) and corrected (bottom)", p))
         for i, curve in enumerate(result.curves):
@@ -453,8 +504,20 @@ def _results_json(result: StudyResult) -> dict[str, Any]:
             k: {label: t.improvement(label) for label in t.labels[1:]}
             for k, t in result.tables.items()
         },
+        "captions": {k: t.caption for k, t in result.tables.items()},
+        "pt_cap": {k: t.pt_cap for k, t in result.tables.items()},
         "ops": [
-            {"model": r.label, "macs": r.macs, "flops": r.flops, "params": r.params, "seed": r.seed}
+            {
+                "model": r.label,
+                "dataset": r.dataset,
+                "inputs": r.inputs,
+                "outputs": r.outputs,
+                "macs": r.macs,
+                "flops": r.flops,
+                "params": r.params,
+                "seed": r.seed,
+                "seed_note": r.seed_note,
+            }
             for r in result.ops_rows()
         ],
         "models": [
@@ -463,6 +526,7 @@ def _results_json(result: StudyResult) -> dict[str, Any]:
                 "title": m.title,
                 "dataset": m.dataset,
                 "train_seconds": m.seconds,
+                "wall_seconds": m.wall_seconds,
                 "epochs": m.epochs,
                 "val_rmse": m.val_rmse,
                 "rmse": m.rmse,
@@ -530,6 +594,7 @@ def _page(result: StudyResult, plots: list[tuple[str, Path]]) -> str:
         data_rows.append(
             [
                 kind,
+                str(d.get("l1_objects", "")),
                 *(str(rows.get(s, "")) for s in ("train", "val", "test")),
                 ", ".join(d.get("features", [])),
                 ", ".join(d.get("targets", [])),
@@ -537,29 +602,33 @@ def _page(result: StudyResult, plots: list[tuple[str, Path]]) -> str:
             ]
         )
     parts.append(
-        _table_html(["dataset", "train", "val", "test", "inputs", "targets", "matching"], data_rows)
+        _table_html(
+            ["dataset", "L1 objects", "train", "val", "test", "inputs", "targets", "matching"],
+            data_rows,
+        )
     )
     for kind, table in result.tables.items():
         parts.append(f"<h2>RMSE: {e(kind)}s (test split, {table.events} objects)</h2>")
         parts.append(
-            "<p>Root mean square of (true - predicted) residual per target; the uncorrected L1 "
-            "objects predict zero. 'vs L1': change of the RMSE against the uncorrected row.</p>"
+            f"<p>{e(table.caption)} The corrected values are those one can compute at "
+            "inference from the L1 object and the model's prediction alone; the uncorrected "
+            "row is the L1 object. 'vs L1': change of the RMSE against the uncorrected row.</p>"
         )
         parts.append(_table_html(_header(table), _rows(table)))
     parts.append("<h3>For comparison: the seed's Table 7 (real 2017-18 zero-bias muons)</h3>")
     parts.append(
+        "<p>The seed heads its pT column 'pT/pT_reco': the RMS of the re-calibrated pT's "
+        "relative error, as our 'pT/pT_reco - 1'. It does not say which loss and L2 its two "
+        "network rows used (its best network is 128x4, log-cosh, L2 1e-5).</p>"
+    )
+    parts.append(
         _table_html(
-            ["model", "phi", "eta", "pT/pT_reco"],
+            ["model", *(column_label(t) for t in ("dphi", "deta", PT_TARGET))],
             [[k, *(_fmt(v) for v in vals)] for k, vals in SEED_RMSE.items()],
         )
     )
     parts.append("<h2>Operations per inference</h2>")
-    parts.append(
-        "<p>MACs: multiply-accumulates (networks: dense layers; kernel models: M(d + T), the "
-        "distance or dot product per centre and the product with alpha). FLOPs: every "
-        "operation (exp counted as one). 'seed Table 8': the seed's approximate figure for the "
-        "same structure.</p>"
-    )
+    parts.append(f"<p>{e(OPS_CAPTION)}</p>")
     parts.append(_table_html(_OPS_HEADER, [_ops_cells(r) for r in result.ops_rows()]))
     parts.append("<h2>Training and deployment</h2>")
     parts.append(
@@ -575,6 +644,7 @@ def _page(result: StudyResult, plots: list[tuple[str, Path]]) -> str:
             m.dataset,
             m.title,
             f"{m.seconds:.2f}",
+            f"{m.wall_seconds:.2f}",
             "" if m.epochs is None else str(m.epochs),
             _fmt(m.val_rmse),
             m.onnx.name,
@@ -590,6 +660,7 @@ def _page(result: StudyResult, plots: list[tuple[str, Path]]) -> str:
                 "dataset",
                 "model",
                 "train s",
+                "wall s",
                 "epochs",
                 "val RMSE (std.)",
                 "ONNX",
@@ -630,15 +701,53 @@ def _page(result: StudyResult, plots: list[tuple[str, Path]]) -> str:
             f"<p>MLflow: parent run <code>{e(result.parent_run_id)}</code> at "
             f"<code>{e(result.tracking_uri or '')}</code>{registered}.</p>"
         )
-    parts.append("<h2>Timings</h2>")
+    parts.append("<h2>How long the study took</h2>")
+    total = result.timings.get("total")
     parts.append(
-        _table_html(["stage", "seconds"], [[k, f"{v:.1f}"] for k, v in result.timings.items()])
+        f"<p>Wall-clock seconds per stage, measured by the study on this machine "
+        f"({os.cpu_count()} CPU cores; torch threads: {e(str(result.threads or 'as set'))})"
+        + (f": the whole study took {_duration(total)}" if total is not None else "")
+        + ". 'wall s' in the table above is each model's share of the models stage.</p>"
+    )
+    parts.append(
+        _table_html(
+            ["stage", "seconds", "what"],
+            [[k, f"{v:.1f}", _STAGES.get(k, "")] for k, v in result.timings.items()],
+        )
     )
     parts.append("<h2>Plots</h2>")
     for title, path in plots:
         parts.append(figure_html(title, f"{path.parent.name}/{path.name}"))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+#: What each timed stage of the study covers.
+_STAGES = {
+    "samples": "event production (produce: generation, both detector views; files already made are reused)",
+    "datasets": "reading the events, matching, building the datasets",
+    "tracking": "opening the MLflow store and the study's parent run",
+    "models": "every model: fit, predictions, ONNX export and check, its plots, MLflow logging",
+    "scans": "the tuning curves",
+    "firmware": "hls4ml conversion, g++ compile, emulation of the test events",
+    "registry": "registering the best muon model in MLflow",
+    "plots": "the report's plots",
+    "total": "the whole study, from its start to this page",
+}
+
+
+def _duration(seconds: float) -> str:
+    """``"42.0 s"`` or ``"1 h 02 min 05 s"``.
+
+    >>> _duration(42.04), _duration(3725.2)
+    ('42.0 s', '1 h 02 min 05 s')
+    """
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    h, rest = divmod(whole, 3600)
+    m, sec = divmod(rest, 60)
+    return (f"{h} h {m:02d} min {sec:02d} s") if h else f"{m} min {sec:02d} s"
 
 
 def report_files(out_dir: Path | str) -> list[Path]:
@@ -648,9 +757,20 @@ def report_files(out_dir: Path | str) -> list[Path]:
 
 
 def write_report(
-    result: StudyResult, datasets: Mapping[str, RegressionData], *, plots: bool = True
+    result: StudyResult,
+    datasets: Mapping[str, RegressionData],
+    *,
+    plots: bool = True,
+    started: float | None = None,
 ) -> Path:
     """Write the plots, ``results.json`` and ``index.html`` of a study into ``result.out_dir``.
+
+    Args:
+        result: the study's result; ``timings`` gets ``plots`` (and ``total``).
+        datasets: the datasets (test splits for the plots).
+        plots: draw the plots.
+        started: ``time.perf_counter()`` at the start of the study: the page
+            then states ``total``, the study's wall-clock time up to the page.
 
     Returns:
         The page, ``result.report``.
@@ -662,7 +782,12 @@ def write_report(
     drawn: list[tuple[str, Path]] = []
     try:
         if plots:
+            t0 = time.perf_counter()
             drawn = _draw(result, datasets, out / "plots")
+            result.timings["plots"] = time.perf_counter() - t0
+        if started is not None:
+            result.timings.pop("total", None)
+            result.timings["total"] = time.perf_counter() - started
         numbers = json.dumps(json_safe(_results_json(result)), indent=1) + "\n"
         atomic_write_bytes(out / "results.json", numbers.encode())
         atomic_write_bytes(result.report, _page(result, drawn).encode())

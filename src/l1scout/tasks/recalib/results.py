@@ -17,7 +17,7 @@ import numpy as np
 from l1scout._types import F64
 from l1scout.tasks.recalib.config import KRRSpec, NNSpec
 from l1scout.tasks.recalib.metrics import RMSETable, column_label
-from l1scout.tasks.recalib.ops import OpsRow, seed_figure
+from l1scout.tasks.recalib.ops import SEED_INPUTS, SEED_OUTPUTS, OpsRow, seed_figure, seed_note
 
 if TYPE_CHECKING:
     from l1scout.deploy.flops import OpCount
@@ -58,6 +58,8 @@ class ModelResult:
         history: per-epoch metrics (networks).
         test_prediction: predicted physical residuals of the test split.
         model: the fitted torch module (the network, or the float32 kernel model).
+        wall_seconds: wall-clock time of the whole model stage: fit, predictions,
+            ONNX export and check, plots and MLflow logging (s).
     """
 
     key: str
@@ -80,6 +82,7 @@ class ModelResult:
     history: list[dict[str, float]] = field(default_factory=list)
     test_prediction: F64 = field(default_factory=lambda: np.zeros((0, 0)))
     model: Any = None
+    wall_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -125,8 +128,14 @@ class StudyResult:
         parent_run_id: the MLflow parent run (None without tracking).
         tracking_uri: the MLflow tracking URI (None without tracking).
         registered: the registered best muon model (None: not registered).
-        timings: seconds per stage.
+        timings: wall-clock seconds per stage, in order (``samples``: event
+            production, ``datasets``: reading and building the datasets, ``tracking``:
+            opening the MLflow parent run, ``models``,
+            ``scans``, ``firmware``, ``registry``, ``plots``), and ``total``: from
+            the start of :func:`~l1scout.tasks.recalib.study.run_study` to the
+            report page (the page and MLflow's copy of it take the rest).
         data: dataset -> rows per split, features, targets and match numbers.
+        threads: the torch threads the models were fitted with (None: as set).
     """
 
     title: str
@@ -140,6 +149,7 @@ class StudyResult:
     registered: RegisteredModel | None = None
     timings: dict[str, float] = field(default_factory=dict)
     data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    threads: int | None = None
 
     @property
     def report(self) -> Path:
@@ -147,26 +157,33 @@ class StudyResult:
         return self.out_dir / "index.html"
 
     def ops_rows(self) -> list[OpsRow]:
-        """The operations table: one row per distinct model (first dataset it was fitted on)."""
+        """The operations table: one row per model and dataset (the dataset sets D and T)."""
         rows: list[OpsRow] = []
-        seen: set[str] = set()
-        for m in self.models:
-            if m.key in seen:
-                continue
-            seen.add(m.key)
-            if isinstance(m.spec, NNSpec):
-                seed = seed_figure("nn", arch=m.spec.arch)
-            else:
-                seed = seed_figure("krr", centres=m.spec.centres)
-            rows.append(
-                OpsRow(
-                    label=m.title,
-                    macs=m.ops.macs,
-                    flops=m.ops.flops,
-                    params=m.ops.params,
-                    seed=seed if _n_features(self.data, m.dataset) == 4 else None,
+        for kind in ("muon", "jet"):
+            for m in self.models:
+                if m.dataset != kind:
+                    continue
+                if isinstance(m.spec, NNSpec):
+                    seed = seed_figure("nn", arch=m.spec.arch)
+                    note = seed_note("nn", arch=m.spec.arch)
+                else:
+                    seed = seed_figure("krr", centres=m.spec.centres)
+                    note = seed_note("krr", centres=m.spec.centres)
+                n_in, n_out = _shape(self.data, m.dataset)
+                same = (n_in, n_out) == (SEED_INPUTS, SEED_OUTPUTS)  # Table 8: the seed's muons
+                rows.append(
+                    OpsRow(
+                        label=m.title,
+                        macs=m.ops.macs,
+                        flops=m.ops.flops,
+                        params=m.ops.params,
+                        seed=seed if same else None,
+                        seed_note=note if same else "",
+                        dataset=m.dataset,
+                        inputs=n_in,
+                        outputs=n_out,
+                    )
                 )
-            )
         return rows
 
     def summary(self) -> list[str]:
@@ -191,10 +208,12 @@ class StudyResult:
                     verdict = "does not beat the uncorrected L1 objects"
                 lines.append(
                     f"{kind} {column_label(target)}: the best correction ({best}) {verdict}: "
-                    f"RMSE {before:.4g} -> {after:.4g} ({gain * 100:+.1f}%)"
+                    f"RMSE {before:.4g} -> {after:.4g} ({-gain * 100:+.1f}%)"
                 )
         return lines
 
 
-def _n_features(data: Mapping[str, Mapping[str, Any]], kind: str) -> int:
-    return len(data.get(kind, {}).get("features", ()))
+def _shape(data: Mapping[str, Mapping[str, Any]], kind: str) -> tuple[int, int]:
+    """(inputs, outputs) of a dataset's models."""
+    d = data.get(kind, {})
+    return len(d.get("features", ())), len(d.get("targets", ()))

@@ -48,6 +48,7 @@ __all__ = [
     "MUON_COLUMNS",
     "RECALIB_COLLECTIONS",
     "RECALIB_COLUMNS",
+    "TRACKER_MUON_COLUMNS",
     "RecalibSampleConfig",
     "SampleRequest",
     "ensure_recalib_samples",
@@ -63,20 +64,28 @@ RECALIB_COLLECTIONS: tuple[str, ...] = (
     "FullReco_JetPuppiAK4",
     "FullReco_MuonTight",
     "L1T_JetPuppiAK4",
+    "L1T_MuonStandalone",
     "L1T_MuonTight",
 )
-#: Columns :func:`l1scout.tasks.recalib.dataset.muon_dataset` reads.
-MUON_COLUMNS: tuple[str, ...] = tuple(
+#: Columns :func:`l1scout.tasks.recalib.dataset.muon_dataset` reads with the tracker muons.
+TRACKER_MUON_COLUMNS: tuple[str, ...] = tuple(
     f"{view}_MuonTight_{field}"
     for view in ("L1T", "FullReco")
     for field in ("PT", "Eta", "Phi", "Charge")
 )
+#: Columns :func:`l1scout.tasks.recalib.dataset.muon_dataset` reads (the default,
+#: standalone L1 muons from the muon system).
+MUON_COLUMNS: tuple[str, ...] = tuple(
+    f"L1T_MuonStandalone_{field}" for field in ("HwPt", "HwEta", "HwPhi", "Charge")
+) + tuple(f"FullReco_MuonTight_{field}" for field in ("PT", "Eta", "Phi", "Charge"))
 #: Columns :func:`l1scout.tasks.recalib.dataset.jet_dataset` reads.
 JET_COLUMNS: tuple[str, ...] = tuple(
     f"{view}_JetPuppiAK4_{field}" for view in ("L1T", "FullReco") for field in ("PT", "Eta", "Phi")
 )
-#: Every column the study reads.
-RECALIB_COLUMNS: tuple[str, ...] = MUON_COLUMNS + JET_COLUMNS
+#: Every column the study reads (with either muon source).
+RECALIB_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys(MUON_COLUMNS + TRACKER_MUON_COLUMNS + JET_COLUMNS)
+)
 
 #: ``progress(stage, done, total)``, as :func:`l1scout.production.driver.produce` calls it.
 Progress = Callable[[str, int, int], None]
@@ -194,6 +203,7 @@ def load_events(
     *,
     kinds: Iterable[Literal["muon", "jet"]] = ("muon", "jet"),
     max_events: int | None = None,
+    muon_source: Literal["standalone", "tracker"] = "standalone",
 ) -> ak.Array:
     """Read the study's columns of *paths* into one awkward record array.
 
@@ -201,8 +211,11 @@ def load_events(
         paths: files, folders or globs (anything :func:`l1scout.io.open_dataset`
             takes as a local source: l1scout or COLLIDE-2V files).
         kinds: which data sets the events are for: ``muon`` reads
-            :data:`MUON_COLUMNS`, ``jet`` :data:`JET_COLUMNS`.
+            :data:`MUON_COLUMNS` (:data:`TRACKER_MUON_COLUMNS` with
+            ``muon_source="tracker"``), ``jet`` :data:`JET_COLUMNS`.
         max_events: read at most this many events (None: all).
+        muon_source: the L1 muons the muon data set takes
+            (:func:`l1scout.tasks.recalib.dataset.muon_dataset`'s ``source``).
 
     Raises:
         ConfigError: no file found, an unknown kind, or a needed column missing
@@ -214,7 +227,7 @@ def load_events(
     wanted: list[str] = []
     for kind in kinds:
         if kind == "muon":
-            wanted += MUON_COLUMNS
+            wanted += MUON_COLUMNS if muon_source == "standalone" else TRACKER_MUON_COLUMNS
         elif kind == "jet":
             wanted += JET_COLUMNS
         else:

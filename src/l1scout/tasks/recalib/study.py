@@ -8,7 +8,8 @@
    :mod:`~l1scout.tasks.recalib.nn`; Nystrom kernel ridge regression:
    :mod:`~l1scout.tasks.recalib.krr`), each an MLflow child run of one parent
    run (parameters, per-epoch metrics, RMSE metrics, its ONNX file);
-3. the RMSE table per dataset in the seed's form (:mod:`~l1scout.tasks.recalib.metrics`)
+3. the RMSE table per dataset in the seed's form (:mod:`~l1scout.tasks.recalib.metrics`:
+   the corrected objects against offline, the pT corrected as ``pT_L1 / (1 - r)``)
    and the operations per inference (:mod:`~l1scout.tasks.recalib.ops`);
 4. every model exported to ONNX (the kernel models as kernel + matrix product)
    and run with ONNX Runtime on the test split: the largest difference to the
@@ -18,7 +19,9 @@
    to the torch model on test events;
 7. the best muon model (lowest validation RMSE) registered with an alias;
 8. the report (:mod:`~l1scout.tasks.recalib.report`): tables, by how much the
-   corrected objects beat the uncorrected ones per target, plots.
+   corrected objects beat the uncorrected ones per target, plots, and the
+   wall-clock time of every stage and of the whole study
+   (:attr:`~l1scout.tasks.recalib.results.StudyResult.timings`).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import numpy as np
 from l1scout._types import F64
 from l1scout.errors import ConfigError, L1ScoutError
 from l1scout.tasks.recalib.config import KRRSpec, NNSpec, RecalibConfig
-from l1scout.tasks.recalib.metrics import column_label, residual_rmse, rmse_table
+from l1scout.tasks.recalib.metrics import column_label, correction_rmse, pt_cap, rmse_table
 from l1scout.tasks.recalib.results import FirmwareCheck, ModelResult, StudyResult
 
 if TYPE_CHECKING:
@@ -130,10 +133,17 @@ def _metric_name(text: str) -> str:
     return "".join(c if c.isalnum() or c in "._-/" else "_" for c in text)
 
 
+def _pt_cap(data: RegressionData) -> float | None:
+    """The cap of the predicted pT residual: the training split's largest (metrics.pt_cap)."""
+    return pt_cap(data.residual["train"], data.target_names)
+
+
 def _physical_scorer(data: RegressionData) -> Callable[[F64], dict[str, float]]:
+    cap = _pt_cap(data)
+
     def score(pred_std: F64) -> dict[str, float]:
         pred = data.unscale_targets(pred_std)
-        r = residual_rmse(data.residual["val"], pred, data.target_names)
+        r = correction_rmse(data.residual["val"], pred, data.target_names, pt_cap=cap)
         return {column_label(t): v for t, v in r.items()}
 
     return score
@@ -190,7 +200,9 @@ def _fit_one(
     from l1scout.deploy.onnx import OnnxModel, export_onnx
     from l1scout.tasks.recalib.ops import model_ops
 
+    start = time.perf_counter()
     n_inputs = len(data.feature_names)
+    cap = _pt_cap(data)
     params = {
         **_flat("", spec.model_dump(exclude={"datasets"})),
         "dataset": kind,
@@ -208,8 +220,8 @@ def _fit_one(
         val_std = np.asarray(fit.predict(data.x["val"]), dtype=np.float64)
         val_rmse = float(np.sqrt(np.mean((val_std - data.y["val"]) ** 2)))
         pred = data.unscale_targets(pred_std)
-        rmse = residual_rmse(data.residual["test"], pred, data.target_names)
-        base = residual_rmse(data.residual["test"], np.zeros_like(pred), data.target_names)
+        rmse = correction_rmse(data.residual["test"], pred, data.target_names, pt_cap=cap)
+        base = correction_rmse(data.residual["test"], np.zeros_like(pred), data.target_names)
         improvement = {t: (1.0 - rmse[t] / base[t]) if base[t] > 0 else 0.0 for t in rmse}
         ops = model_ops(module, n_inputs)
         onnx_path = export_onnx(
@@ -246,7 +258,7 @@ def _fit_one(
                 from l1scout.tasks.recalib.report import plot_model
 
                 png = out / "models" / kind / f"{spec.key}.png"
-                for path in plot_model(data, spec.title, pred, png, history):
+                for path in plot_model(data, spec.title, pred, png, history, pt_cap=cap):
                     run.log_artifact(path, subdir="plots")
     return ModelResult(
         key=spec.key,
@@ -269,6 +281,7 @@ def _fit_one(
         history=history,
         test_prediction=pred,
         model=module,
+        wall_seconds=time.perf_counter() - start,
     )
 
 
@@ -307,8 +320,9 @@ def _firmware(result: ModelResult, data: RegressionData, out: Path, events: int)
     lsb = project.output.lsb if project.output is not None else None
     within = float(np.mean(diff <= lsb)) if lsb is not None and diff.size else float("nan")
     truth = data.residual["test"][: len(x)]
-    rmse = residual_rmse(truth, data.unscale_targets(emulated), data.target_names)
-    rmse_torch = residual_rmse(truth, data.unscale_targets(reference), data.target_names)
+    names, cap = data.target_names, _pt_cap(data)
+    rmse = correction_rmse(truth, data.unscale_targets(emulated), names, pt_cap=cap)
+    rmse_torch = correction_rmse(truth, data.unscale_targets(reference), names, pt_cap=cap)
     _log.info(
         "firmware %s: max |emulation - torch| = %.3g over %d events (%.0f s)",
         result.key,
@@ -330,8 +344,10 @@ def _firmware(result: ModelResult, data: RegressionData, out: Path, events: int)
 
 
 def _load_datasets(
-    config: RecalibConfig, data_dir: Path, progress: ProgressFn | None
+    config: RecalibConfig, data_dir: Path, progress: ProgressFn | None, timings: dict[str, float]
 ) -> dict[str, RegressionData]:
+    """The datasets of ``[data]``; ``timings["samples"]`` gets the event production time."""
+    from l1scout.tasks.recalib.config import JET_TARGET_SETS
     from l1scout.tasks.recalib.dataset import jet_dataset, muon_dataset
     from l1scout.tasks.recalib.samples import ensure_recalib_samples, load_events
 
@@ -342,25 +358,36 @@ def _load_datasets(
         raise ConfigError(msg)
     kinds = [k for k in DATASETS if config.models_for(k)]
     seed = config.data.seed
+    jet_targets = JET_TARGET_SETS[config.data.jet_targets]
     if config.data.synthetic is not None:
         from l1scout.tasks.recalib.synthetic import synthetic_dataset
 
         syn = config.data.synthetic
         counts = {"muon": syn.muons, "jet": syn.jets}
         return {
-            k: synthetic_dataset(k, counts[k], seed=seed, noise_scale=syn.noise_scale)
+            k: synthetic_dataset(
+                k,
+                counts[k],
+                seed=seed,
+                noise_scale=syn.noise_scale,
+                targets=jet_targets if k == "jet" else None,
+            )
             for k in kinds
         }
     if config.data.samples is not None:
+        t0 = time.perf_counter()
         paths = ensure_recalib_samples(config.data.samples, data_dir, progress=progress)
-        events = load_events(paths, kinds=kinds)
+        timings["samples"] = time.perf_counter() - t0
+        events = load_events(paths, kinds=kinds, muon_source=config.data.muon_source)
     else:
-        events = load_events(str(config.data.files), kinds=kinds)
+        events = load_events(
+            str(config.data.files), kinds=kinds, muon_source=config.data.muon_source
+        )
     out: dict[str, RegressionData] = {}
     if "muon" in kinds:
-        out["muon"] = muon_dataset(events, seed=seed)
+        out["muon"] = muon_dataset(events, seed=seed, source=config.data.muon_source)
     if "jet" in kinds:
-        out["jet"] = jet_dataset(events, seed=seed)
+        out["jet"] = jet_dataset(events, seed=seed, targets=jet_targets)
     return out
 
 
@@ -371,6 +398,19 @@ def _describe(data: RegressionData) -> dict[str, Any]:
         "targets": list(data.target_names),
         "match": dict(data.match),
     }
+
+
+def _l1_objects(config: RecalibConfig, kind: str) -> str:
+    """Which Level-1 objects a dataset holds, in words, for the report."""
+    if config.data is None:  # pragma: no cover - run_study refuses a study without data
+        return "as given"
+    if config.data.synthetic is not None:
+        return "synthetic"
+    if kind == "jet":
+        return "L1T_JetPuppiAK4"
+    if config.data.muon_source == "standalone":
+        return "L1T_MuonStandalone (muon system; eta, phi at the second station)"
+    return "L1T_MuonTight (tracker muons; phi bent to the second station)"
 
 
 def _best_muon(models: list[ModelResult]) -> ModelResult | None:
@@ -418,12 +458,13 @@ def run_study(
         msg = f"cannot create the output folder {out} ({exc.strerror or exc})"
         raise ConfigError(msg) from exc
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    started = t0 = time.perf_counter()
     if datasets is None:
-        data = _load_datasets(config, Path(data_dir) if data_dir else out / "data", progress)
+        data_path = Path(data_dir) if data_dir else out / "data"
+        data = _load_datasets(config, data_path, progress, timings)
     else:
         data = {k: v for k, v in datasets.items() if k in DATASETS}
-    timings["data"] = time.perf_counter() - t0
+    timings["datasets"] = time.perf_counter() - t0 - timings.get("samples", 0.0)
     work = [(kind, spec) for kind in DATASETS if kind in data for spec in config.models_for(kind)]
     if not work:
         msg = "no model to fit: no dataset of the study's models' 'datasets' is available"
@@ -437,8 +478,14 @@ def run_study(
         tables={},
         models=[],
         timings=timings,
-        data={k: _describe(v) for k, v in data.items()},
+        data={
+            k: {"l1_objects": _l1_objects(config, k) if datasets is None else "as given"}
+            | _describe(v)
+            for k, v in data.items()
+        },
+        threads=config.threads,
     )
+    t0 = time.perf_counter()
     parent_params = _flat("", config.model_dump(mode="json", exclude={"models", "scans"}))
     parent_params["models"] = ",".join(m.key for m in config.models)
     with tracker.run(
@@ -447,6 +494,8 @@ def run_study(
         tags={"l1scout.task": "recalib"},
         dataset_hash=data_hash,
     ) as parent:
+        if parent is not None:
+            timings["tracking"] = time.perf_counter() - t0
         result.parent_run_id = parent.run_id if parent is not None else None
         result.tracking_uri = getattr(parent, "uri", None) if parent is not None else None
         t0 = time.perf_counter()
@@ -474,7 +523,9 @@ def run_study(
                 continue
             d = data[kind]
             preds = {m.title: m.test_prediction for m in result.models if m.dataset == kind}
-            result.tables[kind] = rmse_table(kind, d.target_names, d.residual["test"], preds)
+            result.tables[kind] = rmse_table(
+                kind, d.target_names, d.residual["test"], preds, pt_cap=_pt_cap(d)
+            )
         t0 = time.perf_counter()
         scans = [s for s in config.scans if s.dataset in data]
         for i, scan in enumerate(scans):
@@ -521,13 +572,13 @@ def run_study(
         if parent is not None and track.register_best and best is not None and best.model_uri:
             from l1scout.track.registry import register_model
 
+            t0 = time.perf_counter()
             result.registered = register_model(
                 best.model_uri, track.model_name, alias=track.alias, uri=tracker.uri
             )
             parent.set_tags({"recalib.best_muon_model": best.key})
-        t0 = time.perf_counter()
-        write_report(result, data, plots=config.outputs.plots)
-        timings["report"] = time.perf_counter() - t0
+            timings["registry"] = time.perf_counter() - t0
+        write_report(result, data, plots=config.outputs.plots, started=started)
         if parent is not None:
             table_metrics = {
                 _metric_name(f"{kind}.{label}.{t}"): v

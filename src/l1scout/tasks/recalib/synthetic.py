@@ -15,7 +15,9 @@ model has something real to learn and the best achievable RMSE is the noise:
 
 * jets (inputs ``pt, eta, phi``): ``pT_L1`` log-uniform in (20, 300) GeV;
   ``dpt_over_pt = 0.25 - 2 / sqrt(pT) + 0.03 * eta^2 + N(0, 0.08)``,
-  ``deta = N(0, 0.03)``, ``dphi = N(0, 0.03)``.
+  ``deta = N(0, 0.03)``, ``dphi = N(0, 0.03)``; by default a jet dataset keeps
+  ``dpt_over_pt`` only (:data:`~l1scout.tasks.recalib.dataset.JET_TARGETS`, as
+  :func:`~l1scout.tasks.recalib.dataset.jet_dataset`).
 
 The split and the scaling are those of the real datasets
 (:func:`~l1scout.tasks.recalib.dataset.build_regression_data`).
@@ -36,6 +38,7 @@ from l1scout._jagged import wrap_phi
 from l1scout.errors import ConfigError
 from l1scout.tasks.recalib.dataset import (
     JET_FEATURES,
+    JET_TARGETS,
     MUON_FEATURES,
     TARGET_NAMES,
     RegressionData,
@@ -52,7 +55,12 @@ NOISE: dict[str, tuple[float, float, float]] = {
 
 
 def synthetic_dataset(
-    kind: Literal["muon", "jet"], n: int, *, seed: int = 1, noise_scale: float = 1.0
+    kind: Literal["muon", "jet"],
+    n: int,
+    *,
+    seed: int = 1,
+    noise_scale: float = 1.0,
+    targets: tuple[str, ...] | None = None,
 ) -> RegressionData:
     """A split, scaled dataset of *n* synthetic objects (see the module docstring).
 
@@ -61,9 +69,15 @@ def synthetic_dataset(
         n: rows (at least 20).
         seed: draws and split.
         noise_scale: multiplies every noise width.
+        targets: the residual targets kept, in the order of
+            :data:`~l1scout.tasks.recalib.dataset.TARGET_NAMES` (None: all three
+            for muons, :data:`~l1scout.tasks.recalib.dataset.JET_TARGETS` for jets).
 
     Raises:
-        ConfigError: an unknown kind.
+        ConfigError: an unknown kind or target.
+
+    >>> synthetic_dataset("jet", 100).target_names
+    ('dpt_over_pt',)
     """
     rng = np.random.default_rng(seed)
     eta = rng.uniform(-2.4, 2.4, n)
@@ -87,6 +101,12 @@ def synthetic_dataset(
     else:
         msg = f"kind: expected 'muon' or 'jet', got {kind!r}"
         raise ConfigError(msg)
-    residual = np.stack([dpt, deta, wrap_phi(dphi)], axis=1)
+    keep = targets if targets is not None else (TARGET_NAMES if kind == "muon" else JET_TARGETS)
+    if not keep or any(t not in TARGET_NAMES for t in keep):
+        msg = f"targets: expected some of {', '.join(TARGET_NAMES)}, got {list(keep)}"
+        raise ConfigError(msg)
+    columns = [j for j, t in enumerate(TARGET_NAMES) if t in keep]
+    residual = np.stack([dpt, deta, wrap_phi(dphi)], axis=1)[:, columns]
+    names = tuple(TARGET_NAMES[j] for j in columns)
     match = {"synthetic": 1.0, "selected": float(n)}
-    return build_regression_data(kind, features, x, residual, TARGET_NAMES, seed=seed, match=match)
+    return build_regression_data(kind, features, x, residual, names, seed=seed, match=match)
