@@ -34,6 +34,10 @@ def test_defaults_are_the_deployed_axol1tl_and_vicreg_papers() -> None:
     assert (vic.invariance, vic.variance, vic.covariance) == (25.0, 25.0, 1.0)
     assert vic.quantized is False
     assert vic.augment == AugmentConfig()
+    # the seed's loss form by default, both downstream scores, Ledoit-Wolf shrinkage
+    assert vic.loss_form == "ngt"
+    assert vic.scores == ("autoencoder", "mahalanobis")
+    assert vic.mahalanobis_shrinkage is None
     train = TrainConfig()
     assert (train.epochs, train.batch_size, train.lr, train.weight_decay) == (30, 1024, 1e-3, 0.0)
     assert (train.patience, train.seed, train.threads) == (5, 1, None)
@@ -53,6 +57,7 @@ def test_example_vicreg_v5() -> None:
     assert (cfg.name, cfg.backbone, cfg.ae_hidden) == ("vicreg_v5", (29, 10), (8, 4))
     assert cfg.augment.jet.pt == 0.12
     assert cfg.augment == AugmentConfig()  # the file writes out the defaults
+    assert cfg == VICRegConfig(name="vicreg_v5")  # every setting written out is the default
 
 
 def test_model_config_union_dispatches_on_kind() -> None:
@@ -107,6 +112,17 @@ def test_configs_round_trip_through_dump_and_are_frozen() -> None:
         ({"kind": "vicreg", "name": "w", "augment": {"smer": True}}, "model: augment.smer:"),
         ({"kind": "vicreg", "name": "w", "backbone": [29, -10]}, "model: backbone[1]:"),
         ({"kind": "vicreg", "name": "w", "variance": -1}, "model: variance:"),
+        ({"kind": "vicreg", "name": "w", "loss_form": "paper"}, "model: loss_form:"),
+        ({"kind": "vicreg", "name": "w", "scores": []}, "model: scores:"),
+        ({"kind": "vicreg", "name": "w", "scores": ["knn"]}, "model: scores[0]:"),
+        (
+            {"kind": "vicreg", "name": "w", "scores": ["mahalanobis", "mahalanobis"]},
+            "model: scores: each score once",
+        ),
+        (
+            {"kind": "vicreg", "name": "w", "mahalanobis_shrinkage": 1.5},
+            "model: mahalanobis_shrinkage:",
+        ),
     ],
 )
 def test_config_errors_name_the_field(data: dict[str, object], path: str) -> None:

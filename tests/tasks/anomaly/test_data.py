@@ -40,6 +40,7 @@ from l1scout.tasks.anomaly.data import (
     load_split_inputs,
     produce_samples,
     sample_files,
+    signal_split,
     trigger_collections,
 )
 
@@ -133,6 +134,9 @@ def test_plan_is_fast_mode_with_every_trigger_input_column() -> None:
         ),
         ({"fractions": [0.5, 0.4, 0.2]}, "fractions: expected three positive numbers"),
         ({"fractions": [0.8, 0.2, 0.0]}, "fractions: expected three positive numbers"),
+        ({"signal_fractions": [1.0, 0.0]}, "signal_fractions: expected two positive numbers"),
+        ({"signal_fractions": [0.5, 0.4]}, "signal_fractions: expected two positive numbers"),
+        ({"signal_split_seed": -1}, "signal_split_seed:"),
         ({"workers": 2, "engine": {"workers": 2}}, "workers: give workers or engine.workers"),
         ({"engine": {"kind": "slurmm"}}, "engine.kind:"),
         ({"view": "L2T"}, "view: view 'L2T': not a shipped view"),
@@ -226,11 +230,26 @@ def test_arrays_equal_the_trigger_inputs_of_the_files(
     joined = np.concatenate([data.zb_train, data.zb_val, data.zb_test])
     np.testing.assert_array_equal(_sorted_rows(joined), _sorted_rows(x_all))
     assert data.zb_events == 40
-    # the signal is kept whole
+    # the signal is split into a validation part and a test part by the salted hash of
+    # (file identity, event number): together they are the whole sample
     (sig_file,) = data.files[SIGNAL]
-    np.testing.assert_array_equal(data.signals[SIGNAL], _direct(sig_file)[0])
-    assert data.signals[SIGNAL].shape == (20, 57)
-    assert np.all(data.signals[SIGNAL][:, 0] > 0)  # every event has missing momentum
+    x_sig, _ = _direct(sig_file)
+    numbers = ak.to_numpy(ak.firsts(open_dataset(sig_file).read()["Event_Number"]))
+    identity = open_file(sig_file).identity
+    is_val = split_of(f"{identity}|signal-split|0", numbers, (0.0, 0.5, 0.5)) == 1
+    np.testing.assert_array_equal(is_val, signal_split(identity, numbers))
+    np.testing.assert_array_equal(data.signals_val[SIGNAL], x_sig[is_val])
+    np.testing.assert_array_equal(data.signals[SIGNAL], x_sig[~is_val])
+    assert 0 < len(data.signals_val[SIGNAL]) < 20
+    assert len(data.signals_val[SIGNAL]) + len(data.signals[SIGNAL]) == 20
+    assert np.all(x_sig[:, 0] > 0)  # every event has missing momentum
+    # another seed draws another split of the same events
+    other = load_anomaly_data(_config(signal_split_seed=3), out, produce_missing=False)
+    assert not np.array_equal(other.signals[SIGNAL], data.signals[SIGNAL])
+    np.testing.assert_array_equal(
+        _sorted_rows(np.concatenate([other.signals[SIGNAL], other.signals_val[SIGNAL]])),
+        _sorted_rows(x_sig),
+    )
 
 
 @pytest.mark.slow

@@ -117,17 +117,19 @@ def test_vae_losses_use_a_sampled_latent() -> None:
     torch.testing.assert_close(got["loss"], 1.5 * (0.7 * reco + 0.3 * kl))
 
 
-def _vicreg_reference(z1: np.ndarray, z2: np.ndarray) -> tuple[float, float, float]:
-    """The three VICReg terms with explicit loops (Bardes et al. 2022, eq. 1-6)."""
+def _vicreg_reference(z1: np.ndarray, z2: np.ndarray, form: str) -> tuple[float, float, float]:
+    """The three VICReg terms with explicit loops, in either form."""
     n, d = z1.shape
-    inv = sum((z1[i, j] - z2[i, j]) ** 2 for i in range(n) for j in range(d)) / (n * d)
+    inv = sum((z1[i, j] - z2[i, j]) ** 2 for i in range(n) for j in range(d))
+    inv /= n if form == "ngt" else n * d  # per event (summed over d), or per event and dimension
     var = 0.0
     cov_total = 0.0
     for z in (z1, z2):
         mean = [sum(z[i, j] for i in range(n)) / n for j in range(d)]
         for j in range(d):
             v = sum((z[i, j] - mean[j]) ** 2 for i in range(n)) / (n - 1)
-            var += max(0.0, 1.0 - math.sqrt(v + 1e-4)) / d / 2
+            hinge = max(0.0, 1.0 - math.sqrt(v + 1e-4))
+            var += (hinge**2 if form == "ngt" else hinge) / d / 2
         for a in range(d):
             for b in range(d):
                 if a != b:
@@ -136,22 +138,78 @@ def _vicreg_reference(z1: np.ndarray, z2: np.ndarray) -> tuple[float, float, flo
     return inv, var, cov_total
 
 
-def test_vicreg_loss_against_loops() -> None:
+@pytest.mark.parametrize("form", ["ngt", "bardes"])
+def test_vicreg_loss_against_loops(form: str) -> None:
     rng = np.random.default_rng(3)
     z1 = rng.normal(0, 0.7, (12, 4))
     z1[:, 1] *= 3.0  # one dimension above the variance target
     z2 = z1 + rng.normal(0, 0.2, (12, 4))
     z2[:, 3] = z2[:, 0] * 0.5  # correlated dimensions
-    inv, var, cov = _vicreg_reference(z1, z2)
+    inv, var, cov = _vicreg_reference(z1, z2, form)
     out = vicreg_loss(
-        torch.from_numpy(z1), torch.from_numpy(z2), invariance=2.0, variance=3.0, covariance=0.5
+        torch.from_numpy(z1),
+        torch.from_numpy(z2),
+        invariance=2.0,
+        variance=3.0,
+        covariance=0.5,
+        form=form,  # type: ignore[arg-type]
     )
     assert float(out["invariance"]) == pytest.approx(inv, rel=1e-9)
     assert float(out["variance"]) == pytest.approx(var, rel=1e-9)
     assert float(out["covariance"]) == pytest.approx(cov, rel=1e-9)
     assert float(out["loss"]) == pytest.approx(2.0 * inv + 3.0 * var + 0.5 * cov, rel=1e-9)
     with pytest.raises(DataFormatError, match="at least 2 events"):
-        vicreg_loss(torch.zeros(1, 4), torch.zeros(1, 4))
+        vicreg_loss(torch.zeros(1, 4), torch.zeros(1, 4), form=form)  # type: ignore[arg-type]
+
+
+# Two views of three events in two dimensions, with numbers one can follow by hand (eps = 0):
+#   z1 = [[2, 0.5], [0, 0], [-2, -0.5]]: means 0; unbiased variances 8/2 = 4 and 0.5/2 = 0.25,
+#        so std 2 and 0.5, hinges max(0, 1 - std) = 0 and 0.5; covariance (1 + 1)/2 = 1
+#   z2 = [[1, 1], [0, 0], [-1, -1]]:    variances 1 and 1, hinges 0 and 0; covariance 1
+#   z1 - z2 = [[1, -0.5], [0, 0], [-1, 0.5]]: squares sum to 1 + 0.25 + 1 + 0.25 = 2.5
+#   covariance term, per branch 1/d * (C01^2 + C10^2) = (1 + 1)/2 = 1, summed over branches: 2
+HAND_Z1 = [[2.0, 0.5], [0.0, 0.0], [-2.0, -0.5]]
+HAND_Z2 = [[1.0, 1.0], [0.0, 0.0], [-1.0, -1.0]]
+
+
+def test_vicreg_loss_seed_form_by_hand() -> None:
+    """The default ("ngt"): invariance per event summed over dimensions, squared variance hinge."""
+    out = vicreg_loss(torch.tensor(HAND_Z1), torch.tensor(HAND_Z2), eps=0.0)
+    inv = 2.5 / 3  # sum of squares / N
+    var = ((0.0**2 + 0.5**2) / 2 + (0.0 + 0.0) / 2) / 2  # mean_j hinge^2, averaged over branches
+    cov = 1.0 + 1.0
+    assert float(out["invariance"]) == pytest.approx(inv, rel=1e-6)
+    assert float(out["variance"]) == pytest.approx(var, rel=1e-6)  # 0.0625
+    assert float(out["covariance"]) == pytest.approx(cov, rel=1e-6)
+    assert float(out["loss"]) == pytest.approx(25 * inv + 25 * var + 1 * cov, rel=1e-6)
+    assert float(out["loss"]) == pytest.approx(24.395833, rel=1e-6)
+
+
+def test_vicreg_loss_paper_form_by_hand() -> None:
+    """Bardes et al.: invariance per event and dimension, variance hinge not squared."""
+    out = vicreg_loss(torch.tensor(HAND_Z1), torch.tensor(HAND_Z2), eps=0.0, form="bardes")
+    inv = 2.5 / (3 * 2)  # sum of squares / (N d)
+    var = ((0.0 + 0.5) / 2 + (0.0 + 0.0) / 2) / 2  # mean_j hinge, averaged over branches
+    cov = 1.0 + 1.0
+    assert float(out["invariance"]) == pytest.approx(inv, rel=1e-6)
+    assert float(out["variance"]) == pytest.approx(var, rel=1e-6)  # 0.125
+    assert float(out["covariance"]) == pytest.approx(cov, rel=1e-6)
+    assert float(out["loss"]) == pytest.approx(15.541667, rel=1e-6)
+    with pytest.raises(ConfigError, match="'ngt' or 'bardes'"):
+        vicreg_loss(torch.tensor(HAND_Z1), torch.tensor(HAND_Z2), form="paper")  # type: ignore[arg-type]
+
+
+def test_vicreg_model_uses_its_configured_loss_form() -> None:
+    x = _x(64, seed=8)
+    losses = {}
+    for form in ("ngt", "bardes"):
+        torch.manual_seed(0)
+        model = build_model(VICRegConfig(name="w", loss_form=form, projector=()))
+        assert isinstance(model, VICReg)
+        losses[form] = model.vicreg_losses(x[:32], x[32:])
+    # the same weights (same seed): the "ngt" invariance is d = 10 times the paper's
+    torch.testing.assert_close(losses["ngt"]["invariance"], 10 * losses["bardes"]["invariance"])
+    assert VICRegConfig(name="w").loss_form == "ngt"
 
 
 def test_latent_score_is_sum_of_mu_squared_and_matches_the_deployed_encoder() -> None:

@@ -65,6 +65,8 @@ def test_scan_expands_into_one_model_per_value(tmp_path: Path) -> None:
 def test_demo_defaults_are_valid() -> None:
     config = demo_config()
     assert config.data.pileup == 200.0
+    assert config.evaluation.crossing_rate == "phase2"
+    assert config.evaluation.crossing_rate_khz == pytest.approx(2760 * 11.246)
     names = [m.name for m in expand_models(config)]
     assert "axol1tl_v3" in names
     assert any(n.startswith("axol1tl_v4-beta") for n in names)
@@ -79,6 +81,22 @@ def test_demo_defaults_are_valid() -> None:
         (('name = "v5"', 'name = "v3"'), "model names must be unique"),
         (('process = "ADC2021_A50_4l"', 'process = "ADC2021_A5_4l"'), "data.signals[0].process"),
         (("min_pass = 3", "min_pass = 0"), "evaluation.min_pass"),
+        (
+            ("min_pass = 3", 'min_pass = 3\ncrossing_rate = "run2"'),
+            "evaluation.crossing_rate: expected 'phase2', 'run3' or a rate in kHz",
+        ),
+        (
+            ("min_pass = 3", "min_pass = 3\ncrossing_rate = -1.0"),
+            "evaluation.crossing_rate: expected a positive finite rate",
+        ),
+        (
+            ("min_pass = 3", "min_pass = 3\ncrossing_rate = 1000.0"),
+            "evaluation: rates_khz: expected positive rates up to the crossing rate 1,000 kHz",
+        ),
+        (
+            ("fractions = [0.5, 0.2, 0.3]", "signal_fractions = [0.5, 0.6]"),
+            "data.signal_fractions: expected two positive numbers",
+        ),
         (('alias = "champion"', 'alias = "champion"\ncolour = "red"'), "tracking.colour"),
     ],
 )
@@ -107,12 +125,33 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path) -> None:
     result = run_pipeline(config, tmp_path / "out")
 
     assert set(result.stage_seconds) == set(STAGES)
-    assert [c.config.name for c in result.candidates] == ["v3-beta0.25", "v3-beta0.75", "v5"]
-    page = result.report.read_text()
-    assert "ADC2021_A50_4l" in page
-    assert "not measurable" in page.lower()  # 100 kHz needs ~860 zero-bias test events
+    names = [c.name for c in result.candidates]
+    # one candidate per VICReg score, from one training
+    assert names == ["v3-beta0.25", "v3-beta0.75", "v5-autoencoder", "v5-mahalanobis"]
+    v5 = result.candidates[2:]
+    assert v5[0].model.model is v5[1].model.model
+    assert [c.scoring for c in v5] == ["autoencoder", "mahalanobis"]
 
-    best = next(c for c in result.candidates if c.config.name == result.best)
+    # chosen on the validation split; only the chosen one has test numbers
+    best = next(c for c in result.candidates if c.name == result.best)
+    assert best.selection.value == max(c.selection.value for c in result.candidates)
+    assert {c.selection.split for c in result.candidates} == {"validation"}
+    assert best.evaluation is not None
+    assert [c.evaluation for c in result.candidates if c is not best] == [None] * 3
+    for c in result.candidates:
+        assert c.validation.n_zero_bias == best.selection.n_zero_bias  # the validation zero bias
+    assert best.evaluation.n_zero_bias != best.selection.n_zero_bias  # the test zero bias
+    assert best.evaluation.crossing_rate_khz == pytest.approx(31_038.96)
+
+    page = result.report.read_text()
+    text = " ".join(page.split())
+    assert "ADC2021_A50_4l" in page
+    assert "not measurable" in page.lower()  # 100 kHz needs ~780 zero-bias test events
+    assert "31,039 kHz (Phase-2: 2760 colliding bunch pairs x 11.246 kHz" in text
+    assert f"{best.selection.figure} on the validation split" in text
+    assert "which took no part in the choice" in text
+    assert "Scores of v5 side by side (validation split)" in text
+
     # ONNX of the registered model follows torch; the firmware follows the quantized model
     registered = result.deployed[0]
     assert registered.onnx_max_rel_diff is not None
@@ -130,10 +169,27 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path) -> None:
     logged = client.get_run(best.run_id).data.metrics
     for key, value in best.evaluation.to_metrics().items():
         assert logged[key] == pytest.approx(value)
+    assert logged["selection"] == pytest.approx(best.selection.value)
+    for c in result.candidates:
+        metrics = client.get_run(c.run_id).data.metrics
+        assert metrics["selection"] == pytest.approx(c.selection.value)
+        for key, value in c.validation.to_metrics().items():
+            assert metrics[f"val/{key}"] == pytest.approx(value)
+        if c is not best:  # no test numbers for a model that was not chosen
+            assert not [k for k in metrics if k.startswith(("eff/", "auc/", "rate/"))]
+    second = client.get_run(v5[1].run_id).data.tags
+    assert second["l1scout.weights_run"] == v5[0].run_id
+    assert second["l1scout.scoring"] == "mahalanobis"
+    params = client.get_run(result.run_id).data.params
+    assert params["selection.split"] == "validation"
+    assert params["selection.figure"] == best.selection.figure
+    assert params["chosen"] == best.name
+    assert float(params["rates.crossing_rate_khz"]) == pytest.approx(31_038.96)
     version = client.get_model_version_by_alias("tiny-ad", "champion")
     assert str(version.version) == "1"
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["best"] == result.best
+    assert summary["selection"]["split"] == "validation"
 
 
 def test_the_full_size_example_is_valid() -> None:

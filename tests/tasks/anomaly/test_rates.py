@@ -12,8 +12,13 @@ from scipy import stats
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.tasks.anomaly.rates import (
     CROSSING_RATE_KHZ,
+    CROSSING_RATES_KHZ,
     DEFAULT_RATES_KHZ,
+    PHASE2_CROSSING_RATE_KHZ,
+    RUN3_CROSSING_RATE_KHZ,
     clopper_pearson,
+    crossing_rate_khz,
+    describe_crossing_rate,
     format_rate,
     measured_rate,
     min_measurable_rate_khz,
@@ -30,10 +35,42 @@ def _rate_for(passes: float, n: int) -> float:
     return passes / n * CROSSING_RATE_KHZ
 
 
-def test_crossing_rate_is_2544_bunches_times_revolution() -> None:
-    assert abs(CROSSING_RATE_KHZ - 28608.8064) < 1e-9
+def test_default_crossing_rate_is_phase2_and_run3_is_an_option() -> None:
+    # Phase-2: 2760 colliding bunch pairs x 11.246 kHz; Run 3: 2544 x 11.2456 kHz
+    assert CROSSING_RATE_KHZ == PHASE2_CROSSING_RATE_KHZ
+    assert abs(CROSSING_RATE_KHZ - 31_038.96) < 1e-9
+    assert round(CROSSING_RATE_KHZ) == 31_039
+    assert abs(RUN3_CROSSING_RATE_KHZ - 28_608.8064) < 1e-9
+    assert dict(CROSSING_RATES_KHZ) == {
+        "phase2": PHASE2_CROSSING_RATE_KHZ,
+        "run3": RUN3_CROSSING_RATE_KHZ,
+    }
+    assert crossing_rate_khz("phase2") == CROSSING_RATE_KHZ
+    assert crossing_rate_khz("run3") == RUN3_CROSSING_RATE_KHZ
+    assert crossing_rate_khz(40_000) == 40_000.0
+    for bad in ("run2", 0.0, -5.0, float("inf"), True):
+        with pytest.raises(ConfigError, match="crossing"):
+            crossing_rate_khz(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        CROSSING_RATES_KHZ["run1"] = 1.0  # type: ignore[index]
     assert DEFAULT_RATES_KHZ[0] == 0.15
     assert DEFAULT_RATES_KHZ[-1] == 100.0
+
+
+def test_the_normalisation_scales_every_rate_and_is_named() -> None:
+    """The same zero-bias sample and fraction: rates in proportion to the crossing rate."""
+    zb = np.arange(10_000.0)
+    phase2 = threshold_for_rate(zb, 31.03896)  # 10 events of 10,000 at 31,038.96 kHz
+    run3 = threshold_for_rate(zb, 28.6088064, crossing_rate_khz=RUN3_CROSSING_RATE_KHZ)
+    assert phase2.threshold == run3.threshold == 9989.0
+    assert phase2.n_pass == run3.n_pass == 10
+    assert phase2.rate_measured_khz == pytest.approx(10 / 10_000 * 31_038.96)
+    assert run3.rate_measured_khz == pytest.approx(10 / 10_000 * 28_608.8064)
+    # one rate, two normalisations: a 10 % larger crossing rate accepts a smaller fraction
+    assert threshold_for_rate(zb, 28.6088064).n_pass == 9
+    assert describe_crossing_rate(CROSSING_RATE_KHZ).startswith("31,039 kHz (Phase-2: 2760")
+    assert describe_crossing_rate(RUN3_CROSSING_RATE_KHZ).startswith("28,608.8 kHz (Run 3: 2544")
+    assert "neither" in describe_crossing_rate(30_000.0)
 
 
 @pytest.mark.parametrize(
@@ -228,7 +265,8 @@ def test_bad_scores(scores: object, match: str) -> None:
     [
         ({"rate_khz": 0.0}, "target rate"),
         ({"rate_khz": -1.0}, "target rate"),
-        ({"rate_khz": 30_000.0}, "crossing rate"),
+        ({"rate_khz": 32_000.0}, "crossing rate"),
+        ({"rate_khz": 30_000.0, "crossing_rate_khz": RUN3_CROSSING_RATE_KHZ}, "crossing rate"),
         ({"rate_khz": float("nan")}, "target rate"),
         ({"rate_khz": 1.0, "min_pass": 0}, "min_pass"),
         ({"rate_khz": 1.0, "cl": 1.0}, "confidence"),

@@ -231,3 +231,46 @@ def test_importing_the_report_does_not_import_matplotlib() -> None:
     code = "import sys, l1scout.tasks.anomaly.report; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_report_states_the_normalisation_and_compares_scores(tmp_path: Path) -> None:
+    from l1scout.tasks.anomaly.rates import RUN3_CROSSING_RATE_KHZ
+
+    rng = np.random.default_rng(4)
+    zb = rng.normal(size=20_000)
+    signals = {"S": rng.normal(2.0, 1.0, 500), "T": rng.normal(1.0, 1.0, 400)}
+    rates = (1.0, 100.0, 1000.0)  # 1 kHz: 0.6 expected zero-bias events, not measurable
+    phase2 = evaluate(zb, signals, rates_khz=rates)
+    page = " ".join("".join(_parse(write_report(phase2, tmp_path / "p2", title="p2")).text).split())
+    assert (
+        "Rate normalisation: rates are fractions of zero-bias events accepted times 31,039 kHz "
+        "(Phase-2: 2760 colliding bunch pairs x 11.246 kHz = 31,038.96 kHz)" in page
+    )
+    run3 = evaluate(zb, signals, rates_khz=rates, crossing_rate_khz=RUN3_CROSSING_RATE_KHZ)
+    page = " ".join("".join(_parse(write_report(run3, tmp_path / "r3", title="r3")).text).split())
+    assert "28,608.8 kHz (Run 3: 2544 colliding bunch pairs x 11.2456 kHz" in page
+
+    # two scores of one model on the same events, side by side
+    other = evaluate(zb * 2.0, {k: v * 3.0 for k, v in signals.items()}, rates_khz=rates)
+    index = write_report(
+        phase2,
+        tmp_path / "cmp",
+        title="cmp",
+        comparisons=[("v5", {"autoencoder": phase2, "mahalanobis": other})],
+    )
+    raw = index.read_text(encoding="utf-8")
+    start = raw.index("<h2>Scores of v5 side by side (validation split)</h2>")
+    section = raw[start : raw.index("<h2>", start + 4)]
+    for label in ("autoencoder", "mahalanobis"):
+        assert f"<th>{label}: AUC</th>" in section
+        assert f"<th>{label}: 100 kHz</th>" in section
+        assert f"<th>{label}: 1 kHz</th>" not in section  # only rates both can measure
+    for ev in (phase2, other):
+        for name in ("S", "T"):
+            s = ev.signals[name]
+            assert f"{s.auc:.4f}" in section
+            value = format_efficiency(s.efficiency_at(1000.0)).split(" ")[0]
+            assert f"{value}<sup>" in section
+    assert section.count("<sup>") == 2 * 2 * 2  # signals x scores x measurable rates
+    assert "20000 zero-bias validation events" in section

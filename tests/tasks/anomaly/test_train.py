@@ -274,7 +274,7 @@ def test_vicreg_two_phases(data: dict[str, np.ndarray], scaler: PowerOfTwoRobust
     assert min(h["ae.val_loss"] for h in phase2) <= phase2[0]["ae.val_loss"]
     assert result.best_val_loss == min(h["ae.val_loss"] for h in phase2)
     assert result.events == 4000 * len(result.history)
-    assert set(result.phases) == {"backbone", "ae"}
+    assert set(result.phases) == {"backbone", "ae", "distance"}
     # the backbone is frozen: phase 2 did not change it
     assert not any(p.requires_grad for p in model.backbone.parameters())
     # the embedding was standardised on the training events
@@ -289,6 +289,37 @@ def test_vicreg_two_phases(data: dict[str, np.ndarray], scaler: PowerOfTwoRobust
     assert sig.mean() > bkg.mean()
     labels = np.r_[np.zeros(bkg.size), np.ones(sig.size)]
     assert roc_auc_score(labels, np.r_[bkg, sig]) > 0.8
+    # the distance score: fitted on the standardised training embeddings (mean 0, and a
+    # mean squared distance of about d = 10 there, a little less with the shrinkage)
+    assert model.distance.fitted
+    assert 0.0 < result.phases["distance"]["shrinkage"] < 0.1
+    assert float(model.distance.center.abs().max()) < 1e-3
+    d2_train = scores(model.scorer("mahalanobis"), data["train"][:4000], scaler)
+    assert 8.0 < d2_train.mean() < 10.5
+    d2_bkg = scores(model.scorer("mahalanobis"), data["test"], scaler)
+    d2_sig = scores(model.scorer("mahalanobis"), data["signal"], scaler)
+    assert roc_auc_score(labels, np.r_[d2_bkg, d2_sig]) > 0.8
+
+
+def test_vicreg_with_the_distance_score_alone_trains_no_autoencoder(
+    data: dict[str, np.ndarray], scaler: PowerOfTwoRobustScaler
+) -> None:
+    cfg = TrainConfig(epochs=2, batch_size=256, lr=3e-3, seed=2, threads=1)
+    result = train(
+        VICRegConfig(name="m", scores=("mahalanobis",), loss_form="bardes"),
+        cfg,
+        data["train"][:2000],
+        data["val"][:1000],
+        scaler=scaler,
+    )
+    model = result.model
+    assert isinstance(model, VICReg)
+    assert {h["phase"] for h in result.history} == {1.0}
+    assert set(result.phases) == {"backbone", "distance"}
+    assert model.scoring == "mahalanobis"
+    got = evaluate(model, data["val"][:1000], scaler)
+    expected = scores(model, data["val"][:1000], scaler).mean()
+    assert got == {"distance": pytest.approx(expected)}
 
 
 def test_input_errors(data: dict[str, np.ndarray], scaler: PowerOfTwoRobustScaler) -> None:

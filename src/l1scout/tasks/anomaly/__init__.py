@@ -1,10 +1,15 @@
 """Anomaly-detection trigger (the AXOL1TL family): data, models, rate-based evaluation, pipeline.
 
-Data: :mod:`.data` (zero bias and signals, produced if missing). Models and
-training: :mod:`.config` (typed configs), :mod:`.models`, :mod:`.augment`,
-:mod:`.train` (these import torch; import them directly). Evaluation at trigger
-rates: :mod:`.rates`, :mod:`.metrics`, :mod:`.menu` (the reference menu),
-:mod:`.report`. Deployment checks: :mod:`.parity`. The whole study:
+Data: :mod:`.data` (zero bias and signals, produced if missing; the zero bias
+split train / validation / test, every signal validation / test) and
+:mod:`.inputs` (reading and splits). Models and training: :mod:`.config`
+(typed configs), :mod:`.models`, :mod:`.distance` (the VICReg distance score),
+:mod:`.augment`, :mod:`.train` (these import torch; import them directly).
+Evaluation at trigger rates: :mod:`.rates` (thresholds, and the rate
+normalisation: Phase-2 by default, Run 3 as an option), :mod:`.metrics`,
+:mod:`.menu` (the reference menu), :mod:`.selection` (the model is chosen on
+the validation split, reported on the test split), :mod:`.report`.
+Deployment: :mod:`.deployment`, :mod:`.parity`. The whole study:
 :mod:`.pipeline_config` and :mod:`.pipeline` (``l1scout run anomaly``).
 Nothing here imports torch, mlflow or matplotlib at import time.
 """
@@ -40,6 +45,7 @@ from l1scout.tasks.anomaly.pipeline import PipelineResult, run_pipeline
 from l1scout.tasks.anomaly.pipeline_config import PipelineConfig, demo_config, load_pipeline_config
 from l1scout.tasks.anomaly.rates import (
     CROSSING_RATE_KHZ,
+    CROSSING_RATES_KHZ,
     DEFAULT_RATES_KHZ,
     Threshold,
     threshold_for_rate,
@@ -47,6 +53,7 @@ from l1scout.tasks.anomaly.rates import (
 from l1scout.tasks.anomaly.report import write_report
 
 __all__ = [
+    "CROSSING_RATES_KHZ",
     "CROSSING_RATE_KHZ",
     "DEFAULT_RATES_KHZ",
     "AnomalyData",

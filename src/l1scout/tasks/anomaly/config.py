@@ -141,7 +141,14 @@ class VAEConfig(_Config):
 
 
 class VICRegConfig(_Config):
-    """The 2025 recipe (AXOL1TL v5): a VICReg backbone, frozen, and an autoencoder on its embedding.
+    """The 2025 recipe (AXOL1TL v5): a VICReg backbone, frozen, and scores from its embedding.
+
+    The two downstream scores the AXOL1TL team names for the frozen embedding
+    (``docs/physics/l1-algorithms.md``, "The 2025 model (v5)") are both
+    available and evaluated side by side from ONE trained backbone: an
+    autoencoder on the standardised embedding (score: its reconstruction
+    error) and the squared Mahalanobis distance to the zero-bias embedding
+    distribution (:mod:`l1scout.tasks.anomaly.distance`).
 
     Attributes:
         name: the model's name.
@@ -154,6 +161,20 @@ class VICRegConfig(_Config):
         augment: the physics augmentations that make the two views.
         invariance, variance, covariance: the VICReg loss weights
             (Bardes, Ponce, LeCun, ICLR 2022: 25, 25, 1).
+        loss_form: how the VICReg terms are normalised
+            (:func:`l1scout.tasks.anomaly.models.vicreg_loss`): ``"ngt"``
+            (default), the form the AXOL1TL team writes (NGT WP 3.7): invariance
+            = mean over events of the squared distance between the two views
+            (summed over dimensions), variance = mean over dimensions of the
+            squared hinge ``max(0, 1 - std)^2``; ``"bardes"``, the form of the
+            VICReg reference implementation (Bardes et al. 2022): invariance =
+            mean over events AND dimensions, variance hinge not squared.
+        scores: the downstream scores to evaluate, in order, each a candidate
+            of the pipeline: ``"autoencoder"`` and/or ``"mahalanobis"``; the
+            first is the model's default score. Without ``"autoencoder"`` the
+            autoencoder is not trained.
+        mahalanobis_shrinkage: shrinkage of the embedding covariance of the
+            distance score, in [0, 1]; None (default): the Ledoit-Wolf estimate.
         quantized: build the backbone and the autoencoder with the fixed-point
             layers (default False: float, as the embedding study).
         quant: the fixed-point formats when ``quantized``.
@@ -170,9 +191,22 @@ class VICRegConfig(_Config):
     invariance: NonNegative = 25.0
     variance: NonNegative = 25.0
     covariance: NonNegative = 1.0
+    loss_form: Literal["ngt", "bardes"] = "ngt"
+    scores: tuple[Literal["autoencoder", "mahalanobis"], ...] = Field(
+        default=("autoencoder", "mahalanobis"), min_length=1
+    )
+    mahalanobis_shrinkage: float | None = Field(default=None, ge=0.0, le=1.0)
     quantized: bool = False
     quant: QuantSpec = Field(default_factory=QuantSpec)
     backbone_epochs: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _scores_once(self) -> Self:
+        doubled = sorted({s for s in self.scores if self.scores.count(s) > 1})
+        if doubled:
+            msg = f"scores: each score once, got {', '.join(doubled)} more than once"
+            raise ValueError(msg)
+        return self
 
 
 class TrainConfig(_Config):

@@ -21,12 +21,19 @@ reads the files into :class:`AnomalyData`:
   by :func:`l1scout.io.torchdata.split_of`, a stable hash of (file identity,
   ``Event_Number``): the same event is in the same split in every run, on
   every machine, whatever the file order or the number of files;
-* every signal sample is kept whole as test data: models train on zero bias
-  alone (an anomaly detector never sees signal), so all of a signal sample
-  serves the efficiency measurement;
+* every signal sample is split into a validation part and a test part
+  (default 50 / 50 %, ``signal_fractions``) by the same kind of stable hash,
+  of (file identity salted with ``signal_split_seed``, ``Event_Number``)
+  (:func:`signal_split`): models train on zero bias alone (an anomaly
+  detector never sees signal); the validation parts, with the zero-bias
+  validation split, are where the pipeline chooses its model, and the test
+  parts, with the zero-bias test split, give the efficiencies it reports, so
+  the numbers quoted are not the ones the choice was made on. Another
+  ``signal_split_seed`` draws another, independent split;
 * ``dataset_hash`` identifies the data (the production's plan hash and the
   SHA-256 of every file, from the manifest) for the experiment tracking.
 
+The reading and the splits are :mod:`l1scout.tasks.anomaly.inputs`.
 :func:`load_inputs` and :func:`anomaly_data_from_files` read files a user
 already has (an earlier production, or COLLIDE-2V files, which
 :func:`l1scout.io.dataset.open_dataset` reads too) without producing anything.
@@ -44,12 +51,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import awkward as ak
 import numpy as np
 import numpy.typing as npt
 from pydantic import (
@@ -65,10 +71,8 @@ from l1scout._datafile import format_validation_error
 from l1scout._types import F32
 from l1scout.detector.view_card import load_view_card
 from l1scout.errors import ConfigError, DataFormatError, ProductionError
-from l1scout.io.dataset import Dataset, open_dataset
-from l1scout.io.footer import DataFile
 from l1scout.io.paths import Source
-from l1scout.io.trigger_inputs import N_TRIGGER_INPUTS, trigger_input_columns, trigger_inputs
+from l1scout.io.trigger_inputs import trigger_input_columns
 from l1scout.production.driver import ProductionSummary, Progress
 from l1scout.production.job import DEFAULT_POOL_SIZE
 from l1scout.production.manifest import (
@@ -80,10 +84,21 @@ from l1scout.production.manifest import (
 from l1scout.production.plan import DEFAULT_SHARD_SIZE, EngineSpec, ProductionPlan
 from l1scout.production.samples import SampleRequest, fast_plan, files_by_process, produce_or_raise
 from l1scout.production.seeds import MAX_PLAN_SEED, SHARD_SLOTS
+from l1scout.tasks.anomaly.inputs import (
+    DEFAULT_FRACTIONS,
+    DEFAULT_SIGNAL_FRACTIONS,
+    load_inputs,
+    load_split_inputs,
+    open_inputs,
+    signal_inputs,
+    signal_split,
+    split_inputs,
+)
 
 __all__ = [
     "DEFAULT_FRACTIONS",
     "DEFAULT_SIGNALS",
+    "DEFAULT_SIGNAL_FRACTIONS",
     "AnomalyData",
     "AnomalyDataConfig",
     "SampleRequest",
@@ -95,14 +110,12 @@ __all__ = [
     "load_split_inputs",
     "produce_samples",
     "sample_files",
+    "signal_split",
     "trigger_collections",
 ]
 
 _log = logging.getLogger(__name__)
 
-
-#: Train, validation and test fractions of the zero-bias sample.
-DEFAULT_FRACTIONS: tuple[float, float, float] = (0.65, 0.20, 0.15)
 
 #: The default signals: catalog process -> why a trigger physicist wants it.
 #: The four ADC2021 benchmarks (Govorkova et al., Sci. Data 9 (2022) 118) are the
@@ -123,8 +136,6 @@ DEFAULT_SIGNALS: dict[str, str] = {
     "HH_4b": "rare SM: di-Higgs -> 4b",
     "VBFHbb": "rare SM: VBF H -> bb, forward jets",
 }
-
-_EVENT_NUMBER = "Event_Number"
 
 
 class _Model(BaseModel):
@@ -168,6 +179,11 @@ class AnomalyDataConfig(_Model):
         view: the detector view whose objects are the trigger inputs (a
             shipped view or a view-card file).
         fractions: zero-bias train, validation and test fractions.
+        signal_fractions: validation and test fractions of every signal
+            sample (the model is chosen on the validation part, the reported
+            efficiencies come from the test part).
+        signal_split_seed: salt of the hash that splits the signal samples
+            (:func:`signal_split`); another value draws another split.
     """
 
     zero_bias: SampleRequest = SampleRequest(process="minbias", events=200_000)
@@ -180,6 +196,8 @@ class AnomalyDataConfig(_Model):
     workers: int | None = Field(default=None, ge=1, le=4096)
     view: str = "L1T"
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
+    signal_fractions: tuple[float, float] = DEFAULT_SIGNAL_FRACTIONS
+    signal_split_seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
     @field_validator("view")
     @classmethod
@@ -192,6 +210,14 @@ class AnomalyDataConfig(_Model):
     def _fractions(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
         if any(not np.isfinite(f) or f <= 0 for f in value) or abs(sum(value) - 1.0) > 1e-9:
             msg = f"expected three positive numbers (train, val, test) adding up to 1, got {list(value)}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("signal_fractions")
+    @classmethod
+    def _signal_fractions(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if any(not np.isfinite(f) or f <= 0 for f in value) or abs(sum(value) - 1.0) > 1e-9:
+            msg = f"expected two positive numbers (validation, test) adding up to 1, got {list(value)}"
             raise ValueError(msg)
         return value
 
@@ -345,101 +371,23 @@ def _require(files: Mapping[str, Sequence[Path]], data_dir: Path) -> None:
         raise DataFormatError(msg)
 
 
-# -- reading ------------------------------------------------------------------------------
-
-
-def _open(source: Source, view: str) -> Dataset:
-    ds = open_dataset(source, columns=list(trigger_input_columns(view)), hub=False)
-    if not isinstance(ds, Dataset):  # hub=False: never a HubDataset
-        msg = f"{source!r}: expected local files"
-        raise ConfigError(msg)
-    if all(_EVENT_NUMBER in f.physical for f in ds.files):
-        ds = ds.with_columns([*ds.columns, _EVENT_NUMBER])
-    else:
-        _log.info("no %s in every file: splits use row positions", _EVENT_NUMBER)
-    return ds
-
-
-def _event_numbers(chunk: ak.Array, first: int) -> npt.NDArray[np.int64]:
-    """``Event_Number`` of each event of *chunk*, else (or where empty) its row in the file."""
-    rows = np.arange(first, first + len(chunk), dtype=np.int64)
-    if _EVENT_NUMBER not in ak.fields(chunk):
-        return rows
-    numbers = ak.to_numpy(ak.fill_none(ak.firsts(chunk[_EVENT_NUMBER]), -1)).astype(np.int64)
-    return np.where(numbers >= 0, numbers, rows)
-
-
-def _chunks(ds: Dataset) -> Iterator[tuple[DataFile, int, ak.Array]]:
-    """(file, row of the chunk's first event in the file, chunk) over the dataset, in file order."""
-    for f in ds.files:
-        first = 0
-        for chunk in ds.iter_file(f):
-            yield f, first, chunk
-            first += len(chunk)
-
-
-def _stack(parts: list[F32]) -> F32:
-    return np.concatenate(parts) if parts else np.zeros((0, N_TRIGGER_INPUTS), np.float32)
-
-
-def _inputs(ds: Dataset, view: str) -> F32:
-    """The trigger inputs of every event of *ds*, in file order."""
-    return _stack([trigger_inputs(chunk, view) for _, _, chunk in _chunks(ds)])
-
-
-def _split_inputs(
-    ds: Dataset, view: str, fractions: Sequence[float]
-) -> tuple[F32, npt.NDArray[np.int8]]:
-    """The trigger inputs of every event of *ds* (file order) and each one's split (0, 1, 2)."""
-    from l1scout.io.torchdata import split_of  # imports torch: on demand
-
-    parts: list[F32] = []
-    codes: list[npt.NDArray[np.int8]] = []
-    for f, first, chunk in _chunks(ds):
-        parts.append(trigger_inputs(chunk, view))
-        codes.append(split_of(f.identity, _event_numbers(chunk, first), fractions))
-    return _stack(parts), np.concatenate(codes) if codes else np.zeros(0, np.int8)
-
-
-def load_inputs(source: Source, *, view: str = "L1T") -> F32:
-    """The (n, 57) float32 trigger inputs of every event of existing files, in file order.
-
-    Args:
-        source: a file, a folder (searched recursively), a glob or a list of
-            them: l1scout files, COLLIDE-2V files (local; no hub streaming).
-        view: the view whose objects are read (its name, the column prefix).
-
-    Raises:
-        ConfigError: no file found, or the files lack a trigger-input column.
-        DataFormatError: a file is corrupt, or only some files have a column.
-    """
-    return _inputs(_open(source, view), view)
-
-
-def load_split_inputs(
-    source: Source, *, fractions: Sequence[float] = DEFAULT_FRACTIONS, view: str = "L1T"
-) -> tuple[F32, F32, F32]:
-    """Train, validation and test trigger inputs of existing files (the stable split of the module).
-
-    Raises:
-        ConfigError: bad *fractions*, or files as :func:`load_inputs`.
-    """
-    x, codes = _split_inputs(_open(source, view), view, fractions)
-    return x[codes == 0], x[codes == 1], x[codes == 2]
-
-
 @dataclass(frozen=True, eq=False)
 class AnomalyData:
     """The arrays of an anomaly-trigger study, physical units (GeV, rad).
 
     Attributes:
         zb_train: zero-bias training events, (n, 57) float32.
-        zb_val: zero-bias validation events.
-        zb_test: zero-bias test events (thresholds and rates).
-        signals: signal process -> all its events (test data).
+        zb_val: zero-bias validation events (early stopping; thresholds of the
+            model choice).
+        zb_test: zero-bias test events (thresholds and rates of the report).
+        signals: signal process -> the test part of its events (reported
+            efficiencies).
         dataset_hash: SHA-256 (hex) identifying the data.
         files: process -> its files, zero bias first.
         view: the view of the trigger inputs.
+        zero_bias: the zero-bias sample's name.
+        signals_val: signal process -> the validation part of its events
+            (the model choice); empty when the signals were not split.
     """
 
     zb_train: F32
@@ -450,6 +398,7 @@ class AnomalyData:
     files: dict[str, list[Path]]
     view: str = "L1T"
     zero_bias: str = field(default="minbias")
+    signals_val: dict[str, F32] = field(default_factory=dict)
 
     @property
     def zb_events(self) -> int:
@@ -507,7 +456,7 @@ def _files_hash(paths: Iterable[Path]) -> str:
 
 def _assemble(
     zb: tuple[F32, npt.NDArray[np.int8]],
-    signals: dict[str, F32],
+    signals: dict[str, tuple[F32, npt.NDArray[np.bool_]]],
     dataset_hash: str,
     files: dict[str, list[Path]],
     view: str,
@@ -518,18 +467,22 @@ def _assemble(
         zb_train=x[codes == 0],
         zb_val=x[codes == 1],
         zb_test=x[codes == 2],
-        signals=signals,
+        signals={k: s[~val] for k, (s, val) in signals.items()},
         dataset_hash=dataset_hash,
         files=files,
         view=view,
         zero_bias=zero_bias,
+        signals_val={k: s[val] for k, (s, val) in signals.items()},
     )
     _log.info(
-        "zero bias %d / %d / %d events (train / val / test), %d signals, dataset %s",
+        "zero bias %d / %d / %d events (train / val / test), %d signals "
+        "(%d validation / %d test events), dataset %s",
         len(data.zb_train),
         len(data.zb_val),
         len(data.zb_test),
         len(signals),
+        sum(len(v) for v in data.signals_val.values()),
+        sum(len(v) for v in data.signals.values()),
         dataset_hash[:12],
     )
     return data
@@ -571,8 +524,13 @@ def load_anomaly_data(
     names = [p.relative_to(data_dir).as_posix() for paths in files.values() for p in paths]
     digest = _production_hash(manifest, names)
     view = cfg.view_name
-    zb = _split_inputs(_open(files[cfg.zero_bias.process], view), view, cfg.fractions)
-    signals = {s.process: _inputs(_open(files[s.process], view), view) for s in cfg.signals}
+    zb = split_inputs(open_inputs(files[cfg.zero_bias.process], view), view, cfg.fractions)
+    signals = {
+        s.process: signal_inputs(
+            open_inputs(files[s.process], view), view, cfg.signal_fractions, cfg.signal_split_seed
+        )
+        for s in cfg.signals
+    }
     return _assemble(zb, signals, digest, files, view, cfg.zero_bias.process)
 
 
@@ -582,10 +540,12 @@ def anomaly_data_from_files(
     *,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     view: str = "L1T",
+    signal_fractions: Sequence[float] = DEFAULT_SIGNAL_FRACTIONS,
+    signal_split_seed: int = 0,
 ) -> AnomalyData:
     """:class:`AnomalyData` from files a user already has (nothing is produced).
 
-    The split is that of :func:`load_anomaly_data`; ``dataset_hash`` is a
+    The splits are those of :func:`load_anomaly_data`; ``dataset_hash`` is a
     fingerprint of the files (name, size and the SHA-256 of the Parquet
     footer, which holds the schema, the row-group layout and column
     statistics), cheap for COLLIDE-2V files of gigabytes.
@@ -595,17 +555,19 @@ def anomaly_data_from_files(
         signals: signal name -> its files.
         fractions: zero-bias train, validation and test fractions.
         view: the view whose objects are read.
+        signal_fractions: validation and test fractions of every signal.
+        signal_split_seed: salt of the signal split (:func:`signal_split`).
     """
     if "zero_bias" in signals:
         msg = "signals: 'zero_bias' names the background; give the signal another name"
         raise ConfigError(msg)
-    zb_ds = _open(zero_bias, view)
-    zb = _split_inputs(zb_ds, view, fractions)
+    zb_ds = open_inputs(zero_bias, view)
+    zb = split_inputs(zb_ds, view, fractions)
     files = {"zero_bias": [f.path for f in zb_ds.files]}
-    sig: dict[str, F32] = {}
+    sig: dict[str, tuple[F32, npt.NDArray[np.bool_]]] = {}
     for name, source in signals.items():
-        ds = _open(source, view)
+        ds = open_inputs(source, view)
         files[name] = [f.path for f in ds.files]
-        sig[name] = _inputs(ds, view)
+        sig[name] = signal_inputs(ds, view, signal_fractions, signal_split_seed)
     digest = _files_hash(p for paths in files.values() for p in paths)
     return _assemble(zb, sig, digest, files, view, "zero_bias")

@@ -5,7 +5,12 @@ and no other trigger accepts (``docs/physics/l1-algorithms.md``, "Evaluation at 
 "Other triggers" here is a small menu of single-object seeds (single muon,
 double muon, single e/gamma, single jet, HT, MET) kept in a TOML data file,
 ``reference_menu.toml`` beside this module (its comments say where its numbers
-come from). Each seed has a threshold in GeV and a target rate in kHz.
+come from). Each seed has a threshold in GeV and a target rate in kHz. A target
+rate is a fraction of zero-bias crossings times the crossing rate that
+:func:`calibrate_menu` is given (default the Phase-2 normalisation, 31,039 kHz,
+:mod:`l1scout.tasks.anomaly.rates`; the pipeline passes its
+``evaluation.crossing_rate``), so the same target means the same rate in kHz
+under either normalisation, and a slightly different fraction of crossings.
 
 A seed fires when its quantity is *strictly above* its threshold (as the
 anomaly trigger's ``score > threshold``). The quantity is computed from the
@@ -409,7 +414,8 @@ def calibrate_menu(
     Args:
         menu: the menu to calibrate (its seeds, target rates and cuts are kept).
         zb_inputs: physical trigger inputs of zero-bias events, shape (n, 57).
-        crossing_rate_khz: rate of non-empty crossings (kHz).
+        crossing_rate_khz: rate of non-empty crossings (kHz): the normalisation
+            of the target rates (default the Phase-2 one).
         min_pass: measurability rule of :func:`threshold_for_rate`.
         description: replaces the menu's description; by default it records the calibration.
 

@@ -13,7 +13,8 @@ the fraction of its events above it, with a Clopper-Pearson interval. Also:
 * the ROC curve and its area (AUC; ties count one half), and the signal
   efficiency at a background efficiency of 1e-5, the figure of merit of the
   ADC2021 challenge (Govorkova et al., Sci. Data 9 (2022) 118). With the
-  zero-bias sample as background 1e-5 is a rate of 0.286 kHz, so it is judged
+  zero-bias sample as background 1e-5 is a rate of 0.310 kHz (Phase-2
+  normalisation; 0.286 kHz with the Run-3 one), so it is judged
   measurable by the same rule as the rates: at least ``min_pass`` expected
   background events above the threshold (10 needs a million events).
 
@@ -537,7 +538,8 @@ def evaluate(
             (:func:`l1scout.tasks.anomaly.menu.menu_decisions`): gives the pure rate.
         signal_menu: signal name -> the same per signal event: gives the pure
             efficiency; must cover every signal.
-        crossing_rate_khz: rate of non-empty crossings (kHz).
+        crossing_rate_khz: rate of non-empty crossings (kHz): the rate
+            normalisation; default the Phase-2 one (:mod:`l1scout.tasks.anomaly.rates`).
         min_pass: a rate is measurable when this many zero-bias events are expected above it.
         cl: confidence level of the intervals.
         bkg_eff: background-efficiency working point (ADC2021: 1e-5).

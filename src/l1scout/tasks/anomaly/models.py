@@ -35,23 +35,35 @@ through the mean path (z = mu), the same per-event quantity as ``reco``.
 **VICReg** (AXOL1TL v5, 2025; ``docs/physics/l1-algorithms.md``, "The 2025 model (v5)"): a backbone ``57 -> 29 -> 10``
 (float by default) trained self-supervised on two augmented views of each event
 (:mod:`l1scout.tasks.anomaly.augment`) with the VICReg loss on a projector
-(Bardes, Ponce, LeCun, "VICReg", ICLR 2022; :func:`vicreg_loss`), then frozen;
-the embedding is standardised with constants from the zero-bias training
-embeddings and a small autoencoder ``10 -> ae_hidden... -> 10`` is trained on
-it; the score is its reconstruction MSE (mean over the embedding dimensions).
+(Bardes, Ponce, LeCun, "VICReg", ICLR 2022; :func:`vicreg_loss`, in the form
+``loss_form`` picks), then frozen; the embedding is standardised with
+constants from the zero-bias training embeddings. Two downstream scores read
+the standardised embedding (``VICRegConfig.scores``):
+
+* ``"autoencoder"``: a small autoencoder ``10 -> ae_hidden... -> 10`` trained
+  on it; the score is its reconstruction MSE (mean over the embedding
+  dimensions);
+* ``"mahalanobis"``: the squared Mahalanobis distance to the zero-bias
+  training embeddings (:mod:`l1scout.tasks.anomaly.distance`, regularised
+  covariance); nothing more is trained.
+
+:meth:`VICReg.scorer` gives one of them as its own :class:`AnomalyModel`
+(sharing the weights), so the pipeline evaluates both from one training.
 
 What can go to firmware (``firmware_deployable``): the latent-score VAE's
 :meth:`VAE.deployable` is a plain chain of quantized dense layers that hls4ml
-converts bit-accurately. The ``"reco"`` VAE and the VICReg scorer output their
-score directly, which needs the module's own input again (a subtract, square
-and mean against the input): an ONNX graph, not a dense chain; for VICReg, the
-backbone and the autoencoder alone are dense chains (quantized with
-``quantized=True``).
+converts bit-accurately. The ``"reco"`` VAE and the VICReg autoencoder scorer
+output their score directly, which needs the module's own input again (a
+subtract, square and mean against the input): an ONNX graph, not a dense chain.
+The VICReg distance scorer's deployable part is backbone, standardisation and
+the distance's linear map, whose outputs' sum of squares is the score (as the
+VAE's latent score); it goes to ONNX, not to firmware (its last layer is not
+quantization-aware).
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +75,7 @@ from l1scout.deploy.quant import float_mlp, quantized_mlp
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.trigger_inputs import N_TRIGGER_INPUTS
 from l1scout.tasks.anomaly.config import VAEConfig, VICRegConfig
+from l1scout.tasks.anomaly.distance import Mahalanobis
 
 __all__ = [
     "VAE",
@@ -70,6 +83,7 @@ __all__ = [
     "ReconstructionError",
     "Standardize",
     "VICReg",
+    "VICRegScorer",
     "build_model",
     "kl_divergence",
     "vae_loss",
@@ -141,15 +155,27 @@ def vicreg_loss(
     covariance: float = 1.0,
     gamma: float = 1.0,
     eps: float = 1e-4,
+    form: Literal["ngt", "bardes"] = "ngt",
 ) -> dict[str, torch.Tensor]:
-    """The VICReg loss of two batches of projections (Bardes, Ponce, LeCun, ICLR 2022, eq. 1-6).
+    """The VICReg loss of two batches of projections, in one of two published forms.
 
-    With N events and d dimensions:
-    ``invariance`` term = mean over events and dimensions of ``(z1 - z2)^2``;
-    ``variance`` term = for each branch ``1/d * sum_j max(0, gamma - sqrt(Var(z_j) + eps))``
-    (unbiased variance over the batch), averaged over the two branches;
-    ``covariance`` term = for each branch ``1/d * sum_{i != j} C_ij^2`` with C the
-    unbiased covariance matrix, summed over the two branches.
+    With N events, d dimensions, ``std_j = sqrt(Var(z_j) + eps)`` (unbiased
+    variance over the batch) and ``C`` the unbiased covariance matrix of a branch:
+
+    * ``form="ngt"`` (default), as the AXOL1TL team writes the loss (J. Ngadiuba
+      for NGT WP 3.7): ``invariance`` term ``1/N sum_i ||z1_i - z2_i||^2`` (mean
+      over events of the squared distance, summed over dimensions);
+      ``variance`` term, per branch, ``1/d sum_j max(0, gamma - std_j)^2`` (a
+      squared hinge);
+    * ``form="bardes"``, as the VICReg reference implementation (Bardes, Ponce,
+      LeCun, ICLR 2022): ``invariance`` term = mean over events AND dimensions of
+      ``(z1 - z2)^2`` (1/d of the ``"ngt"`` one); ``variance`` term, per branch,
+      ``1/d sum_j max(0, gamma - std_j)`` (hinge not squared).
+
+    In both, the variance term is averaged over the two branches and the
+    ``covariance`` term is ``1/d sum_{i != j} C_ij^2`` summed over the two
+    branches (as the reference implementation combines them); ``eps`` keeps
+    the gradient of ``std`` finite at zero variance.
 
     Returns:
         ``{"loss", "invariance", "variance", "covariance"}`` (the unweighted
@@ -157,17 +183,23 @@ def vicreg_loss(
 
     Raises:
         DataFormatError: fewer than two events (no batch variance).
+        ConfigError: an unknown *form*.
     """
+    if form not in ("ngt", "bardes"):
+        msg = f"VICReg loss form {form!r}: expected 'ngt' or 'bardes'"
+        raise ConfigError(msg)
     n, d = z1.shape
     if n < 2:
         msg = f"VICReg needs at least 2 events per batch for its variance terms, got {n}"
         raise DataFormatError(msg)
-    inv = torch.mean((z1 - z2).square())
+    squared = (z1 - z2).square()
+    inv = torch.sum(squared) / n if form == "ngt" else torch.mean(squared)
     var_terms = []
     cov_terms = []
     for z in (z1, z2):
         std = torch.sqrt(z.var(dim=0) + eps)
-        var_terms.append(torch.mean(torch.relu(gamma - std)))
+        hinge = torch.relu(gamma - std)
+        var_terms.append(torch.mean(hinge.square() if form == "ngt" else hinge))
         zc = z - z.mean(dim=0)
         cov = zc.T @ zc / (n - 1)
         cov_terms.append(_off_diagonal_square_sum(cov) / d)
@@ -330,8 +362,12 @@ def _mirror(n_in: int, hidden: tuple[int, ...]) -> list[int]:
     return [n_in, *hidden, *reversed(hidden[:-1]), n_in]
 
 
+#: The downstream scores of a VICReg model (``VICRegConfig.scores``).
+Scoring = Literal["autoencoder", "mahalanobis"]
+
+
 class VICReg(nn.Module):
-    """The 2025 recipe: VICReg backbone, projector, embedding standardisation, autoencoder.
+    """The 2025 recipe: VICReg backbone, projector, embedding standardisation, two score heads.
 
     Args:
         cfg: the model configuration.
@@ -341,6 +377,7 @@ class VICReg(nn.Module):
         projector: the VICReg expander (float, batch norm; identity if empty).
         standardize: per-dimension constants of the embedding (set after phase 1).
         ae: the autoencoder on the standardised embedding.
+        distance: the Mahalanobis map of the standardised embedding (fitted after phase 1).
     """
 
     def __init__(self, cfg: VICRegConfig) -> None:
@@ -360,11 +397,29 @@ class VICReg(nn.Module):
             float_mlp([emb, *cfg.projector], batch_norm=True) if cfg.projector else nn.Identity()
         )
         self.standardize = Standardize(emb)
+        self.distance = Mahalanobis(emb)
 
     @property
     def firmware_deployable(self) -> bool:
-        """False: the scorer compares the autoencoder's output with its input (ONNX only)."""
+        """False: the autoencoder scorer compares its output with its input, the distance map is float."""
         return False
+
+    @property
+    def scoring(self) -> Scoring:
+        """The default score: the first of ``cfg.scores``."""
+        return self.cfg.scores[0]
+
+    def _scoring(self, scoring: str | None) -> Scoring:
+        if scoring is None:
+            return self.scoring
+        for known in self.cfg.scores:
+            if scoring == known:
+                return known
+        msg = (
+            f"score {scoring!r} of VICReg model {self.cfg.name!r}: expected one of its scores "
+            f"{list(self.cfg.scores)}"
+        )
+        raise ConfigError(msg)
 
     def embed(self, x_scaled: torch.Tensor) -> torch.Tensor:
         """The backbone's embedding (n, backbone[-1])."""
@@ -382,6 +437,7 @@ class VICReg(nn.Module):
             invariance=self.cfg.invariance,
             variance=self.cfg.variance,
             covariance=self.cfg.covariance,
+            form=self.cfg.loss_form,
         )
 
     def ae_losses(self, x_scaled: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -390,19 +446,90 @@ class VICReg(nn.Module):
             e = self.standardize(self.embed(x_scaled))
         return {"loss": torch.mean((e - self.ae(e)).square())}
 
-    def deployable(self) -> nn.Module:
-        """The scorer: scaled inputs -> (n, 1) reconstruction MSE of the embedding."""
-        return ReconstructionError(self.ae, nn.Sequential(self.backbone, self.standardize))
+    def deployable(self, scoring: str | None = None) -> nn.Module:
+        """The deployed part of a score (default :attr:`scoring`); reads scaled inputs.
+
+        ``"autoencoder"``: scaled inputs -> (n, 1) reconstruction MSE of the
+        standardised embedding. ``"mahalanobis"``: scaled inputs -> (n, d)
+        ``L^T (e - mu)`` of the standardised embedding ``e``, whose sum of
+        squares is the score. Shares this model's weights and constants.
+
+        Raises:
+            ConfigError: *scoring* is not one of ``cfg.scores``.
+        """
+        if self._scoring(scoring) == "autoencoder":
+            return ReconstructionError(self.ae, nn.Sequential(self.backbone, self.standardize))
+        return nn.Sequential(self.backbone, self.standardize, self.distance)
+
+    def score(self, x_scaled: torch.Tensor, scoring: str | None = None) -> torch.Tensor:
+        """Per-event score (n,) float64: the autoencoder's MSE, or the squared Mahalanobis distance."""
+        _check_inputs(x_scaled, N_TRIGGER_INPUTS)
+        which = self._scoring(scoring)
+        out: torch.Tensor = self.deployable(which)(x_scaled)
+        if which == "autoencoder":
+            return out[:, 0].to(torch.float64)
+        return torch.sum(out.to(torch.float64).square(), dim=1)
+
+    def score_from_deployed(
+        self, outputs: npt.NDArray[np.floating], scoring: str | None = None
+    ) -> F64:
+        """The score from the outputs of :meth:`deployable`: the (n, 1) column, or the sum of squares."""
+        if self._scoring(scoring) == "autoencoder":
+            return _scores_from_column(outputs)
+        out = np.asarray(outputs, dtype=np.float64)
+        d = self.cfg.backbone[-1]
+        if out.ndim != 2 or out.shape[1] != d:
+            msg = f"expected deployed outputs of shape (n, {d}), got {out.shape}"
+            raise DataFormatError(msg)
+        return np.asarray(np.sum(np.square(out), axis=1), dtype=np.float64)
+
+    def scorer(self, scoring: str) -> VICRegScorer:
+        """One score of this model as an :class:`AnomalyModel` of its own (sharing the weights).
+
+        Raises:
+            ConfigError: *scoring* is not one of ``cfg.scores``.
+        """
+        return VICRegScorer(self, self._scoring(scoring))
+
+
+class VICRegScorer(nn.Module):
+    """One downstream score of a :class:`VICReg` model, as an :class:`AnomalyModel`.
+
+    Holds the model (its weights are shared, not copied) and the score's name;
+    ``score``, ``deployable`` and ``score_from_deployed`` are the model's for
+    that score.
+
+    Args:
+        model: the trained VICReg model.
+        scoring: ``"autoencoder"`` or ``"mahalanobis"`` (one of its ``cfg.scores``).
+    """
+
+    def __init__(self, model: VICReg, scoring: Scoring) -> None:
+        super().__init__()
+        self.model = model
+        self.scoring: Scoring = model._scoring(scoring)
+
+    @property
+    def cfg(self) -> VICRegConfig:
+        """The model's configuration."""
+        return self.model.cfg
+
+    @property
+    def firmware_deployable(self) -> bool:
+        """False, as :attr:`VICReg.firmware_deployable`."""
+        return False
 
     def score(self, x_scaled: torch.Tensor) -> torch.Tensor:
-        """Per-event score (n,) float64: the autoencoder's MSE on the embedding."""
-        _check_inputs(x_scaled, N_TRIGGER_INPUTS)
-        out: torch.Tensor = self.deployable()(x_scaled)
-        return out[:, 0].to(torch.float64)
+        """:meth:`VICReg.score` for this score."""
+        return self.model.score(x_scaled, self.scoring)
+
+    def deployable(self) -> nn.Module:
+        """:meth:`VICReg.deployable` for this score."""
+        return self.model.deployable(self.scoring)
 
     def score_from_deployed(self, outputs: npt.NDArray[np.floating]) -> F64:
-        """The (n, 1) outputs of :meth:`deployable` as scores (n,)."""
-        return _scores_from_column(outputs)
+        """:meth:`VICReg.score_from_deployed` for this score."""
+        return self.model.score_from_deployed(outputs, self.scoring)
 
 
 def build_model(cfg: VAEConfig | VICRegConfig) -> VAE | VICReg:

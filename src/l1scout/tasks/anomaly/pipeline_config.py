@@ -27,16 +27,24 @@ The embedded defaults of ``make demo`` are ``demo.toml`` beside this module
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from l1scout._datafile import format_validation_error, load_toml_model
 from l1scout.errors import ConfigError
 from l1scout.tasks.anomaly.config import ModelConfig, TrainConfig
 from l1scout.tasks.anomaly.data import AnomalyDataConfig
-from l1scout.tasks.anomaly.rates import DEFAULT_RATES_KHZ
+from l1scout.tasks.anomaly.rates import DEFAULT_RATES_KHZ, crossing_rate_khz
 
 __all__ = [
     "DeployConfig",
@@ -65,22 +73,64 @@ class ScanConfig(_Model):
 
 
 class EvaluationConfig(_Model):
-    """Rates to quote efficiencies at, the reference menu, and how the best model is chosen.
+    """Rates to quote efficiencies at, their normalisation, the reference menu, and the model choice.
 
-    ``min_pass``: a rate is measurable when at least this many zero-bias test
-    events are expected above its threshold. ``select_rate_khz``: the best
-    model has the highest mean signal efficiency at this rate (default: the
-    lowest measurable configured rate; with none measurable, the mean AUC).
-    ``menu``: a reference-menu TOML file (default: the packaged one);
+    ``crossing_rate``: the normalisation of every rate, the rate of non-empty
+    crossings: ``"phase2"`` (default; 2760 colliding bunch pairs x 11.246 kHz =
+    31,039 kHz, the public Phase-2 rate studies'), ``"run3"`` (2544 x
+    11.2456 kHz = 28,608.8 kHz, the published AXOL1TL rates') or a number in
+    kHz (:mod:`l1scout.tasks.anomaly.rates`). ``min_pass``: a rate is
+    measurable when at least this many zero-bias events are expected above its
+    threshold. The best model is chosen on the **validation** split (zero-bias
+    validation events for the thresholds, the validation part of every
+    signal), never on the test split that gives the reported numbers
+    (:mod:`l1scout.tasks.anomaly.selection`): the highest mean signal
+    efficiency at ``select_rate_khz`` (default: the lowest configured rate the
+    zero-bias validation split can measure; with none measurable, the mean
+    AUC). ``menu``: a reference-menu TOML file (default: the packaged one);
     ``calibrate_menu`` re-sets its thresholds to their target rates on the
     training zero bias.
     """
 
     rates_khz: tuple[float, ...] = Field(default=DEFAULT_RATES_KHZ, min_length=1)
+    crossing_rate: (
+        Literal["phase2", "run3"] | Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    ) = "phase2"
     min_pass: int = Field(default=10, ge=1)
     select_rate_khz: float | None = Field(default=None, gt=0)
     menu: Path | None = None
     calibrate_menu: bool = True
+
+    @field_validator("crossing_rate", mode="before")
+    @classmethod
+    def _known_crossing_rate(cls, value: object) -> object:
+        if isinstance(value, str | bool) or not isinstance(value, int | float):
+            if value not in ("phase2", "run3"):
+                msg = "expected 'phase2', 'run3' or a rate in kHz"
+                raise ValueError(msg)
+        elif not (math.isfinite(value) and value > 0):
+            msg = "expected a positive finite rate in kHz (or 'phase2', 'run3')"
+            raise ValueError(msg)
+        return value
+
+    @property
+    def crossing_rate_khz(self) -> float:
+        """The normalisation of every rate: non-empty crossings per second (kHz)."""
+        return crossing_rate_khz(self.crossing_rate)
+
+    @model_validator(mode="after")
+    def _rates_below_crossing(self) -> EvaluationConfig:
+        crossing = self.crossing_rate_khz
+        rates = [*self.rates_khz, *([self.select_rate_khz] if self.select_rate_khz else [])]
+        above = [r for r in rates if not 0.0 < r <= crossing]
+        if above:
+            name = f" ({self.crossing_rate!r})" if isinstance(self.crossing_rate, str) else ""
+            msg = (
+                f"rates_khz: expected positive rates up to the crossing rate {crossing:,.6g} kHz"
+                f"{name}, got {above}"
+            )
+            raise ValueError(msg)
+        return self
 
 
 class TrackingConfig(_Model):

@@ -1,9 +1,21 @@
 """Trigger rates from zero-bias scores: thresholds for target rates, with their uncertainties.
 
 A Level-1 trigger's rate is the fraction of zero-bias crossings it accepts
-times the rate of non-empty bunch crossings, 2544 colliding bunch pairs x
-11.2456 kHz revolution = 28,608.8 kHz (``docs/physics/l1-algorithms.md``,
-"Rates"; at Phase-2 a zero-bias event is minimum bias at pileup 200). The
+times the rate of non-empty bunch crossings (``docs/physics/l1-algorithms.md``,
+"Crossing-rate conventions"; at Phase-2 a zero-bias event is minimum bias at
+pileup 200). Two normalisations are named (:data:`CROSSING_RATES_KHZ`):
+
+* ``"phase2"`` (the default, :data:`CROSSING_RATE_KHZ`): 2760 colliding bunch
+  pairs x 11.246 kHz = 31,038.96 kHz (31,039 kHz rounded), the normalisation
+  of the public Phase-2 Level-1 rate studies (CMS-TDR-021), right for
+  simulation at pileup 140-200 such as l1scout's;
+* ``"run3"``: 2544 colliding bunch pairs x 11.2456 kHz = 28,608.8 kHz, the
+  normalisation behind the published AXOL1TL rates (CMS-DP-2023-079,
+  CMS-DP-2024-059), for comparing with them.
+
+Every function takes the normalisation as ``crossing_rate_khz``;
+:func:`crossing_rate_khz` turns a name or a number into kHz and
+:func:`describe_crossing_rate` says which one a value is. The
 AXOL1TL thresholds are the percentile of the zero-bias score at
 ``100 - 100 * rate / crossing rate``; :func:`threshold_for_rate` makes that
 exact for a finite sample, ties included:
@@ -50,8 +62,10 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -60,14 +74,20 @@ from l1scout._types import F64
 from l1scout.errors import ConfigError, DataFormatError
 
 __all__ = [
+    "CROSSING_RATES_KHZ",
     "CROSSING_RATE_KHZ",
     "DEFAULT_CL",
     "DEFAULT_MIN_PASS",
     "DEFAULT_RATES_KHZ",
+    "PHASE2_CROSSING_RATE_KHZ",
+    "RUN3_CROSSING_RATE_KHZ",
+    "CrossingRate",
     "MeasuredRate",
     "Threshold",
     "as_scores",
     "clopper_pearson",
+    "crossing_rate_khz",
+    "describe_crossing_rate",
     "format_rate",
     "measured_rate",
     "min_measurable_rate_khz",
@@ -77,14 +97,70 @@ __all__ = [
 ]
 
 
-#: Non-empty bunch crossings per second in kHz: 2544 colliding bunch pairs x 11.2456 kHz.
-CROSSING_RATE_KHZ: float = 2544 * 11.2456
+#: Phase-2 (HL-LHC) non-empty crossings in kHz: 2760 colliding bunch pairs x 11.246 kHz
+#: = 31,038.96 kHz, the normalisation of the public Phase-2 L1 rate studies (CMS-TDR-021).
+PHASE2_CROSSING_RATE_KHZ: float = 2760 * 11_246 / 1000
+#: Run-3 non-empty crossings in kHz: 2544 colliding bunch pairs x 11.2456 kHz = 28,608.8 kHz,
+#: the normalisation of the published AXOL1TL rates (CMS-DP-2023-079, CMS-DP-2024-059).
+RUN3_CROSSING_RATE_KHZ: float = 2544 * 112_456 / 10_000
+#: The named normalisations: name -> non-empty crossings per second (kHz). Read-only.
+CROSSING_RATES_KHZ: Mapping[str, float] = MappingProxyType(
+    {"phase2": PHASE2_CROSSING_RATE_KHZ, "run3": RUN3_CROSSING_RATE_KHZ}
+)
+#: The default normalisation of every rate (kHz): the Phase-2 one, as l1scout simulates Phase-2.
+CROSSING_RATE_KHZ: float = PHASE2_CROSSING_RATE_KHZ
+#: A normalisation as configured: a name of :data:`CROSSING_RATES_KHZ` or a rate in kHz.
+CrossingRate = Literal["phase2", "run3"] | float
+_CROSSING_TEXT = {
+    "phase2": "Phase-2: 2760 colliding bunch pairs x 11.246 kHz",
+    "run3": "Run 3: 2544 colliding bunch pairs x 11.2456 kHz",
+}
 #: Target rates of the evaluation (kHz): the AXOL1TL range 0.15 ... 10 kHz and above.
 DEFAULT_RATES_KHZ: tuple[float, ...] = (0.15, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 #: A rate is measurable when at least this many zero-bias events are expected above its threshold.
 DEFAULT_MIN_PASS: int = 10
 #: Confidence level of every interval: one Gaussian sigma, 68.27 %.
 DEFAULT_CL: float = 0.6827
+
+
+def crossing_rate_khz(rate: str | float) -> float:
+    """The crossing rate (kHz) of a normalisation: a name of :data:`CROSSING_RATES_KHZ` or a number.
+
+    Raises:
+        ConfigError: an unknown name, or a number that is not a positive finite rate.
+
+    >>> crossing_rate_khz("phase2"), round(crossing_rate_khz("run3"), 1), crossing_rate_khz(40000)
+    (31038.96, 28608.8, 40000.0)
+    """
+    if isinstance(rate, str):
+        if rate not in CROSSING_RATES_KHZ:
+            names = " or ".join(repr(k) for k in CROSSING_RATES_KHZ)
+            msg = f"crossing rate {rate!r}: expected {names}, or a rate in kHz"
+            raise ConfigError(msg)
+        return CROSSING_RATES_KHZ[rate]
+    if isinstance(rate, bool) or not isinstance(rate, int | float):
+        msg = f"crossing rate {rate!r}: expected 'phase2', 'run3' or a rate in kHz"
+        raise ConfigError(msg)
+    return _check_crossing(float(rate))
+
+
+def describe_crossing_rate(rate_khz: float) -> str:
+    """Which normalisation a crossing rate is, in words, for report headers.
+
+    >>> describe_crossing_rate(CROSSING_RATE_KHZ)
+    '31,039 kHz (Phase-2: 2760 colliding bunch pairs x 11.246 kHz = 31,038.96 kHz)'
+    >>> describe_crossing_rate(RUN3_CROSSING_RATE_KHZ)
+    '28,608.8 kHz (Run 3: 2544 colliding bunch pairs x 11.2456 kHz = 28,608.81 kHz)'
+    >>> describe_crossing_rate(40000.0)
+    '40,000 kHz (a configured value, neither the Phase-2 nor the Run-3 normalisation)'
+    """
+    for name, value in CROSSING_RATES_KHZ.items():
+        if math.isclose(rate_khz, value, rel_tol=1e-12):
+            shown = f"{value:,.0f}" if name == "phase2" else f"{value:,.1f}"
+            return f"{shown} kHz ({_CROSSING_TEXT[name]} = {value:,.2f} kHz)"
+    return (
+        f"{rate_khz:,.6g} kHz (a configured value, neither the Phase-2 nor the Run-3 normalisation)"
+    )
 
 
 @dataclass(frozen=True)
@@ -198,8 +274,8 @@ def measured_rate(
     """The rate of ``passed`` accepted events out of ``total`` zero-bias events, with its interval.
 
     >>> r = measured_rate(1, 1000)
-    >>> round(r.rate_khz, 4)
-    28.6088
+    >>> round(r.rate_khz, 5)
+    31.03896
     """
     low, high = clopper_pearson(passed, total, cl)
     return MeasuredRate(
@@ -247,7 +323,7 @@ def min_measurable_rate_khz(
     ``min_pass / n_total`` x crossing rate: the rate at which ``min_pass`` events are expected.
 
     >>> round(min_measurable_rate_khz(100_000), 3)
-    2.861
+    3.104
     """
     return min_pass / n_total * crossing_rate_khz
 
@@ -258,7 +334,7 @@ def format_rate(rate_khz: float) -> str:
     Used in metric names (``eff/<signal>/1kHz``) and table headers.
 
     >>> format_rate(0.15), format_rate(2.0), format_rate(CROSSING_RATE_KHZ)
-    ('0.15kHz', '2kHz', '28608.8kHz')
+    ('0.15kHz', '2kHz', '31039kHz')
     """
     text = np.format_float_positional(
         float(rate_khz), precision=6, unique=True, fractional=False, trim="-"
@@ -390,7 +466,8 @@ def threshold_for_rate(
     Args:
         zb_scores: anomaly scores of zero-bias events (higher = more anomalous), 1-d.
         rate_khz: the target rate in kHz.
-        crossing_rate_khz: rate of non-empty crossings (kHz), :data:`CROSSING_RATE_KHZ`.
+        crossing_rate_khz: rate of non-empty crossings (kHz); default
+            :data:`CROSSING_RATE_KHZ`, the Phase-2 normalisation.
         min_pass: expected zero-bias events above the threshold for the rate to be measurable.
         cl: confidence level of the intervals.
 

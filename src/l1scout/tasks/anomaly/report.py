@@ -3,19 +3,23 @@
 :func:`write_report` turns an :class:`~l1scout.tasks.anomaly.metrics.Evaluation`
 into ``out_dir/index.html`` with three PNG plots beside it (score
 distributions, ROC curves, efficiency versus rate; matplotlib with the mplhep
-CMS style) and ``metrics.json`` (the MLflow metrics). The page states the
-setup, the signal efficiencies at the rates the zero-bias sample can measure
+CMS style, :mod:`l1scout.tasks.anomaly._report_plots`) and ``metrics.json``
+(the MLflow metrics). The page states the rate normalisation in its header
+(:func:`~l1scout.tasks.anomaly.rates.describe_crossing_rate`), the setup
+(in the pipeline: the split and the figure that chose the model), the signal
+efficiencies at the rates the zero-bias sample can measure
 with their Clopper-Pearson intervals, which rates it cannot measure (in plain
 words, with those columns greyed out and no number quoted), the thresholds
 with their uncertainties, AUC and the ADC2021 figure of merit, the pure
-efficiencies against the reference menu, and optional model and stage-time
-tables. Every file is written atomically; every string from the caller is
+efficiencies against the reference menu, and optional model, score-comparison
+and stage-time tables. Every file is written atomically; every string from the caller is
 HTML-escaped.
 
 :func:`efficiency_table_text` and :func:`efficiency_table_rich` render the
 efficiency table for a terminal.
 
 Example:
+    >>> import numpy as np
     >>> from l1scout.tasks.anomaly.metrics import evaluate
     >>> rng = np.random.default_rng(3)
     >>> ev = evaluate(rng.normal(size=5000), {"A": rng.normal(3.0, 1.0, 500)},
@@ -36,17 +40,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from l1scout._files import atomic_write_bytes
-from l1scout._html import figure_html, page_head, plot_style, save_png
+from l1scout._html import figure_html, page_head, plot_style
 from l1scout._version import __version__
 from l1scout.errors import ConfigError
+from l1scout.tasks.anomaly._report_plots import plot_efficiency, plot_roc, plot_scores
 from l1scout.tasks.anomaly.metrics import Efficiency, Evaluation
-from l1scout.tasks.anomaly.rates import format_rate
+from l1scout.tasks.anomaly.rates import describe_crossing_rate, format_rate
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from rich.table import Table
 
     from l1scout.tasks.anomaly.menu import Menu
@@ -184,143 +186,6 @@ def efficiency_table_rich(evaluation: Evaluation) -> Table:
     for row in rows:
         table.add_row(*row)
     return table
-
-
-# ---------------------------------------------------------------- plots
-
-
-def _label(ax: Axes, right: str) -> None:
-    """The experiment-style label: bold ``l1scout``, italic ``Simulation``, ``right`` on the right."""
-    first = ax.text(
-        0.0, 1.015, "l1scout", transform=ax.transAxes, fontweight="bold", fontsize=20, va="bottom"
-    )
-    ax.annotate(
-        "Simulation",
-        xy=(1.0, 0.0),
-        xycoords=first,
-        xytext=(8, 0),
-        textcoords="offset points",
-        style="italic",
-        fontsize=17,
-        va="bottom",
-    )
-    ax.text(1.0, 1.015, right, transform=ax.transAxes, ha="right", fontsize=15, va="bottom")
-
-
-def _plain(name: str) -> str:
-    """A label that matplotlib shows as written (no mathtext)."""
-    return name.replace("$", r"\$")
-
-
-def _plot_scores(ev: Evaluation, path: Path, dpi: int) -> Path:
-    import matplotlib.pyplot as plt
-
-    h = ev.histogram
-    fig, ax = plt.subplots(figsize=(10, 8))
-    ax.stairs(h.zero_bias / ev.n_zero_bias, h.edges, color="black", linewidth=2, label="zero bias")
-    for name, counts in h.signals.items():
-        ax.stairs(counts / ev.signals[name].n_events, h.edges, linewidth=1.6, label=_plain(name))
-    shown = [t for t in ev.thresholds if t.measurable and h.edges[0] <= t.threshold <= h.edges[-1]]
-    for k, t in enumerate(shown):
-        label = "thresholds of the measurable rates" if k == 0 else None
-        ax.axvline(t.threshold, color="grey", linestyle=":", linewidth=1, label=label)
-    if h.log_x:
-        ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("anomaly score")
-    ax.set_ylabel("fraction of events")
-    ax.legend(fontsize=12, loc="best")
-    _label(ax, "14 TeV")
-    fig.subplots_adjust(left=0.14, right=0.96, bottom=0.12, top=0.92)
-    return save_png(fig, path, dpi)
-
-
-def _plot_roc(ev: Evaluation, path: Path, dpi: int) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(10, 8))
-    x_min = 0.5 / ev.n_zero_bias
-    for s in ev.signals.values():
-        keep = s.roc.bkg > 0
-        ax.plot(
-            s.roc.bkg[keep],
-            s.roc.sig[keep],
-            linewidth=1.6,
-            label=f"{_plain(s.name)} (AUC {s.auc:.3f})",
-        )
-    limit = ev.min_pass / ev.n_zero_bias
-    if limit > x_min:
-        ax.axvspan(
-            x_min, min(limit, 1.0), color="grey", alpha=0.2, label="too few zero-bias events"
-        )
-    ax.axvline(ev.bkg_eff, color="black", linestyle=":", linewidth=1)
-    ax.text(ev.bkg_eff, 0.02, f" {ev.bkg_eff:g}", fontsize=11)
-    ax.set_xscale("log")
-    ax.set_xlim(min(x_min, ev.bkg_eff / 2), 1.0)
-    ax.set_ylim(0.0, 1.02)
-    ax.set_xlabel("zero-bias efficiency")
-    ax.set_ylabel("signal efficiency")
-    ax.legend(fontsize=11, loc="upper left")
-    _label(ax, "14 TeV")
-    fig.subplots_adjust(left=0.12, right=0.96, bottom=0.12, top=0.92)
-    return save_png(fig, path, dpi)
-
-
-def _plot_efficiency(ev: Evaluation, path: Path, dpi: int) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(10, 8))
-    measurable = [i for i, t in enumerate(ev.thresholds) if t.measurable]
-    rates = np.array([ev.thresholds[i].rate_khz for i in measurable])
-    colours = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
-    for k, s in enumerate(ev.signals.values()):
-        colour = colours[k % len(colours)]
-        if measurable:
-            effs = [s.efficiency[i] for i in measurable]
-            ax.errorbar(
-                rates,
-                [100 * e.value for e in effs],
-                yerr=[[100 * e.err_low for e in effs], [100 * e.err_high for e in effs]],
-                marker="o",
-                markersize=6,
-                color=colour,
-                capsize=3,
-                label=_plain(s.name),
-            )
-            if s.pure_efficiency is not None:
-                pure = [s.pure_efficiency[i] for i in measurable]
-                ax.errorbar(
-                    rates,
-                    [100 * e.value for e in pure],
-                    yerr=[[100 * e.err_low for e in pure], [100 * e.err_high for e in pure]],
-                    marker="o",
-                    markerfacecolor="none",
-                    markersize=6,
-                    linestyle="--",
-                    color=colour,
-                    capsize=3,
-                    label=f"{_plain(s.name)}, pure",
-                )
-    all_rates = [t.rate_khz for t in ev.thresholds]
-    lo, hi = min(all_rates) / 1.5, max(all_rates) * 1.5
-    limit = ev.min_measurable_rate_khz
-    if limit > lo:
-        ax.axvspan(
-            lo,
-            min(limit, hi),
-            color="grey",
-            alpha=0.2,
-            label="not measurable (zero-bias sample too small)",
-        )
-    ax.set_xscale("log")
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(0.0, 105.0)
-    ax.set_xlabel("zero-bias rate [kHz]")
-    ax.set_ylabel("signal efficiency [%]")
-    ax.legend(fontsize=11, loc="upper left")
-    _label(ax, f"{ev.crossing_rate_khz / 1000:.1f} MHz crossings")
-    fig.subplots_adjust(left=0.12, right=0.96, bottom=0.12, top=0.92)
-    return save_png(fig, path, dpi)
 
 
 # ---------------------------------------------------------------- page
@@ -473,6 +338,42 @@ def _menu_section(menu: Menu, rates: Mapping[str, MeasuredRate] | None) -> str:
     return out
 
 
+def _comparison_section(evaluations: Mapping[str, Evaluation]) -> str:
+    """Several scores of one model on the same events: AUC and efficiency at each common rate."""
+    e = html.escape
+    evs = list(evaluations.values())
+    first = evs[0]
+    rates = [
+        t.rate_khz
+        for t in first.thresholds
+        if all(ev.threshold_at(t.rate_khz).measurable for ev in evs)
+    ]
+    header = ["signal"]
+    for label in evaluations:
+        header += [f"{e(label)}: AUC"] + [f"{e(label)}: {e(_rate_text(r))}" for r in rates]
+    rows = []
+    for signal in first.signals:
+        cells = [f"<td>{e(signal)}</td>"]
+        for ev in evs:
+            s = ev.signals.get(signal)
+            if s is None:
+                cells += ["<td>–</td>"] * (1 + len(rates))
+                continue
+            cells.append(f"<td class='num'>{s.auc:.4f}</td>")
+            cells += [_efficiency_html(s.efficiency_at(r)) for r in rates]
+        rows.append(cells)
+    n_sig = sum(s.n_events for s in first.signals.values())
+    shown = ", ".join(_rate_text(r) for r in rates) if rates else "none"
+    note = (
+        f"One trained backbone, each score on the same events: {first.n_zero_bias} zero-bias "
+        f"validation events set each score's thresholds at the same rates, and {n_sig} signal "
+        f"validation events give the efficiencies. Rates measurable on this split: {shown}. "
+        "These are validation numbers, the split the models are chosen on; only the chosen "
+        "model is evaluated on the test split."
+    )
+    return f"<p>{e(note)}</p>" + _table(header, rows)
+
+
 def _html(
     ev: Evaluation,
     *,
@@ -483,13 +384,15 @@ def _html(
     menu: Menu | None,
     menu_rates: Mapping[str, MeasuredRate] | None,
     plots: Sequence[tuple[str, Path]],
+    comparisons: Sequence[tuple[str, Mapping[str, Evaluation]]] = (),
 ) -> str:
     e = html.escape
     parts = [
         *page_head(title, _CSS),
         f"<h1>{e(title)}</h1>",
-        f"<p>Made by l1scout {e(__version__)}. Rates are fractions of zero-bias events accepted times "
-        f"{ev.crossing_rate_khz:.1f} kHz of non-empty crossings (2544 bunches x 11.2456 kHz). "
+        f"<p>Made by l1scout {e(__version__)}. <b>Rate normalisation:</b> rates are fractions of "
+        f"zero-bias events accepted times {e(describe_crossing_rate(ev.crossing_rate_khz))} of "
+        "non-empty crossings. "
         f"Intervals: {100 * ev.cl:.2f} % Clopper-Pearson (efficiencies and rates), order statistics "
         f"(thresholds).</p>",
         "<h2>Setup</h2>",
@@ -518,6 +421,11 @@ def _html(
         parts += ["<h2>Reference menu</h2>", _menu_section(menu, menu_rates)]
     if model_rows:
         parts += ["<h2>Models</h2>", _rows_section(model_rows)]
+    for name, evaluations in comparisons:
+        parts += [
+            f"<h2>Scores of {e(name)} side by side (validation split)</h2>",
+            _comparison_section(evaluations),
+        ]
     if stage_times:
         times: dict[str, object] = {str(k): f"{v:.1f} s" for k, v in stage_times.items()}
         times["total"] = f"{sum(stage_times.values()):.1f} s"
@@ -548,6 +456,7 @@ def write_report(
     model_rows: Sequence[Mapping[str, object]] | None = None,
     menu: Menu | None = None,
     menu_rates: Mapping[str, MeasuredRate] | None = None,
+    comparisons: Sequence[tuple[str, Mapping[str, Evaluation]]] = (),
     dpi: int = 80,
 ) -> Path:
     """Write ``index.html``, the plots (PNG) and ``metrics.json`` of an evaluation into ``out_dir``.
@@ -562,6 +471,9 @@ def write_report(
             the columns are the union of the keys, None shown as a dash.
         menu: the reference menu the pure efficiencies were computed with (its seeds are listed).
         menu_rates: its rates per seed (:func:`l1scout.tasks.anomaly.menu.menu_rates`), shown with it.
+        comparisons: (model name, {score name: its evaluation on the validation
+            split}) per model evaluated with several scores (the VICReg
+            autoencoder and distance scores): a table each, side by side.
         dpi: resolution of the plots.
 
     Returns:
@@ -575,12 +487,12 @@ def write_report(
         out.mkdir(parents=True, exist_ok=True)
         plots: list[tuple[str, Path]] = []
         with plot_style():
-            plots.append(("Score distributions", _plot_scores(evaluation, out / "scores.png", dpi)))
-            plots.append(("ROC curves", _plot_roc(evaluation, out / "roc.png", dpi)))
+            plots.append(("Score distributions", plot_scores(evaluation, out / "scores.png", dpi)))
+            plots.append(("ROC curves", plot_roc(evaluation, out / "roc.png", dpi)))
             plots.append(
                 (
                     "Signal efficiency versus rate",
-                    _plot_efficiency(evaluation, out / "efficiency.png", dpi),
+                    plot_efficiency(evaluation, out / "efficiency.png", dpi),
                 )
             )
         metrics = json.dumps(evaluation.to_metrics(), indent=1, sort_keys=True) + "\n"
@@ -594,6 +506,7 @@ def write_report(
             menu=menu,
             menu_rates=menu_rates,
             plots=plots,
+            comparisons=comparisons,
         )
         index = atomic_write_bytes(out / "index.html", page.encode("utf-8"))
     except OSError as exc:

@@ -13,8 +13,10 @@ so that VICReg can augment each mini-batch in physical units first.
   projector minimise the VICReg loss; early stopping on the loss of a fixed
   pair of augmented validation views. Then the backbone is frozen, the
   embedding's mean and standard deviation are measured on the (unaugmented)
-  training events, and phase 2 trains the autoencoder on it, again with early
-  stopping.
+  training events, the distance score's mean and regularised covariance
+  (:mod:`l1scout.tasks.anomaly.distance`) are fitted on the standardised
+  training embeddings, and phase 2 trains the autoencoder on them, again with
+  early stopping (no phase 2 when ``scores`` lacks ``"autoencoder"``).
 
 Determinism: the weights are initialised under ``torch.manual_seed(seed)``
 (inside :func:`torch.random.fork_rng`, so the caller's global generator is left
@@ -35,7 +37,8 @@ names stable for MLflow):
 * VAE: ``loss``, ``reco``, ``kl``, ``val_loss``, ``val_reco``, ``val_kl``;
 * VICReg phase 1: ``backbone.loss``, ``backbone.invariance``,
   ``backbone.variance``, ``backbone.covariance`` and their ``backbone.val_*``;
-  phase 2: ``ae.loss``, ``ae.val_loss``;
+  phase 2: ``ae.loss``, ``ae.val_loss``; the distance fit is in
+  :attr:`TrainResult.phases` (``"distance"``: ``shrinkage``, ``events``);
 * always: ``phase`` (1 or 2), ``epoch`` (within the phase), ``seconds`` (wall
   time of the epoch, validation included), ``events_per_second`` (training
   events over the training part of the epoch).
@@ -161,7 +164,9 @@ class TrainResult:
         best_val_loss: its validation loss (VICReg: the autoencoder's).
         stopped_early: the last phase ended by early stopping.
         phases: per phase (``"vae"``; or ``"backbone"`` and ``"ae"``): best_epoch,
-            best_val_loss, epochs run, stopped_early (0 or 1).
+            best_val_loss, epochs run, stopped_early (0 or 1); for VICReg also
+            ``"distance"``: the shrinkage of the distance's covariance and the
+            events it was fitted on.
     """
 
     model: VAE | VICReg
@@ -259,7 +264,9 @@ def evaluate(
 
     With the training's ``batch_size`` and ``seed`` this reproduces the
     ``val_*`` metrics of the epoch whose weights the model holds (VAE:
-    ``loss``, ``reco``, ``kl``; VICReg: the autoencoder's ``loss``).
+    ``loss``, ``reco``, ``kl``; VICReg: the autoencoder's ``loss``). A VICReg
+    model without an autoencoder gives ``distance``: the mean squared
+    Mahalanobis distance (about the embedding dimension on zero bias).
 
     Raises:
         DataFormatError: *x_physical* is not (n, 57) finite numbers.
@@ -273,6 +280,10 @@ def evaluate(
         xs = _scaled(layer, x)
         if isinstance(model, VAE):
             return _vae_validation(model, xs, batch_size, seed)
+        if "autoencoder" not in model.cfg.scores:
+            with torch.no_grad():
+                d2 = model.score(xs, "mahalanobis")
+            return {"distance": float(d2.mean())}
         return _ae_validation(model, xs, batch_size)
     finally:
         model.train(was_training)
@@ -465,7 +476,8 @@ def _train_vicreg(
     )
     r1 = _run_phase(phase1, model, cfg, on_epoch, 0)
 
-    # freeze the backbone; standardise its embedding on the training events
+    # freeze the backbone; standardise its embedding on the training events and fit the
+    # distance score's mean and covariance on the standardised embedding
     model.backbone.requires_grad_(False)
     model.projector.requires_grad_(False)
     xs_train = _scaled(layer, x_train)
@@ -475,6 +487,15 @@ def _train_vicreg(
             [model.embed(xs_train[i : i + 65536]) for i in range(0, xs_train.shape[0], 65536)]
         ).to(torch.float64)
         model.standardize.set(emb.mean(dim=0).float(), emb.std(dim=0).float())
+        fit = model.distance.fit(model.standardize(emb.float()), mcfg.mahalanobis_shrinkage)
+    _log.info(
+        "distance score: covariance of %d standardised embeddings, shrinkage %.3g",
+        fit.n_events,
+        fit.shrinkage,
+    )
+    if "autoencoder" not in mcfg.scores:
+        model.eval()
+        return [r1], model
 
     def step2(idx: torch.Tensor) -> dict[str, torch.Tensor]:
         return model.ae_losses(xs_train[idx])
@@ -547,7 +568,7 @@ def train(
             torch.set_num_threads(threads_before)
     seconds = time.perf_counter() - t0
     last = phases[-1]
-    names = ("vae",) if len(phases) == 1 else ("backbone", "ae")
+    names = ("vae",) if isinstance(model, VAE) else ("backbone", "ae")[: len(phases)]
     summary = {
         name: {
             "best_epoch": float(p.best_epoch),
@@ -557,6 +578,11 @@ def train(
         }
         for name, p in zip(names, phases, strict=True)
     }
+    if isinstance(model, VICReg):
+        summary["distance"] = {
+            "shrinkage": float(model.distance.shrinkage),
+            "events": float(xt.shape[0]),
+        }
     return TrainResult(
         model=model,
         history=[h for p in phases for h in p.history],
