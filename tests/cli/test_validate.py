@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 from l1scout.cli.app import app
@@ -37,6 +38,7 @@ def _event(rng: np.random.Generator, views: tuple[str, ...]) -> dict[str, list[A
         "Gen_Part_IsPU": [0] * n_hs + [1] * n_pu,
         "Gen_Part_PT": pt.tolist(),
         "Gen_Part_Eta": eta.tolist(),
+        "Gen_Part_Phi": [0.0] * (n_hs + n_pu),
         "Gen_Part_Mass": [0.1396] * (n_hs + n_pu),
         "Gen_Part_X": [0.0] * (n_hs + n_pu),
         "Gen_Part_Y": [0.0] * (n_hs + n_pu),
@@ -79,11 +81,14 @@ def _event(rng: np.random.Generator, views: tuple[str, ...]) -> dict[str, list[A
     return ev
 
 
-def _write(path: Path, n_events: int, views: tuple[str, ...]) -> Path:
+def _write(
+    path: Path, n_events: int, views: tuple[str, ...], metadata: dict[str, str] | None = None
+) -> Path:
     rng = np.random.default_rng(3)
     events = [_event(rng, views) for _ in range(n_events)]
     table = pa.table({n: pa.array([e[n] for e in events], type=_TYPES[n]) for n in events[0]})
     meta = {"process": "pions", "nEvents": str(n_events), "l1scout_version": "0.0-test"}
+    meta |= metadata or {}
     pq.write_table(table.replace_schema_metadata(meta), path, compression="zstd")
     return path
 
@@ -177,6 +182,34 @@ def test_validate_missing_file_with_a_long_path(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(missing), "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output == f"error: {missing}: no such file\n"
+
+
+def test_validate_compare_shows_both_pileup_definitions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from l1scout.detector.validation import plots
+
+    wanted = (plots._plot_pileup_definitions,)
+    monkeypatch.setattr(plots, "_PLOTS", tuple(p for p in plots._PLOTS if p[1] in wanted))
+    old = _write(tmp_path / "c2v.parquet", 10, _VIEWS, {"pileup_definition": "collide2v"})
+    new = _write(tmp_path / "inel.parquet", 12, _VIEWS, {"pileup_definition": "inelastic"})
+    out = tmp_path / "report"
+    args = ["validate", str(old), "--out", str(out), "--compare", str(new)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "pileup definitions side by side" in text
+    assert "collide2v" in text
+    assert "inelastic" in text
+    numbers = json.loads((out / "numbers.json").read_text())
+    assert numbers["command"] == f"l1scout validate {old} --out {out} --compare {new}"
+    sides = numbers["pileup_comparison"]["sides"]
+    assert [(s["pileup_definition"], s["events"]) for s in sides] == [
+        ("collide2v", 10),
+        ("inelastic", 12),
+    ]
+    assert numbers["plots"] == ["pileup_definitions.png"]
+    assert "CMS rate studies assume the inelastic definition" in (out / "index.html").read_text()
 
 
 def test_validate_help() -> None:

@@ -10,12 +10,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from l1scout._jagged import offsets_from_counts
+from l1scout._jagged import offsets_from_counts, wrap_phi
+from l1scout.detector.muon_system import station_position
+from l1scout.detector.validation import comparison, page, plots, reading
 from l1scout.detector.validation import metrics as m
-from l1scout.detector.validation import plots, reading
-from l1scout.detector.validation.reading import detect_views
+from l1scout.detector.validation.l1_muons import StandaloneMuonStudy, binned_rms
+from l1scout.detector.validation.reading import Batch, detect_views
 from l1scout.detector.validation.report import run_validation, write_report
 from l1scout.detector.validation.results import describe
+from l1scout.detector.validation.truth import read_truth
+from l1scout.detector.view_card import load_view_card
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.dataset import Dataset
 from l1scout.io.schema import GEN_COLUMNS, gen_object_columns, view_columns
@@ -229,7 +233,7 @@ _TYPES: dict[str, pa.DataType] = {
         *GEN_COLUMNS,
         *gen_object_columns(["Gen_JetAK4"]),
         *view_columns("FullReco", _JETS),
-        *view_columns("L1T", _JETS),
+        *view_columns("L1T", _JETS, "MuonStandalone"),
     )
 }
 #: (track pT resolution, dz resolution mm, PV z resolution mm, MET resolution GeV, CHS / PUPPI jet response)
@@ -282,7 +286,7 @@ def _event(rng: np.random.Generator, k: int, views: tuple[str, ...]) -> dict[str
     parts += [(411, 2, 1, 0, z_hs, 0.0), (211, 1, 1, 0, z_hs + 2.0, 1.0)]  # decayed, displaced
     parts += [(22, 1, 0, 0, z_hs, 0.0)] * 3
     parts += [(211, 1, 1, 1, z_pu[i % 2], 0.0) for i in range(10)]
-    for pid, status, charge, is_pu, z, x in parts:
+    for n, (pid, status, charge, is_pu, z, x) in enumerate(parts):
         lepton = abs(pid) in {11, 13}
         pt = _f16(rng.uniform(3, 40) if lepton else np.exp(rng.uniform(np.log(0.5), np.log(50))))
         eta = _f16(rng.uniform(-2.3, 2.3) if lepton else rng.uniform(-3.0, 3.0))
@@ -292,6 +296,7 @@ def _event(rng: np.random.Generator, k: int, views: tuple[str, ...]) -> dict[str
         put("Gen_Part_IsPU", is_pu)
         put("Gen_Part_PT", pt)
         put("Gen_Part_Eta", eta)
+        put("Gen_Part_Phi", _f16((n * 2.4) % (2 * math.pi) - math.pi))  # no draw: same stream
         put("Gen_Part_Mass", 0.0)
         put("Gen_Part_X", x)
         put("Gen_Part_Y", 0.0)
@@ -374,19 +379,53 @@ def _event(rng: np.random.Generator, k: int, views: tuple[str, ...]) -> dict[str
     return ev
 
 
+def _add_standalone_muons(events: list[dict[str, list[Any]]], rng: np.random.Generator) -> None:
+    """``L1T_MuonStandalone`` for every generated muon: at its station position, eta and phi 0.01 wide."""
+    geometry = load_view_card("L1T").muon_system.geometry  # type: ignore[union-attr]
+    for ev in events:
+        mu = [i for i, pid in enumerate(ev["Gen_Part_PID"]) if abs(pid) == 13]
+        field = {
+            f: np.array([ev[f"Gen_Part_{f}"][i] for i in mu], dtype=np.float64)
+            for f in ("PT", "Eta", "Phi", "Charge", "X", "Y", "Z")
+        }
+        eta_st, phi_st, _ = station_position(
+            *(field[f] for f in ("PT", "Eta", "Phi", "Charge", "X", "Y", "Z")), geometry
+        )
+        ev["L1T_MuonStandalone_PT"] = (field["PT"] * rng.normal(1.0, 0.1, len(mu))).tolist()
+        ev["L1T_MuonStandalone_Eta"] = (eta_st + rng.normal(0, 0.01, len(mu))).tolist()
+        ev["L1T_MuonStandalone_Phi"] = wrap_phi(phi_st + rng.normal(0, 0.01, len(mu))).tolist()
+        ev["L1T_MuonStandalone_Charge"] = field["Charge"].astype(int).tolist()
+
+
 def write_synthetic(
     path: Path,
     n_events: int = 120,
     seed: int = 11,
     views: tuple[str, ...] = ("FullReco", "L1T"),
     drop: tuple[str, ...] = (),
+    rho: float | None = None,
+    metadata: dict[str, str] | None = None,
+    standalone: bool = False,
 ) -> Path:
-    """A small l1scout-like file: the columns the validation reads, with known resolutions."""
+    """A small l1scout-like file: the columns the validation reads, with known resolutions.
+
+    With *rho*, each view gets ``<View>_Rho_Rho`` = rho x (1, 2, 3, 4, 5) in the
+    five regions of the shipped cards (the central one, the third, is 3 rho).
+    With *standalone*, the L1T view gets a standalone Level-1 muon for every
+    generated muon (:func:`_add_standalone_muons`).
+    """
     rng = np.random.default_rng(seed)
     events = [_event(rng, k, views) for k in range(n_events)]
+    if standalone:
+        _add_standalone_muons(events, np.random.default_rng(seed + 1))
+    if rho is not None:
+        for ev in events:
+            for view in views:
+                ev[f"{view}_Rho_Rho"] = [rho * k for k in range(1, 6)]
     names = [n for n in events[0] if n not in drop]
     table = pa.table({n: pa.array([ev[n] for ev in events], type=_TYPES[n]) for n in names})
     meta = {"process": "synthetic", "nEvents": str(n_events), "l1scout_version": "test"}
+    meta |= metadata or {}
     pq.write_table(table.replace_schema_metadata(meta), path, compression="zstd")
     return path
 
@@ -480,6 +519,7 @@ def test_numbers_of_a_synthetic_file(sample: Path) -> None:
     p_off, _ = _column(sample, "L1T_PUPPIPart_PT")
     assert l1t["max_PUPPIPart"] == np.diff(p_off).max()
     assert l1t["mult_PUPPIPart"] == pytest.approx(np.diff(p_off).mean())
+    assert math.isnan(full["rho_central"])  # the file has no rho
 
     checks = {c.name: c for c in result.checks}
     assert sorted(checks) == [
@@ -592,3 +632,399 @@ def test_bad_inputs_are_named(tmp_path: Path, sample: Path) -> None:
         run_validation([tmp_path / "nope.parquet"])
     with pytest.raises(ConfigError, match="at least one"):
         run_validation([])
+
+
+# ------------------------------------------------------------ pileup definitions side by side
+
+
+def _pileup_truth_by_hand(path: Path) -> tuple[float, float, float]:
+    """(pileup collisions per event, final-state pileup particles and charged |eta| < 2.5 per collision)."""
+    v_off, _ = _column(path, "Vertex_Index")
+    _, status = _column(path, "Gen_Part_Status")
+    _, is_pu = _column(path, "Gen_Part_IsPU")
+    _, charge = _column(path, "Gen_Part_Charge")
+    _, eta = _column(path, "Gen_Part_Eta")
+    n_ev = len(v_off) - 1
+    collisions = sum(v_off[e + 1] - v_off[e] - 1 for e in range(n_ev))
+    final = [i for i in range(len(status)) if status[i] == 1 and is_pu[i] == 1]
+    central = [i for i in final if charge[i] != 0 and abs(eta[i]) < 2.5]
+    return collisions / n_ev, len(final) / collisions, len(central) / collisions
+
+
+def test_two_pileup_definitions_side_by_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = write_synthetic(tmp_path / "c2v.parquet", n_events=40, seed=3, rho=2.0)
+    new = write_synthetic(
+        tmp_path / "inel.parquet",
+        n_events=30,
+        seed=4,
+        rho=2.5,
+        metadata={"pileup_definition": "inelastic", "pileup_mean": "200.0"},
+    )
+    # the first file was made before the metadata named the definition: its pool settings say it
+    table = pq.read_table(old)
+    settings = '{"pool": {"settings": ["Tune:pp = 14", "SoftQCD:all = on"], "seed": 1, "size": 9}}'
+    meta = {**table.schema.metadata, b"settings": settings.encode(), b"pileup_mean": b"200.0"}
+    pq.write_table(table.replace_schema_metadata(meta), old)
+
+    result = run_validation([old], compare=[new], batch_size=16)
+    assert result.files[0].pileup_definition == "collide2v"
+    assert result.files[0].pileup_mean == 200.0
+    assert result.comparison is not None
+    first, second = result.comparison.sides
+    assert (first.label, second.label) == ("collide2v", "inelastic")
+    assert (first.n_events, second.n_events) == (40, 30)
+    # each side measures what the validation of its files alone measures
+    alone = run_validation([new], batch_size=16)
+    for view in ("FullReco", "L1T"):
+        assert (
+            second.views[view].numbers["mult_PUPPIPart"]
+            == alone.views[view].numbers["mult_PUPPIPart"]
+        )
+        assert first.views[view].numbers == result.views[view].numbers
+    # rho: the card's central region (|eta| < 1.5) is the third of five: 3 x rho
+    assert result.views["L1T"].numbers["rho_central"] == pytest.approx(6.0)
+    assert second.views["FullReco"].numbers["rho_central"] == pytest.approx(7.5)
+    # the generated pileup, counted by hand
+    for side, path in ((first, old), (second, new)):
+        collisions, particles, charged = _pileup_truth_by_hand(path)
+        assert side.truth["gen_pu_collisions_mean"] == pytest.approx(collisions) == 2.0
+        assert side.truth["gen_pu_particles_per_collision"] == pytest.approx(particles) == 5.0
+        assert side.truth["gen_pu_charged_central_per_collision"] == pytest.approx(charged)
+    rows = {(r[0], r[1]): r[3:] for r in comparison.comparison_rows(result.comparison)}
+    a, b, ratio = rows[("FullReco", describe("rho_central")[0])]
+    assert (a, b, ratio) == pytest.approx((6.0, 7.5, 1.25))
+    a, b, ratio = rows[("L1T", describe("mult_PUPPIPart")[0])]
+    assert ratio == pytest.approx(b / a)
+
+    # the page: a section with both definitions and the sentence on CMS's, the plot, the JSON
+    keep = (plots._plot_multiplicity, plots._plot_pileup_definitions)
+    monkeypatch.setattr(plots, "_PLOTS", tuple(p for p in plots._PLOTS if p[1] in keep))
+    page = write_report([old], tmp_path / "page", compare=[new], batch_size=16)
+    text = page.read_text()
+    assert "Pileup definitions side by side" in text
+    assert "CMS rate studies assume the inelastic definition" in text
+    assert "<th>collide2v</th><th>inelastic</th>" in text
+    assert "collide2v (mean 200)" in text  # the files table
+    assert "src='pileup_definitions.png'" in text
+    assert (tmp_path / "page" / "pileup_definitions.png").stat().st_size > 1000
+    numbers = json.loads((tmp_path / "page" / "numbers.json").read_text())
+    sides = numbers["pileup_comparison"]["sides"]
+    assert [s["pileup_definition"] for s in sides] == ["collide2v", "inelastic"]
+    assert sides[1]["numbers"]["FullReco"]["rho_central"] == pytest.approx(7.5)
+    assert numbers["files"][0]["pileup_definition"] == "collide2v"
+
+    # without --compare: no section, no plot
+    plain = write_report([old], tmp_path / "plain", batch_size=16)
+    assert "Pileup definitions side by side" not in plain.read_text()
+    assert not (tmp_path / "plain" / "pileup_definitions.png").exists()
+    assert (
+        json.loads((tmp_path / "plain" / "numbers.json").read_text())["pileup_comparison"] is None
+    )
+
+
+def test_same_definition_on_both_sides_is_said(tmp_path: Path) -> None:
+    named = {"pileup_definition": "inelastic"}
+    a = write_synthetic(tmp_path / "a.parquet", n_events=8, seed=5, metadata=named)
+    b = write_synthetic(tmp_path / "b.parquet", n_events=8, seed=6, metadata=named)
+    result = run_validation([a], compare=[b])
+    assert result.comparison is not None
+    assert [s.label for s in result.comparison.sides] == ["inelastic", "inelastic"]
+    assert "the table compares samples, not definitions" in "".join(
+        comparison.comparison_html(result.comparison)
+    )
+    one_view = write_synthetic(tmp_path / "one.parquet", n_events=3, views=("FullReco",))
+    with pytest.raises(DataFormatError, match=r"one\.parquet: missing column L1T_PUPPIPart"):
+        run_validation([a], compare=[one_view])
+
+
+# ------------------------------------------------------------ standalone Level-1 muons
+
+
+def _slow_match_greedy(
+    reta: np.ndarray,
+    rphi: np.ndarray,
+    roff: np.ndarray,
+    oeta: np.ndarray,
+    ophi: np.ndarray,
+    ooff: np.ndarray,
+    max_dr: float,
+) -> list[int]:
+    out = [-1] * len(reta)
+    for ev in range(len(roff) - 1):
+        refs = set(range(roff[ev], roff[ev + 1]))
+        objs = set(range(ooff[ev], ooff[ev + 1]))
+        while True:
+            pairs = [
+                (
+                    math.hypot(
+                        reta[i] - oeta[j], (rphi[i] - ophi[j] + math.pi) % (2 * math.pi) - math.pi
+                    ),
+                    i,
+                    j,
+                )
+                for i in refs
+                for j in objs
+            ]
+            pairs = [p for p in pairs if p[0] < max_dr]
+            if not pairs:
+                break
+            _, i, j = min(pairs)
+            out[i] = j
+            refs.discard(i)
+            objs.discard(j)
+    return out
+
+
+def test_match_greedy_matches_a_loop_and_is_one_to_one() -> None:
+    rng = np.random.default_rng(15)
+    roff = _random_offsets(rng, 80, 3)
+    ooff = _random_offsets(rng, 80, 3)
+    reta = rng.uniform(-1, 1, roff[-1])
+    rphi = rng.uniform(-1, 1, roff[-1])
+    oeta = rng.uniform(-1, 1, ooff[-1])
+    ophi = rng.uniform(-1, 1, ooff[-1])
+    got = m.match_greedy(reta, rphi, roff, oeta, ophi, ooff, 0.5)
+    assert got.tolist() == _slow_match_greedy(reta, rphi, roff, oeta, ophi, ooff, 0.5)
+    matched = got[got >= 0]
+    assert len(matched) > 50
+    assert len(set(matched.tolist())) == len(matched)  # no object twice
+    closest = m.match_closest(reta, rphi, roff, oeta, ophi, ooff, 0.5)
+    assert len(set(closest[closest >= 0].tolist())) < (closest >= 0).sum()  # unlike the closest
+    # two muons near one L1 muon: the closer takes it, the other is left unmatched
+    pair = m.match_greedy([0.0, 0.1], [0.0, 0.0], [0, 2], [0.08], [0.0], [0, 1], 0.3)
+    assert pair.tolist() == [-1, 0]
+
+
+#: The synthetic standalone muons: pT resolution and efficiency per region, wrong-charge share,
+#: eta and phi widths at the station.
+_MU_SIGMA_PT = {"barrel": 0.10, "overlap": 0.20, "endcap": 0.30}
+_MU_EFF = {"barrel": 0.90, "overlap": 0.80, "endcap": 0.70}
+_MU_FLIP, _MU_SIGMA_ETA, _MU_SIGMA_PHI = 0.05, 0.02, 0.01
+
+
+def _muon_batch(n: int, seed: int, with_muons: bool = True) -> tuple[Batch, dict[str, np.ndarray]]:
+    """*n* events, each with two hard muons, a hard pion and a pileup muon, and their L1 muons.
+
+    The two hard muons are about back to back in phi and the pileup muon
+    (50 GeV) at 90 degrees, so no L1 muon lies near another muon. Each muon reaches the second station where the card's field map puts it
+    (production point: the event's vertex, z about 5 cm wide); it gives an L1
+    muon there with the efficiency of its region, eta and phi smeared by
+    0.02 and 0.01, pT by a Gaussian of the region's width and the charge
+    flipped 5 % of the time; the pileup muon always gives one. Returns the
+    batch and the per-hard-muon truth of the construction.
+    """
+    rng = np.random.default_rng(seed)
+    spec = load_view_card("L1T").muon_system
+    assert spec is not None
+    per = 4  # mu, mu, pion, pileup mu
+    # log-uniform in 3-200 GeV, with most muons in the 10-50 GeV window of the table numbers
+    wide = np.exp(rng.uniform(np.log(3.0), np.log(200.0), (n, per)))
+    pt = np.where(
+        rng.random((n, per)) < 0.6, np.exp(rng.uniform(np.log(10), np.log(50), (n, per))), wide
+    )
+    pt[:, 3] = 50.0  # the pileup muon: little bending, so never near a hard one at the station
+    eta = rng.uniform(-2.3, 2.3, (n, per))
+    phi0 = rng.uniform(-np.pi, np.pi, n)
+    phi = wrap_phi(phi0[:, None] + np.array([0.0, np.pi, 0.0, -np.pi / 2]))
+    phi[:, 1] = wrap_phi(phi[:, 1] + rng.uniform(-0.3, 0.3, n))
+    q = rng.choice([-1, 1], (n, per)).astype(np.float64)
+    q[:, 2] = 1.0
+    pid = (-13 * q).astype(np.int64)
+    pid[:, 2] = 211
+    if not with_muons:
+        pid[:] = np.where(q > 0, 211, -211)
+    is_pu = np.tile([0, 0, 0, 1], (n, 1))
+    z = np.where(is_pu == 1, rng.normal(0, 50.0, (n, 1)), rng.normal(0, 50.0, (n, 1)))
+    x, y = rng.normal(0, 0.01, (n, per)), rng.normal(0, 0.01, (n, per))
+    arrays = {"pt": pt, "eta": eta, "phi": phi, "q": q, "x": x, "y": y, "z": z}
+    flat = {k: v.ravel() for k, v in arrays.items()}
+    eta_st, phi_st, reached = station_position(
+        flat["pt"],
+        flat["eta"],
+        flat["phi"],
+        flat["q"],
+        flat["x"],
+        flat["y"],
+        flat["z"],
+        spec.geometry,
+    )
+    region = spec.region_of(np.where(reached, eta_st, flat["eta"]))
+    name = np.array(spec.region_names)[np.maximum(region, 0)]
+    is_mu = np.abs(pid.ravel()) == 13
+    eff = np.array([_MU_EFF[r] for r in name])
+    hard = is_pu.ravel() == 0
+    found = is_mu & reached & (region >= 0) & np.where(hard, rng.random(n * per) < eff, True)
+    sigma = np.array([_MU_SIGMA_PT[r] for r in name])
+    l1_pt = np.maximum(flat["pt"] * (1 + sigma * rng.normal(size=n * per)), 0.5)
+    l1_q = np.where(rng.random(n * per) < _MU_FLIP, -flat["q"], flat["q"])
+    l1_eta = eta_st + _MU_SIGMA_ETA * rng.normal(size=n * per)
+    l1_phi = wrap_phi(phi_st + _MU_SIGMA_PHI * rng.normal(size=n * per))
+    gen_off = np.arange(n + 1, dtype=np.int64) * per
+    l1_off = offsets_from_counts(found.reshape(n, per).sum(axis=1))
+    one = np.arange(n + 1, dtype=np.int64)
+    columns = {
+        "Gen_Part_PT": (gen_off, flat["pt"]),
+        "Gen_Part_Eta": (gen_off, flat["eta"]),
+        "Gen_Part_Phi": (gen_off, flat["phi"]),
+        "Gen_Part_PID": (gen_off, pid.ravel()),
+        "Gen_Part_Status": (gen_off, np.ones(n * per, dtype=np.int64)),
+        "Gen_Part_Charge": (gen_off, flat["q"].astype(np.int64)),
+        "Gen_Part_IsPU": (gen_off, is_pu.ravel()),
+        "Gen_Part_Mass": (gen_off, np.full(n * per, 0.1057)),
+        "Gen_Part_X": (gen_off, flat["x"]),
+        "Gen_Part_Y": (gen_off, flat["y"]),
+        "Gen_Part_Z": (gen_off, flat["z"]),
+        "Vertex_Index": (one, np.zeros(n, dtype=np.int64)),
+        "Vertex_X": (one, np.zeros(n)),
+        "Vertex_Y": (one, np.zeros(n)),
+        "Vertex_Z": (one, z[:, 0]),
+        "Gen_MissingET_MET": (one, np.zeros(n)),
+        "Gen_MissingET_Phi": (one, np.zeros(n)),
+        "L1T_MuonStandalone_PT": (l1_off, l1_pt[found]),
+        "L1T_MuonStandalone_Eta": (l1_off, l1_eta[found]),
+        "L1T_MuonStandalone_Phi": (l1_off, l1_phi[found]),
+        "L1T_MuonStandalone_Charge": (l1_off, l1_q[found]),
+    }
+    truth = {
+        "hard_mu": is_mu & hard,
+        "pt": flat["pt"],
+        "phi": flat["phi"],
+        "region": region,
+        "found": found,
+        "rel_pt": (l1_pt - flat["pt"]) / flat["pt"],
+        "wrong": l1_q != flat["q"],
+        "dphi_vertex": wrap_phi(l1_phi - flat["phi"]),
+    }
+    return Batch(columns, 0, n), truth
+
+
+def test_standalone_muons_against_known_smearing() -> None:
+    spec = load_view_card("L1T").muon_system
+    assert spec is not None
+    n = 8000
+    batch, t = _muon_batch(n, seed=21)
+    study = StandaloneMuonStudy("L1T", spec)
+    for start in range(0, n, 2500):  # several batches, as the page reads them
+        part = Batch(batch._columns, start, min(start + 2500, n))
+        study.add(part, read_truth(part, []))
+    numbers: dict[str, float] = {}
+    summary = study.summary(numbers)
+    assert summary.note == ""
+    assert list(summary.regions) == ["barrel", "overlap", "endcap"]
+    # only the hard muons enter (not the pileup muon, not the pion), within the regions and pT bins
+    entered = t["hard_mu"] & (t["region"] >= 0) & (t["pt"] >= 2.0) & (t["pt"] <= 500.0)
+    assert summary.n_gen == numbers["l1mu_n_gen"] == entered.sum()
+    assert summary.n_matched == (entered & t["found"]).sum()
+    window = entered & (t["pt"] >= 10.0) & (t["pt"] < 50.0)
+    for k, region in enumerate(spec.region_names):
+        sel = window & (t["region"] == k)
+        hit = sel & t["found"]
+        n_sel, n_hit = int(sel.sum()), int(hit.sum())
+        assert n_hit > 1500  # the widths below are known to about 3 %
+        # efficiency: the constructed one exactly, and the region's input value within 4 sigma
+        eff = numbers[f"l1mu_{region}_efficiency"]
+        assert numbers[f"l1mu_{region}_n_gen"] == n_sel
+        assert eff == pytest.approx(n_hit / n_sel)
+        p = _MU_EFF[region]
+        assert abs(eff - p) < 4 * math.sqrt(p * (1 - p) / n_sel)
+        # pT: a Gaussian of known width, so robust sigma and RMS both give it back
+        sigma = _MU_SIGMA_PT[region]
+        assert numbers[f"l1mu_{region}_pt_resolution"] == pytest.approx(sigma, rel=0.08)
+        rms = math.sqrt(float(np.mean(t["rel_pt"][hit] ** 2)))
+        assert numbers[f"l1mu_{region}_pt_rms"] == pytest.approx(rms, rel=1e-9)
+        assert rms == pytest.approx(sigma, rel=0.08)
+        # eta and phi at the station: only a propagation from the production point gives these
+        assert numbers[f"l1mu_{region}_phi_station_resolution"] == pytest.approx(
+            _MU_SIGMA_PHI, rel=0.08
+        )
+        assert numbers[f"l1mu_{region}_eta_station_resolution"] == pytest.approx(
+            _MU_SIGMA_ETA, rel=0.08
+        )
+        # phi to the vertex direction: the bending, far wider than the station width
+        bend = math.sqrt(float(np.mean(t["dphi_vertex"][hit] ** 2)))
+        assert numbers[f"l1mu_{region}_phi_vertex_rms"] == pytest.approx(bend, rel=1e-9)
+        assert bend > 3 * _MU_SIGMA_PHI
+        # wrong charges
+        wrong = numbers[f"l1mu_{region}_charge_misid"]
+        assert wrong == pytest.approx(t["wrong"][hit].sum() / n_hit)
+        assert abs(wrong - _MU_FLIP) < 4 * math.sqrt(_MU_FLIP * (1 - _MU_FLIP) / n_hit)
+        # the binned curves count the same muons
+        c = summary.regions[region]
+        in_region = entered & (t["region"] == k)
+        totals = np.histogram(t["pt"][in_region], c.efficiency.edges)[0]
+        assert c.efficiency.total.tolist() == totals.tolist()
+        assert c.pt.n.sum() == (in_region & t["found"]).sum()
+        # the card's core curvature resolution below 50 GeV (L1T card: 0.15, 0.22, 0.18)
+        assert numbers[f"l1mu_{region}_pt_resolution_card"] == pytest.approx(
+            {"barrel": 0.15, "overlap": 0.22, "endcap": 0.18}[region]
+        )
+    # the bending falls with pT: q dphi at 5-7 GeV is several times the one at 20-30 GeV
+    b = summary.regions["barrel"].bending
+    edges = list(summary.regions["barrel"].efficiency.edges)
+    assert abs(b[edges.index(5.0)]) > 3 * abs(b[edges.index(20.0)]) > 0
+
+
+def test_binned_rms_by_hand() -> None:
+    got = binned_rms([1.0, 1.5, 2.5, 9.0], [3.0, 4.0, np.nan, 1.0], [1.0, 2.0, 3.0])
+    assert got[0] == pytest.approx(math.sqrt(12.5))
+    assert math.isnan(got[1])  # its only value is NaN; 9 lies outside
+
+
+def test_standalone_muons_without_muons_or_columns(sample: Path, tmp_path: Path) -> None:
+    spec = load_view_card("L1T").muon_system
+    assert spec is not None
+    # a sample without generator muons (minimum bias): said, not failed
+    batch, _ = _muon_batch(50, seed=3, with_muons=False)
+    study = StandaloneMuonStudy("L1T", spec)
+    study.add(batch, read_truth(batch, []))
+    numbers: dict[str, float] = {}
+    summary = study.summary(numbers)
+    assert summary.n_gen == 0
+    assert summary.regions == {}
+    assert "no generator muon" in summary.note
+    assert numbers == {"l1mu_n_gen": 0.0, "l1mu_n_matched": 0.0}
+    # files without the standalone columns (older files): the section is skipped with a note
+    result = run_validation([sample])
+    assert result.views["FullReco"].standalone_muons is None  # its card has no [muon_system]
+    mu = result.views["L1T"].standalone_muons
+    assert mu is not None
+    assert mu.note.startswith("skipped: the files have no L1T_MuonStandalone columns")
+    assert not any(k.startswith("l1mu_") for k in result.views["L1T"].numbers)
+    assert plots._plot_standalone_muons(result, tmp_path) is None
+    text = "".join(page._standalone_section(result))
+    assert "<h2>Standalone Level-1 muons</h2>" in text
+    assert "skipped: the files have no L1T_MuonStandalone columns" in text
+
+
+def test_standalone_muons_on_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_synthetic(tmp_path / "muons.parquet", n_events=150, seed=5, standalone=True)
+    keep = (plots._plot_standalone_muons,)
+    monkeypatch.setattr(plots, "_PLOTS", tuple(p for p in plots._PLOTS if p[1] in keep))
+    out = tmp_path / "page"
+    text = write_report([path], out, batch_size=64).read_text()
+    numbers = json.loads((out / "numbers.json").read_text())
+    l1t = numbers["numbers"]["L1T"]
+    # two hard muons per event, every one with an L1 muon at its station position
+    assert l1t["l1mu_n_gen"] == l1t["l1mu_n_matched"]
+    assert l1t["l1mu_n_gen"] >= 0.95 * 2 * 150
+    assert l1t["l1mu_barrel_phi_station_resolution"] == pytest.approx(0.01, rel=0.3)
+    assert l1t["l1mu_endcap_pt_resolution"] == pytest.approx(0.1, rel=0.3)
+    assert "l1mu_n_gen" not in numbers["numbers"]["FullReco"]
+    assert numbers["labels"]["l1mu_barrel_efficiency"][0].startswith(
+        "standalone L1 muons, barrel: efficiency"
+    )
+    curves = numbers["curves"]["L1T"]["standalone_muons"]
+    assert curves["collection"] == "L1T_MuonStandalone"
+    assert list(curves["regions"]) == ["barrel", "overlap", "endcap"]
+    barrel = curves["regions"]["barrel"]
+    assert len(curves["edges"]) == len(barrel["efficiency"]["fraction"]) + 1
+    assert sum(barrel["efficiency"]["total"]) == sum(barrel["pt_relative"]["n"])
+    assert "standalone_muons" not in numbers["curves"]["FullReco"]
+    assert numbers["plots"] == ["standalone_muons.png"]
+    assert (out / "standalone_muons.png").stat().st_size > 1000
+    assert "<h2>Standalone Level-1 muons</h2>" in text
+    assert "within Delta R &lt; 0.3 at the station" in text
+    assert f"{int(l1t['l1mu_n_gen'])} generator muons entered" in text
+    assert "curvature_resolution" in text  # where the widths come from

@@ -6,7 +6,15 @@ from scipy import stats
 
 from l1scout.detector.card import load_frontend_card
 from l1scout.errors import ConfigError
-from l1scout.generate.pileup import MinBiasPool, build_pool, draw_pileup, load_or_build_pool
+from l1scout.generate.pileup import (
+    POOL_PROCESSES,
+    MinBiasPool,
+    build_pool,
+    draw_pileup,
+    load_or_build_pool,
+    pool_key,
+    pool_settings,
+)
 from l1scout.generate.pythia import process_settings
 from l1scout.generate.vertex import sample_truncated_normal
 from l1scout.processes import load_catalog
@@ -139,3 +147,88 @@ def test_pool_is_the_same_for_any_worker_count_and_is_cached(tmp_path) -> None: 
     assert path == path2
     np.testing.assert_array_equal(pool.px, again.px)
     assert not list(tmp_path.glob(".*tmp"))
+
+
+# ------------------------------------------------------------ what a pileup collision is
+
+#: Pythia's CP5 cross sections at 14 TeV (catalog tune): elastic over total.
+SIGMA_EL_OVER_TOT = 21.89 / 100.309
+#: A collision is empty for the detector without a final-state particle within |eta| < 5
+#: (the forward calorimeter's reach); elastic protons fly at |eta| ~ 9.
+DETECTOR_ETA = 5.0
+
+
+def test_pool_settings_follow_the_definition() -> None:
+    c2v, inel = pool_settings("collide2v"), pool_settings("inelastic")
+    soft = lambda lines: [x for x in lines if x.startswith("SoftQCD:")]  # noqa: E731
+    assert soft(c2v) == ["SoftQCD:all = on"]
+    assert soft(inel) == [
+        "SoftQCD:nonDiffractive = on",
+        "SoftQCD:singleDiffractive = on",
+        "SoftQCD:doubleDiffractive = on",
+        "SoftQCD:centralDiffractive = on",
+    ]
+    # beams and the CP5 tune (sigma_el, sigma_tot included) are the same for both
+    rest = [x for x in c2v if not x.startswith("SoftQCD:")]
+    assert rest == [x for x in inel if not x.startswith("SoftQCD:")]
+    assert "SigmaTotal:sigmaEl = 21.89" in rest
+    assert "Tune:pp = 14" in rest
+    cat = load_catalog()
+    assert c2v == process_settings(cat, cat.get("minbias"))  # today's pool, unchanged
+    assert POOL_PROCESSES == {"collide2v": "minbias", "inelastic": "minbias_inelastic"}
+    # the two pools are cached under different names
+    assert pool_key(c2v, 1, 100) != pool_key(inel, 1, 100)
+
+
+def test_a_catalog_without_the_inelastic_pool_is_named(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from l1scout.processes.catalog import DEFAULT_CATALOG
+
+    text = DEFAULT_CATALOG.read_text()
+    path = tmp_path / "catalog.toml"
+    path.write_text(text[: text.index('[[process]]\nname = "minbias_inelastic"')])
+    assert pool_settings("collide2v", load_catalog(path))
+    with pytest.raises(
+        ConfigError, match="'inelastic' draws its pool from the catalog process 'minbias_inelastic'"
+    ):
+        pool_settings("inelastic", load_catalog(path))
+
+
+@pytest.fixture(scope="module")
+def pools() -> dict[str, MinBiasPool]:
+    """600 collisions of each definition (Pythia's MPI set-up: about 20 s per definition, once)."""
+    return {d: build_pool(pool_settings(d), 11, 600) for d in POOL_PROCESSES}
+
+
+def _two_protons(pool: MinBiasPool) -> np.ndarray:
+    """Collisions whose final state is two protons and nothing else (elastic scattering)."""
+    n = np.diff(pool.offsets)
+    first = pool.offsets[:-1]
+    second = np.minimum(first + 1, len(pool.pid) - 1)
+    return (n == 2) & (pool.pid[first] == 2212) & (pool.pid[second] == 2212)
+
+
+def _detector_empty(pool: MinBiasPool) -> np.ndarray:
+    eta = pool.eta_phi_pt[0]
+    inside = np.abs(eta) < DETECTOR_ETA
+    event = np.repeat(np.arange(pool.n_events), np.diff(pool.offsets))
+    return np.bincount(event[inside], minlength=pool.n_events) == 0
+
+
+@pytest.mark.slow
+def test_collide2v_pools_hold_elastic_collisions_and_inelastic_pools_none(pools) -> None:  # type: ignore[no-untyped-def]
+    c2v, inel = pools["collide2v"], pools["inelastic"]
+    n = c2v.n_events
+    # collide2v: the share of p p -> p p is sigma_el / sigma_tot, within 4 binomial sigma
+    share = float(np.mean(_two_protons(c2v)))
+    tolerance = 4 * np.sqrt(SIGMA_EL_OVER_TOT * (1 - SIGMA_EL_OVER_TOT) / n)
+    assert abs(share - SIGMA_EL_OVER_TOT) < tolerance, (share, SIGMA_EL_OVER_TOT)
+    # inelastic: never two lone protons; every collision makes at least three particles
+    assert not _two_protons(inel).any()
+    assert np.diff(inel.offsets).min() >= 3
+    # empty for the detector: low-mass diffraction leaves some inelastic collisions empty
+    # too, and collide2v is elastic + (1 - elastic share) x inelastic
+    e_c, e_i = float(np.mean(_detector_empty(c2v))), float(np.mean(_detector_empty(inel)))
+    assert e_c - e_i > 0.12
+    mixture = SIGMA_EL_OVER_TOT + (1 - SIGMA_EL_OVER_TOT) * e_i
+    sigma = np.sqrt(e_c * (1 - e_c) / n + (1 - SIGMA_EL_OVER_TOT) ** 2 * e_i * (1 - e_i) / n)
+    assert abs(e_c - mixture) < 4 * sigma, (e_c, mixture)

@@ -47,6 +47,39 @@ def test_our_file(reader_l1scout_file: Path) -> None:
     is_pu = pc.list_flatten(table.column("Gen_Part_IsPU")).to_numpy()
     assert s.numbers["fraction of Gen_Part from pileup"] == pytest.approx(np.mean(is_pu))
     assert s.notes == ()
+    # the file names its pileup definition, and the pool settings it implies
+    assert s.metadata["pileup_definition"] == "collide2v"
+    assert (s.pileup.definition, s.pileup.source, s.pileup.mean) == ("collide2v", "metadata", 15.0)
+    assert s.pileup.pool_softqcd == ("SoftQCD:all = on",)
+
+
+def test_files_without_the_definition_read_as_their_pool_says(
+    reader_l1scout_file: Path, reader_collide2v_file: Path, tmp_path: Path
+) -> None:
+    # a file written before pileup_definition existed: its recorded pool settings decide
+    table = pq.read_table(reader_l1scout_file)
+    footer = pq.read_metadata(reader_l1scout_file).metadata
+    meta = {k: v for k, v in footer.items() if k not in (b"pileup_definition", b"ARROW:schema")}
+    old = tmp_path / "old.parquet"
+    pq.write_table(table.replace_schema_metadata(meta), old)
+    s = inspect_file(old)
+    assert "pileup_definition" not in s.metadata
+    assert (s.pileup.definition, s.pileup.source) == ("collide2v", "pool settings")
+    # ... a pool of other settings is not guessed
+    other = meta | {
+        b"settings": meta[b"settings"].replace(b"SoftQCD:all", b"SoftQCD:nonDiffractive")
+    }
+    pq.write_table(table.replace_schema_metadata(other), old)
+    assert inspect_file(old).pileup.definition == "unknown"
+    # COLLIDE files record no settings: COLLIDE-2V's published pool is SoftQCD:all
+    final = inspect_file(reader_collide2v_file)
+    assert (final.pileup.definition, final.pileup.source) == ("collide2v", "COLLIDE")
+    result = CliRunner().invoke(app, ["inspect", "--no-columns", str(reader_collide2v_file)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "definition collide2v (Pythia SoftQCD:all, elastic included, as COLLIDE-2V; "
+        in " ".join(result.output.split())
+    )
 
 
 def test_collide_files(

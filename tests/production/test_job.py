@@ -11,14 +11,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from l1scout.detector.card import load_frontend_card
+from l1scout.detector.card import CARD_DIR, load_frontend_card
 from l1scout.detector.view_card import load_view_card
 from l1scout.errors import ConfigError
 from l1scout.io.schema import GEN_COLUMNS
 from l1scout.production.job import (
     DATASET_VERSION,
     GenerationConfig,
+    _plan,
     available_collections,
+    card_hashes,
     collection_of,
     columns_of,
     output_path,
@@ -140,6 +142,8 @@ def test_file_name_and_metadata(ttbar_file: Path) -> None:
     assert meta["process"] == TTBAR
     assert meta["seed"] == "21"
     assert float(meta["pileup_mean"]) == 15.0
+    assert meta["pileup_definition"] == "collide2v"
+    assert "SoftQCD:all = on" in json.loads(meta["settings"])["pool"]["settings"]
     assert len(meta["settings_hash"]) == 64
     assert float(meta["cross_section_pb"]) > 1.0
     assert float(meta["cross_section_error_pb"]) > 0.0
@@ -396,3 +400,79 @@ def test_zero_bias_trigger_collections_equal_those_of_the_full_file(tmp_path: Pa
     for name in b.column_names:
         assert b.column(name).equals(a.column(name)), name
     assert pc.sum(pc.list_value_length(a.column("L1T_JetPuppiAK4_PT"))).as_py() > 0
+
+
+# ------------------------------------------------------------ the pileup definition
+
+
+def test_pileup_definition_sets_the_pool_and_keeps_the_default_hash(tmp_path: Path) -> None:
+    base = {"process": TTBAR, "events": 5, "seed": 3}
+    default = GenerationConfig(**base)  # type: ignore[arg-type]
+    record = _plan(default).record
+    # the default's record is the one of files made before the choice existed
+    assert "pileup_definition" not in record
+    assert "definition" not in record["pileup_card"]  # type: ignore[operator]
+    text = (CARD_DIR / "frontend.toml").read_text()
+    old_card = tmp_path / "old.toml"
+    old_card.write_text(text.replace('definition = "collide2v"\n', ""))
+    as_before = GenerationConfig(**base, card=old_card)  # type: ignore[arg-type]
+    assert settings_hash(as_before) == settings_hash(default)
+    assert card_hashes(as_before)["frontend"] == card_hashes(default)["frontend"]
+    # inelastic, by option or by card: the same files, another pool, another hash
+    by_option = GenerationConfig(**base, pileup_definition="inelastic")  # type: ignore[arg-type]
+    inelastic_card = tmp_path / "inelastic.toml"
+    inelastic_card.write_text(text.replace('definition = "collide2v"', 'definition = "inelastic"'))
+    by_card = GenerationConfig(**base, card=inelastic_card)  # type: ignore[arg-type]
+    assert settings_hash(by_option) == settings_hash(by_card) != settings_hash(default)
+    assert card_hashes(by_card)["frontend"] != card_hashes(default)["frontend"]
+    inel = _plan(by_option)
+    assert inel.pileup_definition == "inelastic"
+    assert inel.record["pileup_definition"] == "inelastic"
+    pool = inel.record["pool"]
+    assert isinstance(pool, dict)
+    assert [x for x in pool["settings"] if x.startswith("SoftQCD")] == [
+        "SoftQCD:nonDiffractive = on",
+        "SoftQCD:singleDiffractive = on",
+        "SoftQCD:doubleDiffractive = on",
+        "SoftQCD:centralDiffractive = on",
+    ]
+    # the option overrides the card
+    back = GenerationConfig(**base, card=inelastic_card, pileup_definition="collide2v")  # type: ignore[arg-type]
+    assert settings_hash(back) == settings_hash(default)
+    with pytest.raises(ValueError, match="pileup_definition"):
+        GenerationConfig(**base, pileup_definition="elastic")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow  # Pythia's MPI set-up of the inelastic pool: about 20 s, once per session
+def test_an_inelastic_file_says_so(tmp_path: Path, lhe_file: Path) -> None:
+    from typer.testing import CliRunner
+
+    from l1scout.cli.app import app
+    from l1scout.io.inspect import inspect_file
+
+    cfg = GenerationConfig(
+        process="zmumu_lhe",
+        lhe=lhe_file,
+        events=3,
+        seed=3,
+        pileup=4.0,
+        pool_size=40,
+        views=(),
+        pileup_definition="inelastic",
+    )
+    path = run_generation(cfg, tmp_path).path
+    meta = {k.decode(): v.decode() for k, v in pq.read_metadata(path).metadata.items()}
+    assert meta["pileup_definition"] == "inelastic"
+    assert json.loads(meta["settings"])["pileup_definition"] == "inelastic"
+    summary = inspect_file(path)
+    assert (summary.pileup.definition, summary.pileup.source) == ("inelastic", "metadata")
+    assert "SoftQCD:centralDiffractive = on" in summary.pileup.pool_softqcd
+    # no pileup collision of the inelastic pool is a lone pair of protons (elastic)
+    a = ak.from_parquet(path)
+    pu = np.asarray(ak.flatten(a.Gen_Part_IsPU)) == 1
+    assert pu.sum() > 3 * 4 * 2
+    result = CliRunner().invoke(app, ["inspect", "--no-columns", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "definition inelastic (inelastic collisions only, CMS's definition)" in " ".join(
+        result.output.split()
+    )

@@ -230,6 +230,7 @@ def test_plan_hash_covers_what_makes_the_bytes(tmp_path: Path) -> None:
         _plan(retries=7),
         _plan(engine={"kind": "single"}),
         _plan(pileup=200.0),  # the card's mean, made explicit
+        _plan(pileup_definition="collide2v"),  # the card's definition, made explicit
     ]
     for plan in same:
         assert plan.plan_hash() == ref.plan_hash()
@@ -290,3 +291,26 @@ def test_example_plans_are_valid() -> None:
     assert collide.engine.kind == "slurm"
     seeds = [s.seed for s in shards] + [s.pool_seed for s in shards]
     assert len(set(seeds)) == len(seeds)
+
+
+def test_pileup_definition_reaches_the_shards_and_the_identity() -> None:
+    ref = _plan()
+    inelastic = _plan(pileup_definition="inelastic")
+    assert ref.effective_pileup_definition == "collide2v"
+    assert "pileup_definition" not in ref.identity()  # plans made before keep their hash
+    shard = inelastic.shards()[0]
+    assert inelastic.generation_config(shard).pileup_definition == "inelastic"
+    assert ref.generation_config(ref.shards()[0]).pileup_definition == "collide2v"
+    # the pool's Pythia settings and the named definition both change
+    fields = [d.split(":")[0] for d in plan_differences(ref.identity(), inelastic.identity())]
+    assert fields == ["pileup_definition", "pool_settings_sha256"]
+    # without pileup there is no pool, but the definition is still named
+    none = _plan(pileup=0, pileup_definition="inelastic").identity()
+    assert none["pool_settings_sha256"] is None
+    with pytest.raises(
+        ConfigError, match=r"pileup_definition: Input should be 'collide2v' or 'inelastic'"
+    ):
+        load_plan(
+            None,
+            {"seed": 1, "pileup_definition": "all", "processes": [{"name": TTBAR, "events": 1}]},
+        )

@@ -98,6 +98,7 @@ CATALOG_ORDER = (
     "DarkShower_semivisible",
     "HNL_longlived",
     "dark_photon_dilepton",
+    "minbias_inelastic",
 )
 
 

@@ -92,6 +92,14 @@ def generate(
     card: Annotated[
         Path | None, typer.Option(help="Front-end detector card (TOML) with the pileup section.")
     ] = None,
+    pileup_definition: Annotated[
+        str | None,
+        typer.Option(
+            help="What a pileup collision is: collide2v (Pythia SoftQCD:all, elastic included, "
+            "as COLLIDE-2V) or inelastic (inelastic collisions only, CMS's definition). "
+            "Default: the card's, collide2v.",
+        ),
+    ] = None,
     tune: Annotated[
         str | None, typer.Option(help="Pythia tune from the catalog (default CP5).")
     ] = None,
@@ -120,6 +128,7 @@ def generate(
             pool_size=pool_size,
             pool_seed=pool_seed,
             card=card,
+            pileup_definition=pileup_definition,
             tune=tune,
             views=() if truth_only else (tuple(view) if view else None),
         )

@@ -10,9 +10,30 @@ from rich.table import Table
 
 from l1scout.cli._common import handle_errors, stdout
 from l1scout.io.aliases import column_view
+from l1scout.io.footer import PileupProvenance
 from l1scout.io.inspect import inspect_file
 
 __all__ = ["inspect"]
+
+_MEANING = {
+    "collide2v": "Pythia SoftQCD:all, elastic included, as COLLIDE-2V",
+    "inelastic": "inelastic collisions only, CMS's definition",
+}
+_HOW = {
+    "metadata": "",
+    "pool settings": "; from the recorded pool settings (file made before pileup_definition)",
+    "COLLIDE": "; COLLIDE-2V's published pool",
+}
+
+
+def _pileup_line(p: PileupProvenance) -> str:
+    """One line on what the file's pileup collisions are."""
+    mean = f"mean {p.mean:g}" if p.mean is not None else "mean not recorded"
+    if p.definition == "none":
+        return f"pileup: none ({mean})"
+    meaning = _MEANING.get(p.definition, "not recognised")
+    pool = f"; pool: {', '.join(p.pool_softqcd)}" if p.pool_softqcd else ""
+    return f"pileup: {mean}, definition [bold]{p.definition}[/] ({meaning}{_HOW.get(p.source, '')}){pool}"
 
 
 def inspect(
@@ -36,6 +57,7 @@ def inspect(
             f"views: {', '.join(summary.views) or 'none (generator level only)'}",
             highlight=False,
         )
+        stdout.print(_pileup_line(summary.pileup), highlight=False)
         for note in summary.notes:
             stdout.print(f"note: {note}", highlight=False)
         if summary.multiplicities:

@@ -101,6 +101,12 @@ def produce(
     pileup: Annotated[
         float | None, typer.Option(help="Mean pileup (default: the card's, 200). 0 for none.")
     ] = None,
+    pileup_definition: Annotated[
+        str | None,
+        typer.Option(
+            help="What a pileup collision is: collide2v (SoftQCD:all, as COLLIDE-2V) or inelastic (CMS's definition). Default: the card's, collide2v."
+        ),
+    ] = None,
     view: Annotated[
         list[str] | None,
         typer.Option(
@@ -151,6 +157,7 @@ def produce(
             "seed": seed,
             "shard_size": shard_size,
             "pileup": pileup,
+            "pileup_definition": pileup_definition,
             "pool": pool,
             "pool_size": pool_size,
             "views": view,

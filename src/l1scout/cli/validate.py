@@ -10,13 +10,29 @@ import typer
 from rich.table import Table
 
 from l1scout.cli._common import handle_errors, stdout
+from l1scout.detector.validation.comparison import comparison_rows
 from l1scout.detector.validation.report import render_report, run_validation
+from l1scout.detector.validation.results import PileupComparison
 
 __all__ = ["validate"]
 
 
 def _number(x: float) -> str:
     return f"{x:.4g}"
+
+
+def _print_comparison(comparison: PileupComparison) -> None:
+    first, second = comparison.sides
+    table = Table(title="pileup definitions side by side")
+    table.add_column("view", style="bold")
+    table.add_column("quantity")
+    table.add_column(first.label, justify="right")
+    table.add_column(second.label, justify="right")
+    table.add_column("ratio", justify="right")
+    for view, label, unit, a, b, r in comparison_rows(comparison):
+        name = f"{label} [{unit}]" if unit else label
+        table.add_row(view, name, _number(a), _number(b), _number(r))
+    stdout.print(table)
 
 
 def validate(
@@ -28,16 +44,28 @@ def validate(
         Path,
         typer.Option("--out", "-o", help="Folder for index.html, the PNG plots and numbers.json."),
     ],
+    compare: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Files of the other pileup definition (e.g. made with --pileup-definition "
+            "inelastic), measured the same way and shown side by side; repeat for several."
+        ),
+    ] = None,
 ) -> None:
     """Validate the detector views of event files: plots, a numbers table and checks on an HTML page."""
     with handle_errors():
-        command = shlex.join(["l1scout", "validate", *(str(f) for f in files), "--out", str(out)])
-        result = run_validation(files)
+        words = ["l1scout", "validate", *(str(f) for f in files), "--out", str(out)]
+        for other in compare or []:
+            words += ["--compare", str(other)]
+        command = shlex.join(words)
+        result = run_validation(files, compare=compare or None)
         page = render_report(result, out, command=command)
         stdout.print(
             f"validation page: [bold]{page}[/] ({result.n_events} events, views {', '.join(result.views)})",
             highlight=False,
         )
+        if result.comparison is not None:
+            _print_comparison(result.comparison)
         if not result.checks:
             stdout.print("no checks: they compare L1T with FullReco and need both views")
             return

@@ -6,8 +6,12 @@ what was expected. No card value is ever evaluated as code.
 
 Example:
     >>> card = load_frontend_card()
-    >>> card.pileup.mean, card.pileup.sigma_z_mm
-    (200.0, 53.0)
+    >>> card.pileup.mean, card.pileup.sigma_z_mm, card.pileup.definition
+    (200.0, 53.0, 'collide2v')
+
+``pileup.definition`` says what one of the ``mean`` collisions is
+(``collide2v``: Pythia ``SoftQCD:all``, elastic included, as COLLIDE-2V;
+``inelastic``: CMS's definition); a card without it reads as ``collide2v``.
 """
 
 from __future__ import annotations

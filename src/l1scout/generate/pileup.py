@@ -1,7 +1,12 @@
 """The minimum-bias pool and the pileup overlay.
 
 **Pool.** COLLIDE-2V sampled its pileup from 30,000 Pythia 8 ``SoftQCD:all``
-events per job. l1scout builds such a pool once per (seed, size, settings),
+events per job. What one pileup collision is, is the front-end card's pileup
+definition (:data:`l1scout.generate.vertex.PileupDefinition`): its pool is made
+of the catalog process :data:`POOL_PROCESSES` names (``collide2v``:
+``minbias``, ``SoftQCD:all``; ``inelastic``: ``minbias_inelastic``, the
+inelastic processes only), with the same beams and tune
+(:func:`pool_settings`). l1scout builds such a pool once per (seed, size, settings),
 keeps the final-state particles only, and caches it on disk (``$L1SCOUT_CACHE_DIR``,
 else ``$XDG_CACHE_HOME/l1scout``, else ``~/.cache/l1scout``). The pool is made
 in chunks of :data:`POOL_CHUNK` events, each with its own derived seed, so it
@@ -33,14 +38,17 @@ from l1scout._files import atomic_write
 from l1scout._jagged import eta_phi_pt, offsets_from_counts, wrap_phi
 from l1scout._types import F32, F64, I64
 from l1scout.constants import C_MM_PER_PS
-from l1scout.errors import ConfigError, DataFormatError
+from l1scout.errors import ConfigError, DataFormatError, UnknownProcessError
 from l1scout.generate._cache import cache_dir
-from l1scout.generate.pythia import PythiaSource, derive_seed
-from l1scout.generate.vertex import PileupSpec, sample_vertices
+from l1scout.generate.pythia import PythiaSource, derive_seed, process_settings
+from l1scout.generate.vertex import PileupDefinition, PileupSpec, sample_vertices
+from l1scout.processes.catalog import Catalog, load_catalog
 
 __all__ = [
     "POOL_CHUNK",
     "POOL_FORMAT",
+    "POOL_PROCESS",
+    "POOL_PROCESSES",
     "MinBiasPool",
     "PileupDraw",
     "build_pool",
@@ -48,6 +56,7 @@ __all__ = [
     "draw_pileup",
     "load_or_build_pool",
     "pool_key",
+    "pool_settings",
 ]
 
 _log = logging.getLogger(__name__)
@@ -56,6 +65,18 @@ _log = logging.getLogger(__name__)
 POOL_CHUNK = 5000
 #: Version of the cached pool's layout; part of its key.
 POOL_FORMAT = 2
+
+#: The catalog process whose events make the pileup pool of the default
+#: definition (``collide2v``: ``SoftQCD:all``, as COLLIDE-2V).
+POOL_PROCESS = "minbias"
+#: The catalog process whose events make the pool, per pileup definition
+#: (:data:`l1scout.generate.vertex.PileupDefinition`): ``minbias`` is
+#: ``SoftQCD:all`` (elastic included), ``minbias_inelastic`` the inelastic
+#: processes only (non-, single-, double-, central-diffractive).
+POOL_PROCESSES: dict[PileupDefinition, str] = {
+    "collide2v": POOL_PROCESS,
+    "inelastic": "minbias_inelastic",
+}
 
 _STREAM_POOL = 0x504F4F4C  # "POOL"
 _STREAM_OVERLAY = 0x4F564C59  # "OVLY"
@@ -126,6 +147,34 @@ def pool_key(settings: Sequence[str], seed: int, size: int) -> str:
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def pool_settings(
+    definition: PileupDefinition, catalog: Catalog | None = None, tune: str | None = None
+) -> tuple[str, ...]:
+    """The Pythia settings of the pileup pool of a pileup *definition*: beams, tune, process.
+
+    The process is the catalog's :data:`POOL_PROCESSES` entry of *definition*.
+
+    Raises:
+        ConfigError: the catalog lacks that process, or *tune*.
+
+    >>> [s for s in pool_settings("collide2v") if s.startswith("SoftQCD")]
+    ['SoftQCD:all = on']
+    >>> len([s for s in pool_settings("inelastic") if s.startswith("SoftQCD")])
+    4
+    """
+    catalog = catalog or load_catalog()
+    name = POOL_PROCESSES[definition]
+    try:
+        spec = catalog.get(name)
+    except UnknownProcessError:
+        msg = (
+            f"pileup definition {definition!r} draws its pool from the catalog process "
+            f"{name!r}, which the catalog {catalog.source} does not have"
+        )
+        raise ConfigError(msg) from None
+    return process_settings(catalog, spec, tune)
 
 
 def _build_chunk(settings: tuple[str, ...], seed: int, n: int) -> dict[str, np.ndarray]:

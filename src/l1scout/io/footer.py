@@ -6,11 +6,13 @@ the canonical -> physical column names, the Arrow types, the key-value
 metadata, the process and the events of each row group.
 :func:`uncompressed_event_bytes` estimates the decoded size of an event from
 the footer's column-chunk sizes (what sizes the chunks of
-:class:`l1scout.io.dataset.Dataset`).
+:class:`l1scout.io.dataset.Dataset`). :func:`pileup_provenance` tells from the
+metadata what the file's pileup collisions are (``DataFile.pileup``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,14 +27,110 @@ from l1scout.io.aliases import SchemaKind, detect_schema
 
 __all__ = [
     "DataFile",
+    "PileupProvenance",
     "data_file",
     "decode_metadata",
     "open_file",
     "parquet_file",
+    "pileup_provenance",
     "uncompressed_event_bytes",
 ]
 
 _COLLIDE_STEM = re.compile(r"^(?P<process>.+)-NEVENT\d+-RS(?P<seed>\d+)$")
+
+#: The ``SoftQCD`` lines of each pileup definition's pool (catalog processes
+#: ``minbias`` and ``minbias_inelastic``); Delphes' CMS pileup card has the
+#: inelastic set without central diffraction, which reads as ``inelastic`` too.
+_POOL_SOFTQCD = {
+    "collide2v": frozenset({"SoftQCD:all = on"}),
+    "inelastic": frozenset(
+        {
+            "SoftQCD:nonDiffractive = on",
+            "SoftQCD:singleDiffractive = on",
+            "SoftQCD:doubleDiffractive = on",
+            "SoftQCD:centralDiffractive = on",
+        }
+    ),
+}
+
+
+@dataclass(frozen=True)
+class PileupProvenance:
+    """What a file's pileup collisions are, as its metadata tells.
+
+    Attributes:
+        definition: ``collide2v`` (Pythia ``SoftQCD:all``, elastic scattering
+            included), ``inelastic`` (inelastic collisions only, CMS's
+            definition), ``none`` (mean pileup 0: nothing overlaid, whatever
+            the definition asked for) or ``unknown``.
+        source: how it is known: ``metadata`` (the file's
+            ``pileup_definition``), ``pool settings`` (a file written before
+            that key existed: its recorded pool settings), ``COLLIDE`` (a
+            COLLIDE file: COLLIDE-2V's published pool is ``SoftQCD:all``) or
+            ``""`` (unknown).
+        mean: the mean pileup of the metadata (None where absent).
+        pool_softqcd: the ``SoftQCD`` lines of the pool's recorded Pythia
+            settings (empty where not recorded).
+    """
+
+    definition: str
+    source: str
+    mean: float | None = None
+    pool_softqcd: tuple[str, ...] = ()
+
+
+def _softqcd_definition(lines: Iterable[str]) -> str:
+    have = {line.strip() for line in lines}
+    if have == _POOL_SOFTQCD["collide2v"]:
+        return "collide2v"
+    inelastic = _POOL_SOFTQCD["inelastic"]
+    if have <= inelastic and "SoftQCD:nonDiffractive = on" in have and len(have) >= 3:
+        return "inelastic"
+    return "unknown"
+
+
+def pileup_provenance(metadata: Mapping[str, str], schema: str = "") -> PileupProvenance:
+    """What the pileup collisions of a file with this footer *metadata* are.
+
+    Files of l1scout name their definition (``pileup_definition``); older
+    l1scout files do not, and read as what their recorded pool settings
+    (``settings``: ``pool.settings``) say, ``collide2v`` for ``SoftQCD:all``;
+    COLLIDE files (*schema* ``collide2v`` or ``collide1m``, no ``settings``)
+    read as ``collide2v``, COLLIDE-2V's published pool.
+
+    >>> pileup_provenance({"pileup_definition": "inelastic", "pileup_mean": "200.0"})
+    PileupProvenance(definition='inelastic', source='metadata', mean=200.0, pool_softqcd=())
+    >>> old = {"settings": '{"pool": {"settings": ["Tune:pp = 14", "SoftQCD:all = on"]}}'}
+    >>> pileup_provenance(old).definition, pileup_provenance(old).source
+    ('collide2v', 'pool settings')
+    >>> pileup_provenance({"settings": '{"pool": null}', "pileup_mean": "0.0"}).definition
+    'none'
+    """
+    try:
+        mean: float | None = float(metadata["pileup_mean"])
+    except (KeyError, ValueError):
+        mean = None
+    pool: object = None
+    recorded = False
+    try:
+        settings = json.loads(metadata["settings"])
+        if isinstance(settings, dict) and "pool" in settings:
+            recorded, pool = True, settings["pool"]
+    except (KeyError, ValueError):
+        pass
+    lines: tuple[str, ...] = ()
+    if isinstance(pool, dict) and isinstance(pool.get("settings"), list):
+        lines = tuple(str(x) for x in pool["settings"] if str(x).startswith("SoftQCD:"))
+    if metadata.get("pileup_definition"):
+        named = "none" if mean == 0 else metadata["pileup_definition"]
+        return PileupProvenance(named, "metadata", mean, lines)
+    if recorded:
+        if pool is None or mean == 0:
+            return PileupProvenance("none", "pool settings", mean, lines)
+        return PileupProvenance(_softqcd_definition(lines), "pool settings", mean, lines)
+    if schema in ("collide2v", "collide1m"):
+        return PileupProvenance("collide2v", "COLLIDE", mean, ("SoftQCD:all = on",))
+    return PileupProvenance("unknown", "", mean, lines)
 
 
 @dataclass(frozen=True)
@@ -85,6 +183,11 @@ class DataFile:
         if "process" in self.metadata and seed:
             return f"{self.metadata['process']}:RS{seed}"
         return self.path.stem
+
+    @property
+    def pileup(self) -> PileupProvenance:
+        """What the file's pileup collisions are (:func:`pileup_provenance`)."""
+        return pileup_provenance(self.metadata, self.schema)
 
     def row_group_starts(self) -> tuple[int, ...]:
         """The first event of each row group, and the event count at the end."""

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from l1scout.errors import DataFormatError
 from l1scout.io.aliases import column_collection, column_view
-from l1scout.io.footer import DataFile, data_file, parquet_file
+from l1scout.io.footer import DataFile, PileupProvenance, data_file, parquet_file
 
 __all__ = ["FileSummary", "inspect_file"]
 
@@ -45,6 +45,8 @@ class FileSummary:
         views: the detector views present.
         multiplicities: canonical collection -> mean entries per event.
         notes: remarks on reading the file (legacy PID unwrapping).
+        pileup: what the pileup collisions are (definition, and how it is
+            known: :func:`l1scout.io.footer.pileup_provenance`).
     """
 
     path: Path
@@ -59,6 +61,7 @@ class FileSummary:
     views: tuple[str, ...] = ()
     multiplicities: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    pileup: PileupProvenance = field(default_factory=lambda: PileupProvenance("unknown", ""))
 
 
 def _count_columns(df: DataFile) -> dict[str, str]:
@@ -156,4 +159,5 @@ def inspect_file(path: Path | str) -> FileSummary:
         views=views,
         multiplicities=mult,
         notes=notes,
+        pileup=df.pileup,
     )

@@ -7,6 +7,14 @@ of :data:`ROWS_PER_GROUP` events into a temporary file that is renamed when
 complete (the writer gathers small batches into row groups of up to 1000
 events, see :class:`~l1scout.io.parquet.AtomicParquetWriter`). The same configuration gives a byte-identical file.
 
+**Pileup definition.** ``pileup_definition`` (else the card's
+``pileup.definition``) says what a pileup collision is and picks the pool's
+catalog process: ``collide2v`` (``SoftQCD:all``, the default) or ``inelastic``.
+The file's metadata names it (``pileup_definition``) beside the pool's Pythia
+settings (``settings``: ``pool.settings``). Files of the default keep the
+``settings_hash`` they had before the choice existed; the other definition
+changes it (through the pool settings and a ``pileup_definition`` entry).
+
 **Fast modes.** ``collections`` names the collections to write (for example
 ``("Event", "L1T_MuonTight", "L1T_PUPPIMET")`` for a trigger-rate study). A
 view none of whose collections is asked for is not simulated, and jet
@@ -46,7 +54,14 @@ from l1scout.detector.particles import GenParticles
 from l1scout.detector.view_card import VIEW_NAMES, ViewCard, load_view_card
 from l1scout.errors import ConfigError
 from l1scout.generate.event import assemble_columns
-from l1scout.generate.pileup import MinBiasPool, PileupDraw, draw_pileup, load_or_build_pool
+from l1scout.generate.pileup import (
+    POOL_PROCESS,
+    MinBiasPool,
+    PileupDraw,
+    draw_pileup,
+    load_or_build_pool,
+    pool_settings,
+)
 from l1scout.generate.pythia import (
     MAX_SEED,
     PythiaSource,
@@ -55,6 +70,7 @@ from l1scout.generate.pythia import (
     lhe_settings,
     process_settings,
 )
+from l1scout.generate.vertex import DEFAULT_PILEUP_DEFINITION, PileupDefinition
 from l1scout.io.parquet import AtomicParquetWriter
 from l1scout.io.ragged import top_k
 from l1scout.io.schema import (
@@ -92,8 +108,6 @@ _log = logging.getLogger(__name__)
 DATASET_VERSION = "l1scout_gen_v1"
 #: Events per generation batch (a full dual-view batch is also one row group).
 ROWS_PER_GROUP = 50
-#: The catalog process whose events make the pileup pool.
-POOL_PROCESS = "minbias"
 #: Default pool size: COLLIDE-2V used 30,000 minimum-bias events per job.
 DEFAULT_POOL_SIZE = 30_000
 
@@ -111,6 +125,10 @@ class GenerationConfig(BaseModel):
         lhe: a Les Houches Event file to shower instead of a catalog process.
         tune: a tune of the catalog (None: its default, CP5).
         card: a front-end card file (None: the shipped Phase-2 card).
+        pileup_definition: what a pileup collision is, ``collide2v``
+            (``SoftQCD:all``, elastic included) or ``inelastic`` (CMS's
+            definition); None: the card's (``collide2v``). Picks the pool's
+            catalog process (:data:`l1scout.generate.pileup.POOL_PROCESSES`).
         catalog: a catalog file (None: the shipped one).
         views: the detector views to simulate: shipped names (``FullReco``,
             ``L1T``) or view-card files; empty for generator level only.
@@ -131,6 +149,7 @@ class GenerationConfig(BaseModel):
     lhe: Path | None = None
     tune: str | None = None
     card: Path | None = None
+    pileup_definition: PileupDefinition | None = None
     catalog: Path | None = None
     views: tuple[str, ...] = VIEW_NAMES
     collections: tuple[str, ...] | None = None
@@ -196,6 +215,7 @@ class _Plan:
     pool_settings: tuple[str, ...]
     pool_seed: int
     pileup: float
+    pileup_definition: PileupDefinition
     card: FrontendCard
     # the view cards with the jet collections to cluster; None: the view is not simulated
     views: tuple[ViewCard | None, ...]
@@ -272,7 +292,8 @@ def _plan(config: GenerationConfig) -> _Plan:
     else:
         settings = process_settings(catalog, catalog.get(config.process), config.tune)
         source = {}
-    pool_settings = process_settings(catalog, catalog.get(POOL_PROCESS), config.tune)
+    definition = config.pileup_definition or card.pileup.definition
+    pool = pool_settings(definition, catalog, config.tune)
     views = tuple(load_view_card(v) for v in config.views)
     names = [v.name for v in views]
     if len(set(names)) != len(names):
@@ -291,8 +312,10 @@ def _plan(config: GenerationConfig) -> _Plan:
         "pythia_settings": [s for s in settings if not s.startswith("Beams:LHEF")],
         **source,
         "pileup_mean": pileup,
-        "pileup_card": card.pileup.model_dump(),
-        "pool": {"settings": list(pool_settings), "seed": pool_seed, "size": config.pool_size}
+        # the definition is left out of the card's dump and named below only when it is
+        # not the default: files of the default keep the settings_hash they had before
+        "pileup_card": card.pileup.model_dump(exclude={"definition"}),
+        "pool": {"settings": list(pool), "seed": pool_seed, "size": config.pool_size}
         if pileup > 0
         else None,
         "rows_per_group": ROWS_PER_GROUP,
@@ -301,12 +324,15 @@ def _plan(config: GenerationConfig) -> _Plan:
     }
     if config.collections is not None:  # absent otherwise: full files keep their hash
         record["collections"] = list(config.collections)
+    if definition != DEFAULT_PILEUP_DEFINITION:
+        record["pileup_definition"] = definition
     digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
     return _Plan(
         settings,
-        pool_settings,
+        pool,
         pool_seed,
         pileup,
+        definition,
         card,
         simulated,
         truth_jets,
@@ -379,7 +405,16 @@ def card_hashes(config: GenerationConfig) -> dict[str, str]:
     def digest(model: BaseModel) -> str:
         return hashlib.sha256(model.model_dump_json().encode()).hexdigest()
 
-    out = {"frontend": digest(load_frontend_card(config.card))}
+    frontend = load_frontend_card(config.card)
+    # a card of the default pileup definition hashes as before the field existed
+    exclude = (
+        {"pileup": {"definition"}}
+        if frontend.pileup.definition == DEFAULT_PILEUP_DEFINITION
+        else None
+    )
+    out = {
+        "frontend": hashlib.sha256(frontend.model_dump_json(exclude=exclude).encode()).hexdigest()
+    }
     for view in config.views:
         card = load_view_card(view)
         out[card.name] = digest(card)
@@ -523,6 +558,7 @@ def run_generation(
         "process": config.process,
         "seed": str(config.seed),
         "pileup_mean": repr(float(plan.pileup)),
+        "pileup_definition": plan.pileup_definition,
         "settings_hash": plan.settings_hash,
         "settings": json.dumps(plan.record, sort_keys=True),
     }

@@ -5,6 +5,7 @@ A plan is a TOML file (or the same values from the command line)::
     seed = 7                      # plan seed, 1 ... 225 (see l1scout.production.seeds)
     shard_size = 10000            # events per file (the last file of a process may hold fewer)
     pileup = 200.0                # mean pileup (left out: the front-end card's, 200)
+    pileup_definition = "inelastic"  # what a pileup collision is (left out: the card's, "collide2v")
     pool = "shared"               # "shared": one pileup pool per plan; "per_shard": one per file
     pool_size = 30000             # minimum-bias collisions per pool
     views = ["FullReco", "L1T"]   # shipped views or view-card files (relative to the plan file)
@@ -51,7 +52,9 @@ from l1scout._version import __version__
 from l1scout.detector.card import load_frontend_card
 from l1scout.detector.view_card import VIEW_NAMES, load_view_card
 from l1scout.errors import ConfigError
+from l1scout.generate.pileup import POOL_PROCESSES
 from l1scout.generate.pythia import process_settings
+from l1scout.generate.vertex import DEFAULT_PILEUP_DEFINITION, PileupDefinition
 from l1scout.io.schema import Column
 from l1scout.processes.catalog import load_catalog
 from l1scout.production.job import (
@@ -190,6 +193,7 @@ class ProductionPlan(_Model):
     seed: int = Field(ge=1, le=MAX_PLAN_SEED)
     shard_size: int = Field(default=DEFAULT_SHARD_SIZE, ge=1, le=10_000_000)
     pileup: float | None = Field(default=None, ge=0, le=1000)
+    pileup_definition: PileupDefinition | None = None
     pool: PoolMode = "shared"
     pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=10_000_000)
     views: tuple[str, ...] = VIEW_NAMES
@@ -246,6 +250,11 @@ class ProductionPlan(_Model):
         """The mean pileup of the files: the plan's, or the front-end card's (200)."""
         return load_frontend_card().pileup.mean if self.pileup is None else self.pileup
 
+    @cached_property
+    def effective_pileup_definition(self) -> PileupDefinition:
+        """What a pileup collision is in the files: the plan's definition, or the card's (``collide2v``)."""
+        return self.pileup_definition or load_frontend_card().pileup.definition
+
     def available_collections(self) -> tuple[str, ...]:
         """The collections that files of this plan's views can hold, in file order."""
         return available_collections(self._probe())
@@ -296,6 +305,7 @@ class ProductionPlan(_Model):
             events=shard.events,
             seed=shard.seed,
             pileup=self.pileup_mean,
+            pileup_definition=self.effective_pileup_definition,
             pool_size=self.pool_size,
             pool_seed=shard.pool_seed,
             views=self.views,
@@ -311,7 +321,9 @@ class ProductionPlan(_Model):
 
         The content of the cards (not their paths), the Pythia settings of every
         process and of the pool, the l1scout and dataset-format versions; not
-        the engine nor the retries.
+        the engine nor the retries. The pileup definition is named only when it
+        is not the default (``collide2v``), so that plans made before it
+        existed keep their identity.
         """
         catalog = load_catalog()
         cards = card_hashes(self._probe())
@@ -321,7 +333,7 @@ class ProductionPlan(_Model):
             lines = process_settings(catalog, catalog.get(name))
             return hashlib.sha256(json.dumps(list(lines)).encode()).hexdigest()
 
-        return {
+        identity: dict[str, Any] = {
             "l1scout_version": __version__,
             "dataset_version": DATASET_VERSION,
             "seed": self.seed,
@@ -329,7 +341,9 @@ class ProductionPlan(_Model):
             "pileup": self.pileup_mean,
             "pool": self.pool if with_pool else None,
             "pool_size": self.pool_size if with_pool else None,
-            "pool_settings_sha256": settings_hash(POOL_PROCESS) if with_pool else None,
+            "pool_settings_sha256": settings_hash(POOL_PROCESSES[self.effective_pileup_definition])
+            if with_pool
+            else None,
             "frontend_card_sha256": cards.pop("frontend"),
             "views": [{"name": name, "card_sha256": h} for name, h in cards.items()],
             "collections": None if self.collections is None else sorted(set(self.collections)),
@@ -338,6 +352,9 @@ class ProductionPlan(_Model):
                 for r in self.processes
             ],
         }
+        if self.effective_pileup_definition != DEFAULT_PILEUP_DEFINITION:
+            identity["pileup_definition"] = self.effective_pileup_definition
+        return identity
 
     def plan_hash(self) -> str:
         """SHA-256 (hex) of :meth:`identity`."""

@@ -13,6 +13,8 @@ through one module per step:
   (robust widths, efficiencies, truth matching, responses);
 * :mod:`~l1scout.detector.validation.checks`: the pass/fail checks of L1T
   against FullReco;
+* :mod:`~l1scout.detector.validation.comparison`: files of two pileup
+  definitions side by side (``l1scout validate FILES --compare OTHER``);
 * :mod:`~l1scout.detector.validation.plots` and
   :mod:`~l1scout.detector.validation.page`: the PNGs, ``index.html`` and
   ``numbers.json``;

@@ -7,7 +7,8 @@ PUPPI-weight histograms and sums) and turns them into a
 :class:`~l1scout.detector.validation.results.ViewSummary` at the end
 (:meth:`ViewAccumulator.summary`), with the view card's expectations where
 there is a card. The measurements themselves are listed in
-:mod:`l1scout.detector.validation.report`.
+:mod:`l1scout.detector.validation.report`; the standalone Level-1 muons are
+measured by :mod:`~l1scout.detector.validation.l1_muons`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from l1scout.detector.validation.definitions import (
     SPECIES,
     JetStudy,
 )
+from l1scout.detector.validation.l1_muons import StandaloneMuonStudy
 from l1scout.detector.validation.reading import Batch
 from l1scout.detector.validation.results import ViewSummary
 from l1scout.detector.validation.truth import Truth
@@ -56,11 +58,14 @@ class ViewAccumulator:
             hits it, only particles above the lowest kept candidate's pT enter
             the tracking efficiency, so that the cap is not counted as
             tracking inefficiency.
+        muons: the study of the view's standalone Level-1 muons (None: the
+            view's card has no ``[muon_system]``).
     """
 
     name: str
     jets: list[JetStudy]
     cap: int = 0
+    muons: StandaloneMuonStudy | None = None
     _parts: defaultdict[str, list[npt.NDArray[Any]]] = field(
         init=False, default_factory=lambda: defaultdict(list)
     )
@@ -121,11 +126,18 @@ class ViewAccumulator:
             )
             self._parts[f"{coll}_dx"].append(mx - t.met_x)
             self._parts[f"{coll}_dy"].append(my - t.met_y)
+        # rho, one value per region of the card (files without it: left out)
+        if batch.has(f"{v}_Rho_Rho"):
+            self._put(
+                rho_n=m.counts(batch.offsets(f"{v}_Rho_Rho")), rho=batch.floats(f"{v}_Rho_Rho")
+            )
         # multiplicities
         for coll in COUNTED:
             self._parts[f"mult_{coll}"].append(m.counts(batch.offsets(f"{v}_{coll}_PT")))
         for jet in self.jets:
             self._jets(batch, t, jet)
+        if self.muons is not None:
+            self.muons.add(batch, t)
 
     def _tracks(
         self, t: Truth, c_off: I64, uid: I64, charge: I64, pt: F64, eta: F64, dz: F64, err_dz: F64
@@ -261,8 +273,10 @@ class ViewAccumulator:
             numbers[f"mult_{jet.reco}"] = _mean(self._get(f"mult_{jet.reco}"))
         n_puppi = self._get("mult_PUPPIPart", np.int64)
         numbers["max_PUPPIPart"] = float(n_puppi.max()) if len(n_puppi) else math.nan
+        numbers["rho_central"] = self._rho_central(card)
         empty = np.zeros(len(PUPPI_W_EDGES) - 1, dtype=np.int64)
         hists = {k: self._hists.get(k, empty) for k in PUPPI_GROUPS}
+        standalone = self.muons.summary(numbers) if self.muons is not None else None
         return ViewSummary(
             name=self.name,
             numbers=numbers,
@@ -278,7 +292,21 @@ class ViewAccumulator:
             met=met,
             puppi_hist=hists,
             n_puppi=n_puppi,
+            standalone_muons=standalone,
         )
+
+    def _rho_central(self, card: ViewCard | None) -> float:
+        """Mean rho (GeV per unit area) of the card's region around eta = 0; NaN without rho."""
+        counts, rho = self._get("rho_n", np.int64), self._get("rho")
+        if not len(counts) or len(counts) != len(self._get("pv_dz")) or np.any(counts != counts[0]):
+            return math.nan
+        n_regions = int(counts[0])
+        if n_regions == 0:
+            return math.nan
+        regions = card.rho.regions if card is not None else []
+        central = [k for k, (lo, hi) in enumerate(regions) if lo <= 0.0 < hi]
+        k = central[0] if central and len(regions) == n_regions else n_regions // 2
+        return float(np.mean(rho.reshape(-1, n_regions)[:, k]))
 
     def _efficiency(
         self, card: ViewCard | None, numbers: dict[str, float]

@@ -32,6 +32,9 @@ __all__ = [
     "L1T_ETA_MAX",
     "L1T_MAX_CANDIDATES",
     "L1T_PT_MIN",
+    "MUON_MATCH_DR",
+    "MUON_PT_EDGES",
+    "MUON_TABLE_PT",
     "PROMPT_MM",
     "PUPPI_GROUPS",
     "PUPPI_PU_OVER_PV_MAX",
@@ -39,6 +42,7 @@ __all__ = [
     "PV_WINDOW_MM",
     "RES_PT_EDGES",
     "SPECIES",
+    "STANDALONE_FIELDS",
     "JetStudy",
 ]
 
@@ -49,6 +53,16 @@ EFF_PT_EDGES: F64 = np.array(
 EFF_ETA_EDGES: F64 = np.linspace(-4.0, 4.0, 33)
 #: Track-resolution bins in generator pT (GeV).
 RES_PT_EDGES: F64 = np.array([1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0])
+#: Standalone Level-1 muon bins in generator pT (GeV): the turn-on at 3-5 GeV, then the plateau.
+MUON_PT_EDGES: F64 = np.array(
+    [2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 70.0, 100.0, 200.0, 500.0]
+)
+#: The generator-pT window (GeV) of the standalone muons' table numbers.
+MUON_TABLE_PT = (10.0, 50.0)
+#: Generator muons match standalone Level-1 muons within this Delta R at the second station.
+MUON_MATCH_DR = 0.3
+#: The standalone Level-1 muon fields the validation reads (``<View>_<collection>_<field>``).
+STANDALONE_FIELDS = ("PT", "Eta", "Phi", "Charge")
 #: Jet bins in generator pT (GeV): AK4 and AK8.
 JET_PT_EDGES: F64 = np.array([20.0, 30.0, 50.0, 80.0, 120.0, 200.0, 500.0])
 FAT_JET_PT_EDGES: F64 = np.array([200.0, 300.0, 400.0, 600.0, 1000.0])

@@ -14,7 +14,8 @@ functions turn such arrays into the numbers of the validation page:
   median) of matched objects in bins of the reference pT;
 * :func:`track_gen_index` and :func:`match_tracks`: the truth link of tracks
   (``fUniqueID`` = index in the event's ``Gen_Part`` + 1, neutrals from 2^31);
-* :func:`match_closest`: closest-in-Delta R matching within each event.
+* :func:`match_closest`: closest-in-Delta R matching within each event, and
+  :func:`match_greedy`: the one-to-one variant (closest pairs first).
 
 Units follow the inputs: GeV for momenta, mm for positions.
 """
@@ -48,6 +49,7 @@ __all__ = [
     "first_where",
     "jet_response",
     "match_closest",
+    "match_greedy",
     "match_tracks",
     "met_components",
     "robust_sigma",
@@ -397,6 +399,33 @@ def match_tracks(
     return out
 
 
+def _pairs(
+    ref_eta: npt.ArrayLike,
+    ref_phi: npt.ArrayLike,
+    ref_offsets: npt.ArrayLike,
+    obj_eta: npt.ArrayLike,
+    obj_phi: npt.ArrayLike,
+    obj_offsets: npt.ArrayLike,
+) -> tuple[int, I64, I64, F64]:
+    """Every (reference, object) pair of the same event: (n refs, ref index, object index, Delta R)."""
+    reta, rphi = _f64(ref_eta), _f64(ref_phi)
+    oeta, ophi = _f64(obj_eta), _f64(obj_phi)
+    roff = check_offsets(ref_offsets, "ref_offsets", len(reta))
+    ooff = check_offsets(obj_offsets, "obj_offsets", len(oeta))
+    if len(roff) != len(ooff):
+        msg = f"ref_offsets has {len(roff)} entries, obj_offsets {len(ooff)}: the same events are needed"
+        raise ConfigError(msg)
+    ev = event_index(roff)
+    rep = counts(ooff)[ev]  # candidate objects of each reference
+    total = int(rep.sum())
+    ref_of_pair = np.repeat(np.arange(len(reta), dtype=np.int64), rep)
+    block_start = offsets_from_counts(rep)[:-1]
+    local = np.arange(total, dtype=np.int64) - np.repeat(block_start, rep)
+    obj_of_pair = (ooff[ev[ref_of_pair]] + local).astype(np.int64)
+    dr = delta_r(reta[ref_of_pair], rphi[ref_of_pair], oeta[obj_of_pair], ophi[obj_of_pair])
+    return len(reta), ref_of_pair, obj_of_pair, dr
+
+
 def match_closest(
     ref_eta: npt.ArrayLike,
     ref_phi: npt.ArrayLike,
@@ -415,29 +444,50 @@ def match_closest(
     >>> match_closest([0.0, 1.0], [0.0, 0.0], [0, 2], [1.05, 0.1, 0.0], [0.0, 0.0, 3.0], [0, 3], 0.2).tolist()
     [1, 0]
     """
-    reta, rphi = _f64(ref_eta), _f64(ref_phi)
-    oeta, ophi = _f64(obj_eta), _f64(obj_phi)
-    roff = check_offsets(ref_offsets, "ref_offsets", len(reta))
-    ooff = check_offsets(obj_offsets, "obj_offsets", len(oeta))
-    if len(roff) != len(ooff):
-        msg = f"ref_offsets has {len(roff)} entries, obj_offsets {len(ooff)}: the same events are needed"
-        raise ConfigError(msg)
-    out = np.full(len(reta), -1, dtype=np.int64)
-    ev = event_index(roff)
-    rep = counts(ooff)[ev]  # candidate objects of each reference
-    total = int(rep.sum())
-    if total == 0:
+    n_ref, ref_of_pair, obj_of_pair, dr = _pairs(
+        ref_eta, ref_phi, ref_offsets, obj_eta, obj_phi, obj_offsets
+    )
+    out = np.full(n_ref, -1, dtype=np.int64)
+    if len(dr) == 0:
         return out
-    ref_of_pair = np.repeat(np.arange(len(reta), dtype=np.int64), rep)
-    block_start = offsets_from_counts(rep)[:-1]
-    local = np.arange(total, dtype=np.int64) - np.repeat(block_start, rep)
-    obj_of_pair = ooff[ev[ref_of_pair]] + local
-    dr = delta_r(reta[ref_of_pair], rphi[ref_of_pair], oeta[obj_of_pair], ophi[obj_of_pair])
     order = np.lexsort((dr, ref_of_pair))  # by reference, then by dR
     first = np.flatnonzero(np.r_[True, np.diff(ref_of_pair[order]) != 0])
     best = order[first]
     keep = dr[best] < max_dr
     out[ref_of_pair[best[keep]]] = obj_of_pair[best[keep]]
+    return out
+
+
+def match_greedy(
+    ref_eta: npt.ArrayLike,
+    ref_phi: npt.ArrayLike,
+    ref_offsets: npt.ArrayLike,
+    obj_eta: npt.ArrayLike,
+    obj_phi: npt.ArrayLike,
+    obj_offsets: npt.ArrayLike,
+    max_dr: float,
+) -> I64:
+    """One-to-one Delta R matching within each event, closest pairs first: each reference's object (-1: none).
+
+    Within an event the (reference, object) pair with the smallest Delta R
+    below ``max_dr`` is matched first, both leave the pool, and so on
+    (ties: the earlier reference, then the earlier object). Unlike
+    :func:`match_closest`, an object matches at most one reference.
+
+    >>> match_greedy([0.0, 0.1], [0.0, 0.0], [0, 2], [0.08, 1.0], [0.0, 0.0], [0, 2], 0.3).tolist()
+    [-1, 0]
+    """
+    n_ref, ref_of_pair, obj_of_pair, dr = _pairs(
+        ref_eta, ref_phi, ref_offsets, obj_eta, obj_phi, obj_offsets
+    )
+    out = np.full(n_ref, -1, dtype=np.int64)
+    close = np.flatnonzero(dr < max_dr)
+    order = close[np.argsort(dr[close], kind="stable")]
+    taken: set[int] = set()
+    for r, o in zip(ref_of_pair[order].tolist(), obj_of_pair[order].tolist(), strict=True):
+        if out[r] < 0 and o not in taken:
+            out[r] = o
+            taken.add(o)
     return out
 
 

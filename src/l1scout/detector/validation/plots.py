@@ -25,6 +25,7 @@ from l1scout.detector.validation.definitions import (
     FAT_JET_PT_EDGES,
     JET_PT_EDGES,
     L1T_MAX_CANDIDATES,
+    MUON_PT_EDGES,
     PUPPI_W_EDGES,
     RES_PT_EDGES,
     SPECIES,
@@ -282,6 +283,120 @@ def _plot_multiplicity(result: ValidationResult, out: Path) -> Path:
     return _save(fig, out / "multiplicity.png")
 
 
+def _plot_pileup_definitions(result: ValidationResult, out: Path) -> Path | None:
+    """Per view: PUPPI candidates per event and PUPPI MET x residual, one line per pileup definition."""
+    if result.comparison is None:
+        return None
+    sides = result.comparison.sides
+    views = [v for v in sides[0].views if v in sides[1].views]
+    if not views:
+        return None
+    fig, axes = _figure(2, len(views))
+    for col, view in enumerate(views):
+        summaries = [side.views[view] for side in sides]
+        counts = np.concatenate([s.n_puppi for s in summaries]).astype(np.float64)
+        lo, hi = (float(counts.min()), float(counts.max())) if len(counts) else (0.0, 1.0)
+        edges = np.linspace(0.95 * lo, 1.05 * hi + 1, 41)
+        widths = [s.numbers["puppimet_sigma_x"] for s in summaries]
+        finite = [w for w in widths if math.isfinite(w) and w > 0]
+        half = 5.0 * max(finite) if finite else 100.0
+        met_edges = np.linspace(-half, half, 41)
+        for k, (side, s) in enumerate(zip(sides, summaries, strict=True)):
+            color = ("tab:blue", "tab:orange")[k]
+            mean = s.numbers.get("mult_PUPPIPart", math.nan)
+            axes[0, col].stairs(
+                np.histogram(s.n_puppi, edges)[0],
+                edges,
+                color=color,
+                label=f"{side.label}: mean {mean:,.0f}",
+            )
+            dx = s.met["PUPPIMET"][0]
+            dx = np.clip(dx[np.isfinite(dx)], met_edges[0], met_edges[-1])
+            axes[1, col].stairs(
+                np.histogram(dx, met_edges)[0],
+                met_edges,
+                color=color,
+                label=f"{side.label}: {s.numbers['puppimet_sigma_x']:.1f} GeV",
+            )
+        axes[0, col].set_xlabel(f"{view} PUPPI candidates per event")
+        axes[1, col].set_xlabel(f"{view} PUPPI " + "$E_{T,x}^{miss} - E_{T,x}^{miss,gen}$ [GeV]")
+        for row in range(2):
+            axes[row, col].set_ylabel("events")
+            _legend(axes[row, col], fontsize=13)
+    return _save(fig, out / "pileup_definitions.png")
+
+
+_REGION_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown")
+_VIEW_MARKERS = ("o", "s", "^", "D")
+
+
+def _plot_standalone_muons(result: ValidationResult, out: Path) -> Path | None:
+    """Standalone Level-1 muons per region vs generator pT (views whose card has ``[muon_system]``)."""
+    measured = [
+        (view, s.standalone_muons)
+        for view, s in result.views.items()
+        if s.standalone_muons is not None and s.standalone_muons.n_gen > 0
+    ]
+    if not measured:
+        return None
+    fig, axes = _figure(2, 3)
+    several = len(measured) > 1
+    for v, (view, mu) in enumerate(measured):
+        marker = _VIEW_MARKERS[v % len(_VIEW_MARKERS)]
+        for k, (region, c) in enumerate(mu.regions.items()):
+            color = _REGION_COLORS[k % len(_REGION_COLORS)]
+            label = f"{view} {region}" if several else region
+            x = c.efficiency.centers
+            half = 0.5 * np.diff(c.efficiency.edges)
+            style: dict[str, Any] = {"ms": 6, "color": color, "marker": marker, "ls": "none"}
+            open_style = {**style, "mfc": "none"}
+            eff = c.efficiency
+            axes[0, 0].errorbar(x, eff.efficiency, yerr=eff.error, xerr=half, label=label, **style)
+            axes[0, 1].plot(x, c.pt.sigma, label=f"{label}: robust", **style)
+            axes[0, 1].plot(x, c.pt_rms, label=f"{label}: RMS", **open_style)
+            wrong = c.charge_misid
+            axes[0, 2].errorbar(
+                x, wrong.efficiency, yerr=wrong.error, xerr=half, label=label, **style
+            )
+            axes[1, 0].plot(x, c.phi_station.sigma, label=label, **style)
+            axes[1, 1].plot(x, c.phi_vertex_rms, label=f"{label}: RMS", **style)
+            axes[1, 1].plot(x, np.abs(c.bending), label=f"{label}: |median q dphi|", **open_style)
+            axes[1, 2].plot(x, c.eta_station.sigma, label=label, **style)
+            if v == 0:
+                for ax, card in (
+                    (axes[0, 1], c.pt_card),
+                    (axes[1, 0], c.phi_station_card),
+                    (axes[1, 2], c.eta_station_card),
+                ):
+                    if np.isfinite(card).any():
+                        ax.stairs(card, c.efficiency.edges, baseline=None, color=color, ls="--")
+    max_dr = measured[0][1].max_dr
+    titles = (
+        (f"efficiency (matched within $\\Delta R$ < {max_dr:g} at station 2)", "efficiency"),
+        ("$p_T$ resolution; dashed: card core", r"$(p_T - p_T^{gen})/p_T^{gen}$ width"),
+        ("charge mis-assignment", "wrong-charge share"),
+        (r"$\phi$ at station 2; dashed: card", r"$\sigma(\phi - \phi^{gen}_{st})$ [rad]"),
+        (r"$\phi$ to the vertex direction (bending)", r"$\phi - \phi^{gen}_{vtx}$ [rad]"),
+        (r"$\eta$ at station 2; dashed: card", r"$\sigma(\eta - \eta^{gen}_{st})$"),
+    )
+    for ax, (title, ylabel) in zip(axes.ravel(), titles, strict=True):
+        _log_x(ax, MUON_PT_EDGES)
+        ax.set_xlabel(r"generated muon $p_T$ [GeV]")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=16)
+    axes[0, 0].set_ylim(0, 1.15)
+    axes[0, 2].set_ylim(bottom=0)
+    for ax in (axes[0, 1], axes[1, 1]):
+        if ax.has_data():
+            ax.set_yscale("log")
+    for ax in (axes[1, 0], axes[1, 2]):
+        ax.set_ylim(bottom=0)
+    _legend(axes[0, 0], fontsize=12, loc="lower right")
+    for ax in axes.ravel()[1:]:
+        _legend(ax, fontsize=10)
+    return _save(fig, out / "standalone_muons.png")
+
+
 _PLOTS: tuple[tuple[str, Callable[[ValidationResult, Path], Path | None]], ...] = (
     (
         "Tracking efficiency (markers) and the view card's table x acceptance (dashed)",
@@ -294,6 +409,11 @@ _PLOTS: tuple[tuple[str, Callable[[ValidationResult, Path], Path | None]], ...] 
     ("Missing transverse momentum", _plot_met),
     ("PUPPI weights", _plot_puppi),
     ("PUPPI candidates per event", _plot_multiplicity),
+    ("Pileup definitions side by side (with --compare)", _plot_pileup_definitions),
+    (
+        "Standalone Level-1 muons per region: efficiency, resolutions and charge vs generator pT",
+        _plot_standalone_muons,
+    ),
 )
 
 

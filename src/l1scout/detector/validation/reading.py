@@ -30,20 +30,20 @@ import numpy.typing as npt
 
 from l1scout._jagged import Jagged, offsets_from_counts
 from l1scout._types import F64, I64
-from l1scout.detector.validation.definitions import JETS, JetStudy
+from l1scout.detector.validation.definitions import JETS, STANDALONE_FIELDS, JetStudy
 from l1scout.detector.view_card import VIEW_NAMES, ViewCard, load_view_card
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.dataset import CHUNK_BYTES, Dataset
 from l1scout.io.footer import DataFile, open_file
 
-__all__ = ["Batch", "Inputs", "detect_views", "open_inputs", "view_card"]
+__all__ = ["Batch", "Inputs", "detect_views", "open_inputs", "standalone_columns", "view_card"]
 
 _log = logging.getLogger(__name__)
 
 #: Events io is asked for at a time (fewer for wide events: ``CHUNK_BYTES``).
 _READ_EVENTS = 10_000
 
-_GEN = ("PID", "Status", "PT", "Eta", "Charge", "IsPU", "Mass", "X", "Y", "Z")
+_GEN = ("PID", "Status", "PT", "Eta", "Phi", "Charge", "IsPU", "Mass", "X", "Y", "Z")
 _TRUTH_COLUMNS = (
     *(f"Gen_Part_{f}" for f in _GEN),
     "Vertex_Index",
@@ -99,7 +99,23 @@ def view_card(view: str, metadata: Mapping[str, str]) -> ViewCard | None:
     return None
 
 
-def _columns(file: DataFile, views: Sequence[str]) -> list[str]:
+def standalone_columns(view: str, card: ViewCard | None) -> tuple[str, ...]:
+    """The standalone Level-1 muon columns the validation reads of a view (none without ``[muon_system]``).
+
+    >>> from l1scout.detector.view_card import load_view_card
+    >>> standalone_columns("L1T", load_view_card("L1T"))[:2]
+    ('L1T_MuonStandalone_PT', 'L1T_MuonStandalone_Eta')
+    >>> standalone_columns("FullReco", load_view_card("FullReco"))
+    ()
+    """
+    if card is None or card.muon_system is None:
+        return ()
+    return tuple(f"{view}_{card.muon_system.collection}_{f}" for f in STANDALONE_FIELDS)
+
+
+def _columns(
+    file: DataFile, views: Sequence[str], cards: Mapping[str, ViewCard | None]
+) -> list[str]:
     """The columns to read from a file (checks that the required ones are there)."""
     names = set(file.columns)
     if not detect_views(list(names)):
@@ -117,6 +133,11 @@ def _columns(file: DataFile, views: Sequence[str]) -> list[str]:
             raise DataFormatError(msg)
     gen_jets = [g for g in _GEN_JETS if f"{g}_PT" in names]
     needed += [f"{g}_{f}" for g in gen_jets for f in ("PT", "Eta", "Phi")]
+    needed += [f"{view}_Rho_Rho" for view in views if f"{view}_Rho_Rho" in names]
+    for view in views:  # standalone Level-1 muons: where the file has them (older files do not)
+        muons = standalone_columns(view, cards.get(view))
+        if muons and all(c in names for c in muons):
+            needed += muons
     for view in views:
         for jet in JETS:
             if jet.gen in gen_jets and f"{view}_{jet.reco}_PT" in names:
@@ -162,6 +183,10 @@ class Batch:
         """Events in the batch."""
         return self._stop - self._start
 
+    def has(self, name: str) -> bool:
+        """Whether the column *name* was read (optional columns such as ``<View>_Rho_Rho``)."""
+        return name in self._columns
+
     def jagged(self, name: str) -> Jagged:
         """(offsets, flat values) of a column over the batch's events."""
         if name not in self._cache:
@@ -195,14 +220,21 @@ class Inputs:
         files: the files (io's footers), in the order given.
         views: the detector views of the first file.
         columns: the columns read: those every file has of the ones needed.
+        cards: the view card of each view (:func:`view_card` of the first
+            file's metadata; None where there is none).
     """
 
     def __init__(
-        self, files: Sequence[DataFile], views: Sequence[str], columns: Sequence[str]
+        self,
+        files: Sequence[DataFile],
+        views: Sequence[str],
+        columns: Sequence[str],
+        cards: Mapping[str, ViewCard | None] | None = None,
     ) -> None:
         self.files: tuple[DataFile, ...] = tuple(files)
         self.views: list[str] = list(views)
         self.columns: tuple[str, ...] = tuple(columns)
+        self.cards: dict[str, ViewCard | None] = dict(cards or {})
         self._dataset = Dataset(self.files, self.columns, _READ_EVENTS, chunk_bytes=CHUNK_BYTES)
         self._unbounded: Dataset | None = None
 
@@ -232,8 +264,12 @@ class Inputs:
                 yield Batch(columns, start, min(start + batch_size, n))
 
 
-def open_inputs(files: Sequence[Path | str]) -> Inputs:
+def open_inputs(files: Sequence[Path | str], views: Sequence[str] | None = None) -> Inputs:
     """Open the files' footers (no event data is read) and check their columns.
+
+    Args:
+        files: the Parquet files.
+        views: the views to measure (None: those of the first file).
 
     Raises:
         ConfigError: no file given.
@@ -244,9 +280,11 @@ def open_inputs(files: Sequence[Path | str]) -> Inputs:
         msg = "files: give at least one Parquet file"
         raise ConfigError(msg)
     opened = [open_file(Path(f)) for f in files]
-    views = detect_views(opened[0].columns)
-    needed = [_columns(f, views) for f in opened]
-    # jet collections measured: those every file has
+    if views is None:
+        views = detect_views(opened[0].columns)
+    cards = {view: view_card(view, opened[0].metadata) for view in views}
+    needed = [_columns(f, views, cards) for f in opened]
+    # jet collections and standalone muons measured: those every file has
     common = set.intersection(*(set(cols) for cols in needed))
     columns = list(dict.fromkeys(c for c in needed[0] if c in common))
-    return Inputs(opened, views, columns)
+    return Inputs(opened, views, columns, cards)

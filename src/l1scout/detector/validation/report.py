@@ -30,23 +30,39 @@ What is measured, per view (the definitions follow Delphes' validation,
 5. MET resolution per component (MET minus the generator MET);
 6. PUPPI weights of primary and pileup candidates, and the share of their pT
    that PUPPI keeps;
-7. multiplicities per event.
+7. multiplicities per event and rho (the pileup pT density, central region);
+8. standalone Level-1 muons (a view card with ``[muon_system]``, the L1T
+   view): efficiency, pT, phi and eta resolution and wrong charges per region
+   against the generator muons propagated to the second muon station
+   (:mod:`~l1scout.detector.validation.l1_muons`).
+
+With ``compare`` (``l1scout validate FILES --compare OTHER``) the other files,
+typically made with the other pileup definition, are measured the same way
+and the page shows both side by side
+(:mod:`~l1scout.detector.validation.comparison`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from l1scout.detector.validation.accumulator import ViewAccumulator
 from l1scout.detector.validation.checks import l1t_checks
+from l1scout.detector.validation.comparison import PileupTruth, side_label
+from l1scout.detector.validation.l1_muons import StandaloneMuonStudy
 from l1scout.detector.validation.page import write_page
 from l1scout.detector.validation.plots import draw_plots
-from l1scout.detector.validation.reading import open_inputs, view_card
+from l1scout.detector.validation.reading import open_inputs, standalone_columns
 from l1scout.detector.validation.results import (
+    ComparisonSide,
     FileInfo,
+    PileupComparison,
     ValidationResult,
+    ViewSummary,
 )
 from l1scout.detector.validation.truth import read_truth
 from l1scout.detector.view_card import ViewCard
@@ -57,13 +73,21 @@ __all__ = ["render_report", "run_validation", "write_report"]
 _log = logging.getLogger(__name__)
 
 
-def run_validation(files: Sequence[Path | str], *, batch_size: int = 50) -> ValidationResult:
+def run_validation(
+    files: Sequence[Path | str],
+    *,
+    batch_size: int = 50,
+    compare: Sequence[Path | str] | None = None,
+) -> ValidationResult:
     """Read the files and measure every view (see the module docstring).
 
     Args:
         files: Parquet files of ``l1scout generate``, all with the views of
             the first one.
         batch_size: events measured at a time.
+        compare: other files (typically of the other pileup definition) to
+            measure the same way and show beside *files*; they need the views
+            of *files*.
 
     Raises:
         DataFormatError: a file is missing, unreadable, has no view or lacks
@@ -76,18 +100,53 @@ def run_validation(files: Sequence[Path | str], *, batch_size: int = 50) -> Vali
     if batch_size < 1:
         msg = f"batch_size must be at least 1, got {batch_size}"
         raise ConfigError(msg)
-    inputs = open_inputs(files)
-    first_metadata = inputs.files[0].metadata
+    main = _measure(files, batch_size)
+    comparison = None
+    if compare:
+        other = _measure(compare, batch_size, views=list(main.views))
+        comparison = PileupComparison((main.side(), other.side()))
+    return ValidationResult(main.files, main.views, l1t_checks(main.views, main.cards), comparison)
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """One set of files measured: per-file info, the views' summaries and cards, the generated pileup."""
+
+    files: list[FileInfo]
+    views: dict[str, ViewSummary]
+    cards: dict[str, ViewCard | None]
+    truth: dict[str, float]
+
+    def side(self) -> ComparisonSide:
+        return ComparisonSide(
+            side_label([f.pileup_definition for f in self.files]),
+            self.files,
+            self.views,
+            self.truth,
+        )
+
+
+def _measure(
+    files: Sequence[Path | str], batch_size: int, views: Sequence[str] | None = None
+) -> _Measured:
+    """Measure the *views* (None: those of the first file) of every file."""
+    inputs = open_inputs(files, views)
     cards: dict[str, ViewCard | None] = {}
     accs: dict[str, ViewAccumulator] = {}
     for view in inputs.views:
-        card = cards[view] = view_card(view, first_metadata)
+        card = cards[view] = inputs.cards.get(view)
+        muons = None
+        if card is not None and card.muon_system is not None:
+            have = all(c in inputs.columns for c in standalone_columns(view, card))
+            muons = StandaloneMuonStudy(view, card.muon_system, available=have)
         accs[view] = ViewAccumulator(
             view,
             inputs.jet_studies(view),
             cap=card.particle_flow.max_candidates if card is not None else 0,
+            muons=muons,
         )
     gen_jets = sorted({jet.gen for acc in accs.values() for jet in acc.jets})
+    pileup = PileupTruth()
     infos: list[FileInfo] = []
     for index, file in enumerate(inputs.files):
         _log.info("validating %s (%d events)", file.path, file.n_events)
@@ -95,6 +154,7 @@ def run_validation(files: Sequence[Path | str], *, batch_size: int = 50) -> Vali
         for batch in inputs.batches(index, batch_size):
             try:
                 truth = read_truth(batch, gen_jets)
+                pileup.add(truth)
                 for acc in accs.values():
                     acc.add(batch, truth)
             except DataFormatError as exc:
@@ -102,6 +162,7 @@ def run_validation(files: Sequence[Path | str], *, batch_size: int = 50) -> Vali
                 raise DataFormatError(msg) from exc
             n += batch.n_events
         meta = file.metadata
+        provenance = file.pileup
         infos.append(
             FileInfo(
                 file.path,
@@ -109,10 +170,12 @@ def run_validation(files: Sequence[Path | str], *, batch_size: int = 50) -> Vali
                 meta.get("process", ""),
                 meta.get("nEvents", ""),
                 meta.get("l1scout_version", ""),
+                provenance.definition,
+                math.nan if provenance.mean is None else provenance.mean,
             )
         )
     summaries = {v: accs[v].summary(cards[v]) for v in inputs.views}
-    return ValidationResult(infos, summaries, l1t_checks(summaries, cards))
+    return _Measured(infos, summaries, cards, pileup.numbers())
 
 
 def _prepare(out_dir: Path | str) -> Path:
@@ -131,6 +194,7 @@ def write_report(
     *,
     command: str | None = None,
     batch_size: int = 50,
+    compare: Sequence[Path | str] | None = None,
 ) -> Path:
     """Validate the files and write the page, the plots and ``numbers.json`` into ``out_dir``.
 
@@ -141,6 +205,7 @@ def write_report(
         out_dir: the output folder (created if needed; files in it are replaced).
         command: the command line, shown on the page.
         batch_size: events measured at a time.
+        compare: files of another pileup definition, shown side by side.
 
     Returns:
         The path of ``out_dir/index.html``.
@@ -150,7 +215,8 @@ def write_report(
         ConfigError: no file, or ``out_dir`` cannot be written.
     """
     _prepare(out_dir)
-    return render_report(run_validation(files, batch_size=batch_size), out_dir, command=command)
+    result = run_validation(files, batch_size=batch_size, compare=compare)
+    return render_report(result, out_dir, command=command)
 
 
 def render_report(

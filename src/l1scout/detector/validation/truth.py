@@ -31,7 +31,8 @@ class Truth:
     Attributes:
         n_events: events in the batch.
         gen_off: offsets of the generated particles (``Gen_Part``).
-        pid, status, pt, eta, charge, is_pu, mass, z: the particles' fields.
+        pid, status, pt, eta, phi, charge, is_pu, mass: the particles' fields.
+        x, y, z: the particles' production points (mm).
         prompt: particles produced within ``PROMPT_MM`` of the hard-scatter vertex.
         hs_z: hard-scatter vertex z per event (mm).
         n_vertices: generated collisions per event.
@@ -45,9 +46,12 @@ class Truth:
     status: I64
     pt: F64
     eta: F64
+    phi: F64
     charge: I64
     is_pu: I64
     mass: F64
+    x: F64
+    y: F64
     z: F64
     prompt: B
     hs_z: F64
@@ -87,9 +91,12 @@ def read_truth(batch: Batch, gen_jets: Sequence[str]) -> Truth:
         status=batch.ints("Gen_Part_Status"),
         pt=batch.floats("Gen_Part_PT"),
         eta=batch.floats("Gen_Part_Eta"),
+        phi=batch.floats("Gen_Part_Phi"),
         charge=batch.ints("Gen_Part_Charge"),
         is_pu=batch.ints("Gen_Part_IsPU"),
         mass=batch.floats("Gen_Part_Mass"),
+        x=x,
+        y=y,
         z=z,
         prompt=dist < PROMPT_MM,
         hs_z=hs["Z"],
