@@ -133,8 +133,11 @@ def test_rerun_skips_verified_shards(folder: Path) -> None:
     [
         ({"seed": 6}, "seed: 5 in the manifest, 6 in this plan"),
         ({"shard_size": 4}, "shard_size: 5 in the manifest, 4 in this plan"),
-        ({"views": ("FullReco",)}, "views: "),
-        ({"processes": [{"name": TTBAR, "events": 13}]}, "processes: "),
+        ({"views": ("FullReco",)}, 'views[0]: added in this plan: "FullReco" (card_sha256='),
+        (
+            {"processes": [{"name": TTBAR, "events": 13}]},
+            f"processes[0]({TTBAR}).events: 12 in the manifest, 13 in this plan",
+        ),
     ],
 )
 def test_another_plan_is_refused_and_nothing_is_touched(
@@ -241,6 +244,11 @@ SCENARIOS: dict[str, tuple[Callable[[Path], object], set[tuple[str, str]]]] = {
     "record": (
         lambda out: _replace_record(out, FILES[1], seed=12345),
         {("record", FILES[1])},
+    ),
+    # the record names a pileup pool; the file, made without pileup, has none in its footer
+    "pool": (
+        lambda out: _replace_record(out, FILES[1], pool_sha256="ab" * 32),
+        {("pool", FILES[1])},
     ),
     "not produced": (lambda out: _drop_records(out, FILES[2]), {("not produced", FILES[2])}),
     "extra": (

@@ -43,14 +43,12 @@ def test_runs_mlflow_on_the_local_store(tmp_path: Path, monkeypatch: pytest.Monk
     calls: list[list[str]] = []
     monkeypatch.delenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", raising=False)
 
-    def fake_run(
-        command: list[str], env: dict[str, str], check: bool
-    ) -> subprocess.CompletedProcess[str]:
+    def fake_serve(command: list[str], env: dict[str, str]) -> int:
         calls.append(command)
         assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
-        return subprocess.CompletedProcess(command, 0)
+        return 0
 
-    monkeypatch.setattr(ui.subprocess, "run", fake_run)
+    monkeypatch.setattr(ui, "_serve", fake_serve)
     result = runner.invoke(app, ["--root", str(tmp_path / "st"), "--port", "5111"])
     assert result.exit_code == 0, result.output
     store = local_store(tmp_path / "st")
@@ -64,21 +62,21 @@ def test_runs_mlflow_on_the_local_store(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_server_uri_is_not_served_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_run(*args: object, **kwargs: object) -> None:
+    def no_serve(*args: object, **kwargs: object) -> None:
         raise AssertionError("no server should start")
 
-    monkeypatch.setattr(ui.subprocess, "run", no_run)
+    monkeypatch.setattr(ui, "_serve", no_serve)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example.org:5000")
     result = runner.invoke(app, [])
     assert result.exit_code == 0
     assert "tracked on the server http://mlflow.example.org:5000" in result.output
     calls: list[list[str]] = []
 
-    def fake_run(command: list[str], env: object, check: bool) -> subprocess.CompletedProcess[str]:
+    def fake_serve(command: list[str], env: object) -> int:
         calls.append(command)
-        return subprocess.CompletedProcess(command, 0)
+        return 0
 
-    monkeypatch.setattr(ui.subprocess, "run", fake_run)
+    monkeypatch.setattr(ui, "_serve", fake_serve)
     assert runner.invoke(app, ["--root", "here"]).exit_code == 0  # --root names the local store
     assert calls[0][5] == local_store("here").uri
 

@@ -163,12 +163,21 @@ class Task(Generic[C]):
 
 
 def setup_logging(verbose: bool) -> None:
-    """Log to stderr through rich; INFO by default, DEBUG with --verbose."""
+    """Log to stderr; INFO by default, DEBUG with --verbose.
+
+    On a terminal through rich; otherwise (a log file, a batch job) one plain
+    ``LEVEL message`` line per record, never wrapped, so a path in a notice
+    stays whole.
+    """
+    handler: logging.Handler
+    if console.is_terminal:
+        handler = RichHandler(console=console, show_path=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)-8s %(message)s"))
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False)],
-        force=True,
+        level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True
     )
 
 

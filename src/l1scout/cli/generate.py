@@ -10,14 +10,17 @@ from pydantic import ValidationError
 
 from l1scout._datafile import format_validation_error
 from l1scout.cli._common import console, handle_errors, progress_bars
-from l1scout.errors import ConfigError
+from l1scout.errors import ConfigError, ProductionError
 from l1scout.processes.catalog import load_catalog
+from l1scout.production.driver import disk_full_error, prepare_output_folder
 from l1scout.production.job import (
     DEFAULT_POOL_SIZE,
     GenerationConfig,
     GenerationResult,
+    output_path,
     run_generation,
 )
+from l1scout.production.shard import is_disk_full
 
 __all__ = ["generate", "make_config"]
 
@@ -32,8 +35,35 @@ def make_config(**fields: object) -> GenerationConfig:
     try:
         return GenerationConfig(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
-        text = format_validation_error(exc, "option").replace("option: ", "--").replace("_", "-")
-        raise ConfigError(text) from None
+        lines = format_validation_error(exc, "option").splitlines()
+        raise ConfigError("\n".join(_as_option(line) for line in lines)) from None
+
+
+def _as_option(line: str) -> str:
+    """``option: pool_size: msg`` as ``--pool-size: msg`` (the value's own underscores kept)."""
+    field, sep, rest = line.removeprefix("option: ").partition(": ")
+    return f"--{field.replace('_', '-')}{sep}{rest}"
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost folder of *folder*'s path that does not exist yet (None: it exists)."""
+    missing = None
+    for here in (folder, *folder.parents):
+        if here.exists():
+            break
+        missing = here
+    return missing
+
+
+def _remove_empty(folder: Path, up_to: Path) -> None:
+    """Remove *folder* and its parents up to *up_to*, each only while it is empty."""
+    for here in (folder, *folder.parents):
+        try:
+            here.rmdir()
+        except OSError:
+            return
+        if here == up_to:
+            return
 
 
 def report(result: GenerationResult) -> None:
@@ -57,8 +87,7 @@ def generate(
     pileup: Annotated[
         float | None,
         typer.Option(
-            help="Mean number of pileup collisions per event (default: the card's, 200). 0 for none.",
-            min=0,
+            help="Mean number of pileup collisions per event, 0 ... 1000 (default: the card's, 200). 0 for none.",
         ),
     ] = None,
     seed: Annotated[
@@ -132,8 +161,21 @@ def generate(
             tune=tune,
             views=() if truth_only else (tuple(view) if view else None),
         )
-        with progress_bars() as update:
-            result = run_generation(
-                config, out, overwrite=overwrite, workers=workers, progress=update
-            )
+        path = output_path(out, config.process, config.events, config.seed)
+        made = _first_missing(path.parent)
+        prepare_output_folder(path.parent)  # before the pileup pool (minutes)
+        try:
+            with progress_bars() as update:
+                result = run_generation(
+                    config, out, overwrite=overwrite, workers=workers, progress=update
+                )
+        except OSError as exc:
+            file = path.relative_to(out).as_posix()
+            if is_disk_full(exc):
+                raise disk_full_error(out, exc, file=file) from None
+            msg = f"{file} under {out} was not made ({type(exc).__name__}: {exc}); no partial file is left"
+            raise ProductionError(msg) from None
+        finally:  # a refused card or LHE file leaves no empty folder behind
+            if made is not None and not path.exists():
+                _remove_empty(path.parent, made)
         report(result)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from l1scout.cli._common import handle_errors, progress_bars, stdout
 from l1scout.errors import ConfigError
@@ -175,12 +176,10 @@ def produce(
             summary = run_production(production, out, progress=progress)
         stdout.print(_summary_table(summary))
         if summary.failures:
-            table = Table(title=f"{len(summary.failures)} shards failed on every attempt")
-            table.add_column("file")
-            table.add_column("error")
+            # one line per shard, file names whole (see `check`)
+            stdout.print(f"{len(summary.failures)} shards failed on every attempt:", markup=False)
             for failure in summary.failures:
-                table.add_row(failure.file, failure.error)
-            stdout.print(table)
+                stdout.print(Text(f"  {failure.file}: {failure.error}"))
             stdout.print("rerun the same command to retry them; the other shards are kept")
             raise typer.Exit(code=1)
 
@@ -188,7 +187,10 @@ def produce(
 def check(
     directory: Annotated[Path, typer.Argument(help="A production folder (with manifest.json).")],
 ) -> None:
-    """Verify a production folder against its manifest: checksums, schema, event counts, stray files."""
+    """Verify a production folder against its manifest: checksums, schema, event counts, stray files.
+
+    Prints one line per problem (its kind, the file's whole name, the detail).
+    """
     from l1scout.production.check import check_dataset
 
     with handle_errors():
@@ -201,13 +203,14 @@ def check(
                 highlight=False,
             )
             return
-        table = Table(title=f"{len(report.problems)} problems in {directory}")
-        table.add_column("problem")
-        table.add_column("file")
-        table.add_column("detail")
+        # one line per problem, never a table: a table cuts or folds long file names to
+        # the console's width, and a log must name every bad file whole
+        stdout.print(
+            f"{len(report.problems)} problems in {directory}:", markup=False, highlight=False
+        )
+        width = max(len(p.kind) for p in report.problems)
         for problem in report.problems:
-            table.add_row(problem.kind, problem.file, problem.detail)
-        stdout.print(table)
+            stdout.print(Text(f"  {problem.kind:<{width}}  {problem.file}: {problem.detail}"))
         stdout.print(
             f"{report.verified} of {report.planned} planned shards verify; "
             "rerun `l1scout produce` with the same plan to repair what it can",

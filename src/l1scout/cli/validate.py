@@ -13,12 +13,18 @@ from l1scout.cli._common import handle_errors, stdout
 from l1scout.detector.validation.comparison import comparison_rows
 from l1scout.detector.validation.report import render_report, run_validation
 from l1scout.detector.validation.results import PileupComparison
+from l1scout.io.paths import resolve_paths
 
 __all__ = ["validate"]
 
 
 def _number(x: float) -> str:
     return f"{x:.4g}"
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    """*paths* with each folder replaced by its ``*.parquet`` files (recursive, sorted)."""
+    return [file for path in paths for file in (resolve_paths(path) if path.is_dir() else [path])]
 
 
 def _print_comparison(comparison: PileupComparison) -> None:
@@ -38,7 +44,10 @@ def _print_comparison(comparison: PileupComparison) -> None:
 def validate(
     files: Annotated[
         list[Path],
-        typer.Argument(help="Parquet files written by `l1scout generate` with detector views."),
+        typer.Argument(
+            help="Parquet files written by `l1scout generate` with detector views, or folders "
+            "of them (searched recursively)."
+        ),
     ],
     out: Annotated[
         Path,
@@ -47,8 +56,9 @@ def validate(
     compare: Annotated[
         list[Path] | None,
         typer.Option(
-            help="Files of the other pileup definition (e.g. made with --pileup-definition "
-            "inelastic), measured the same way and shown side by side; repeat for several."
+            help="Files (or folders) of the other pileup definition (e.g. made with "
+            "--pileup-definition inelastic), measured the same way and shown side by side; "
+            "repeat for several."
         ),
     ] = None,
 ) -> None:
@@ -58,7 +68,7 @@ def validate(
         for other in compare or []:
             words += ["--compare", str(other)]
         command = shlex.join(words)
-        result = run_validation(files, compare=compare or None)
+        result = run_validation(_files(files), compare=_files(compare) if compare else None)
         page = render_report(result, out, command=command)
         stdout.print(
             f"validation page: [bold]{page}[/] ({result.n_events} events, views {', '.join(result.views)})",

@@ -1,4 +1,10 @@
-"""Where generated data that can be rebuilt at will is cached: pileup pools, Pythia's MPI tables."""
+"""Where generated data that can be rebuilt at will is cached: pileup pools, Pythia's MPI tables.
+
+Every cached file carries the SHA-256 and size of its content and is verified
+when it is read; one that fails is rebuilt with a warning naming it and what was
+wrong, and replaced atomically (:mod:`l1scout.generate.pileup`,
+:func:`l1scout.generate.pythia.mpi_init_file`).
+"""
 
 from __future__ import annotations
 

@@ -18,17 +18,34 @@ caches them beside the pileup pools (:func:`mpi_init_file`) and initialises ever
 instance from them in a fraction of a second. Tables read back are rounded to
 six digits, so events are not bit-identical to those of an instance that
 integrated its own tables, but always the same for the same settings and seed:
-every instance, first or not, reads the cached file.
+every instance, first or not, reads the cached file. The cached file ends
+with a comment line that Pythia skips, ``! l1scout: sha256 <hex> of <n> bytes``,
+over the tables above it; a file whose line is missing (truncated, or written
+by an older l1scout) or does not match is made again, with a warning.
+
+**LHE input.** :func:`lhe_settings` checks the Les Houches Event file first
+(:func:`check_lhe_file`: not empty, ``<LesHouchesEvents``, an ``<init>`` block,
+an ``<event>``; plain or gzipped), so that a bad file is named with what is
+wrong before any work. When Pythia still fails to initialise and the logger
+is at DEBUG, Pythia's own output of a second, verbose initialisation is
+logged at DEBUG before the error.
 """
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import gzip
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+import re
+import sys
+import tempfile
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +54,7 @@ import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._files import atomic_write_bytes, temporary_name
 from l1scout._jagged import offsets_from_counts
 from l1scout._types import F64, I32, I64
 from l1scout.errors import ConfigError, GenerationError
@@ -47,6 +65,7 @@ __all__ = [
     "MAX_SEED",
     "PythiaSource",
     "RawEvents",
+    "check_lhe_file",
     "check_seed",
     "derive_seed",
     "lhe_settings",
@@ -67,7 +86,6 @@ _QUIET = (
     "Init:showChangedSettings = off",
     "Init:showChangedParticleData = off",
     "Init:showProcesses = off",
-    "Print:quiet = on",
 )
 
 MB_TO_PB = 1.0e9
@@ -116,12 +134,95 @@ def process_settings(
     return (*catalog.beams, *catalog.tune(tune).settings, *spec.settings)
 
 
-def lhe_settings(catalog: Catalog, lhe: Path, tune: str | None = None) -> tuple[str, ...]:
-    """Pythia settings to shower the events of a Les Houches Event file with the tune."""
-    lhe = Path(lhe)
-    if not lhe.is_file():
-        msg = f"LHE file {str(lhe)!r} does not exist or is not a file"
+#: The tags an LHE file must have, in this order, before its first event ends the scan.
+_LHE_TAGS = (
+    (
+        re.compile(rb"<LesHouchesEvents[\s>]"),
+        "has no <LesHouchesEvents> tag: not a Les Houches Event file",
+    ),
+    (re.compile(rb"<init[\s>]"), "has no <init> block"),
+    (re.compile(rb"</init\s*>"), "has an <init> block that never ends"),
+    (re.compile(rb"<event[\s>]"), "holds no <event>"),
+)
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def check_lhe_file(path: Path) -> Path:
+    r"""Return *path* if it looks like a Les Houches Event file Pythia can read, else raise.
+
+    Checked, reading only up to the first ``<event>`` (so a large file costs
+    its header): the file exists and is not empty; plain or gzipped (by its
+    first bytes), it starts as XML, has ``<LesHouchesEvents``, an ``<init>``
+    block that ends, then at least one ``<event>``.
+
+    Raises:
+        ConfigError: ``LHE file '<path>' <what is wrong>``.
+
+    >>> import tempfile
+    >>> bad = Path(tempfile.mkdtemp()) / "bad.lhe"
+    >>> _ = bad.write_text('<LesHouchesEvents version="3.0">\n<event>\n</event>\n')
+    >>> check_lhe_file(bad)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    l1scout.errors.ConfigError: LHE file '...bad.lhe' has no <init> block; expected a Les Houches Event file (<LesHouchesEvents>, an <init> block, <event> blocks)
+    """
+    path = Path(path)
+    why = _lhe_problem(path)
+    if why is not None:
+        msg = (
+            f"LHE file {str(path)!r} {why}; expected a Les Houches Event file "
+            "(<LesHouchesEvents>, an <init> block, <event> blocks)"
+        )
         raise ConfigError(msg)
+    return path
+
+
+def _lhe_problem(path: Path) -> str | None:
+    """What is wrong with the LHE file *path*, or None (see :func:`check_lhe_file`)."""
+    if not path.is_file():
+        return "does not exist or is not a file"
+    try:
+        with path.open("rb") as raw:
+            magic = raw.read(2)
+        if not magic:
+            return "is empty"
+        gzipped = magic == _GZIP_MAGIC
+        with gzip.open(path, "rb") if gzipped else path.open("rb") as fh:
+            return _scan_lhe(fh.read, gzipped=gzipped)
+    except (OSError, EOFError, zlib.error) as exc:
+        return f"cannot be read ({exc})"
+
+
+def _scan_lhe(read: Callable[[int], bytes], *, gzipped: bool) -> str | None:
+    """Scan a binary stream for the tags of :data:`_LHE_TAGS`, in order, 64 KiB at a time."""
+    start = read(1 << 16)
+    if not start.strip():
+        return "is empty" + (" once decompressed" if gzipped else "")
+    if not start.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return "is not XML (it does not start with '<')"
+    found, window, chunk = 0, b"", start
+    while chunk:
+        window += chunk
+        while found < len(_LHE_TAGS):
+            match = _LHE_TAGS[found][0].search(window)
+            if match is None:
+                break
+            window = window[match.end() :]
+            found += 1
+        if found == len(_LHE_TAGS):
+            return None
+        window = window[-32:]  # a tag cut by the chunk boundary is found with the next chunk
+        chunk = read(1 << 16)
+    return _LHE_TAGS[found][1]
+
+
+def lhe_settings(catalog: Catalog, lhe: Path, tune: str | None = None) -> tuple[str, ...]:
+    """Pythia settings to shower the events of a Les Houches Event file with the tune.
+
+    Raises:
+        ConfigError: the file is not a readable LHE file (:func:`check_lhe_file`).
+    """
+    lhe = check_lhe_file(Path(lhe))
     beams = tuple(s for s in catalog.beams if not s.startswith("Beams:eCM"))
     return (
         *beams,
@@ -179,28 +280,108 @@ class RawEvents:
         return len(self.offsets) - 1
 
 
+def _lhe_of(settings: Sequence[str]) -> str | None:
+    """The LHE file that *settings* read (``Beams:LHEF``), if any."""
+    for line in settings:
+        name, _, value = line.partition("=")
+        if name.strip().lower() == "beams:lhef":
+            return value.strip()
+    return None
+
+
 def _cacheable(settings: Sequence[str]) -> bool:
     """MPI tables are cached for beams given in the settings, not for LHE files (beams read from the file)."""
     compact = [s.replace(" ", "").lower() for s in settings]
     return not any(c.startswith(("beams:lhef", "beams:frametype=4")) for c in compact)
 
 
-def _new_pythia(settings: Sequence[str], seed: int, label: str) -> Any:
+def _new_pythia(settings: Sequence[str], seed: int, label: str, *, quiet: bool = True) -> Any:
     import pythia8mc  # heavy import, deferred
 
     pythia = pythia8mc.Pythia("", False)
-    for line in (*_QUIET, *settings, "Random:setSeed = on", f"Random:seed = {seed}"):
+    shush = (*_QUIET, "Print:quiet = on") if quiet else _QUIET
+    for line in (*shush, *settings, "Random:setSeed = on", f"Random:seed = {seed}"):
         if not pythia.readString(line):
             msg = f"{label}: Pythia 8 does not accept the setting {line!r}"
             raise GenerationError(msg)
     return pythia
 
 
-def mpi_init_file(settings: Sequence[str], directory: Path | None = None) -> Path:
-    """The cached MPI tables of *settings*, made now (one full initialisation) if missing.
+@contextmanager
+def _stdout_to_debug_log(label: str) -> Iterator[None]:
+    """Log at DEBUG what is written meanwhile to file descriptor 1 (Pythia's ``std::cout``)."""
+    sys.stdout.flush()
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(1)
+        os.dup2(sink.fileno(), 1)
+        try:
+            yield
+        finally:
+            ctypes.CDLL(None).fflush(None)  # C++ streams write through C stdio
+            os.dup2(saved, 1)
+            os.close(saved)
+        sink.seek(0)
+        for line in sink.read().decode(errors="replace").splitlines():
+            if line.strip():
+                _log.debug("%s: Pythia: %s", label, line.strip())
 
-    The file is named by a hash of the settings and the Pythia version, written
-    under a temporary name and renamed, so concurrent jobs never read half a file.
+
+def _initialised(pythia: Any, settings: Sequence[str], seed: int, label: str) -> bool:
+    """``pythia.init()``; on failure at DEBUG, log the output of a verbose instance's init too.
+
+    Pythia runs quiet (``Print:quiet``), so its reason for a failure is
+    printed by a second instance of the same settings without it, and logged.
+    """
+    if pythia.init():
+        return True
+    if _log.isEnabledFor(logging.DEBUG):
+        verbose = _new_pythia(settings, seed, label, quiet=False)
+        with _stdout_to_debug_log(label):
+            verbose.init()
+    return False
+
+
+def _debug_hint() -> str:
+    """Where Pythia's own reason for a failed initialisation is (see :func:`_initialised`)."""
+    if _log.isEnabledFor(logging.DEBUG):
+        return "Pythia's own output is logged above at DEBUG"
+    return "rerun with logging at DEBUG, `l1scout --verbose`, for Pythia's own output"
+
+
+#: How the checksum line that ends a cached MPI tables file starts (a comment to Pythia).
+_TABLES_MARK = b"! l1scout: sha256 "
+
+
+def _tables_check_line(body: bytes) -> bytes:
+    """The checksum line that ends a cached MPI tables file of *body*."""
+    digest = hashlib.sha256(body).hexdigest().encode()
+    return b"%s%s of %d bytes\n" % (_TABLES_MARK, digest, len(body))
+
+
+def _tables_problem(path: Path) -> str | None:
+    """What is wrong with the cached MPI tables *path* (None: complete and intact)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if not data:
+        return "are empty"
+    at = data.rfind(_TABLES_MARK)
+    if at < 0:
+        return "have no l1scout checksum line (truncated, or written by an older l1scout)"
+    if data[at:] != _tables_check_line(data[:at]):
+        return "fail their checksum (truncated or damaged)"
+    return None
+
+
+def mpi_init_file(settings: Sequence[str], directory: Path | None = None) -> Path:
+    """The cached MPI tables of *settings*, made now (one full initialisation) if missing or damaged.
+
+    The file is named by a hash of the settings and the Pythia version, and
+    written atomically (:func:`l1scout._files.atomic_write_bytes`), so
+    concurrent jobs never read half a file. It ends with a checksum line
+    (``! l1scout: sha256 <hex> of <n> bytes``, a comment to Pythia); a cached
+    file without it or that fails it is made again, with a warning.
 
     Args:
         settings: Pythia settings without the seed (the tables do not depend on it).
@@ -218,30 +399,36 @@ def mpi_init_file(settings: Sequence[str], directory: Path | None = None) -> Pat
     directory = directory or cache_dir()
     path = directory / f"pythia-mpi-init-{key}.cmnd"
     if path.is_file():
-        return path
-    tmp = directory / f".{path.name}.{os.getpid()}.tmp"
+        why = _tables_problem(path)
+        if why is None:
+            return path
+        _log.warning("Pythia's MPI tables %s %s; making them again", path, why)
+    raw = temporary_name(directory / f"{path.stem}.raw")  # what Pythia writes
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        tmp.unlink(missing_ok=True)
+        raw.unlink(missing_ok=True)
     except OSError as exc:
         msg = f"cannot write Pythia's MPI tables to {directory} ({exc.strerror or exc}); set L1SCOUT_CACHE_DIR"
         raise ConfigError(msg) from exc
     _log.info("integrating Pythia's MPI tables once for %s", path.name)
-    pythia = _new_pythia(
-        (
-            *settings,
-            "MultipartonInteractions:reuseInit = 3",
-            f"MultipartonInteractions:initFile = {tmp}",
-        ),
-        1,
-        "MPI tables",
+    lines = (
+        *settings,
+        "MultipartonInteractions:reuseInit = 3",
+        f"MultipartonInteractions:initFile = {raw}",
     )
-    ok = pythia.init()
-    if not ok or not tmp.is_file() or tmp.stat().st_size == 0:
-        tmp.unlink(missing_ok=True)
-        msg = "Pythia 8 failed to initialise while making its MPI tables"
-        raise GenerationError(msg)
-    tmp.replace(path)
+    try:
+        ok = _initialised(_new_pythia(lines, 1, "MPI tables"), lines, 1, "MPI tables")
+        body = raw.read_bytes() if ok and raw.is_file() else b""
+        if not body:
+            msg = f"Pythia 8 failed to initialise while making its MPI tables ({_debug_hint()})"
+            raise GenerationError(msg)
+        body += b"" if body.endswith(b"\n") else b"\n"
+        atomic_write_bytes(path, body + _tables_check_line(body))
+    except OSError as exc:
+        msg = f"cannot write Pythia's MPI tables to {directory} ({exc.strerror or exc}); set L1SCOUT_CACHE_DIR"
+        raise ConfigError(msg) from exc
+    finally:
+        raw.unlink(missing_ok=True)
     return path
 
 
@@ -257,7 +444,8 @@ class PythiaSource:
 
     Raises:
         GenerationError: Pythia rejects a setting (the message names it) or fails
-            to initialise.
+            to initialise (the message names the LHE file, if any; at DEBUG,
+            Pythia's own output is logged first).
     """
 
     _MAX_FAILURES = 100
@@ -273,17 +461,18 @@ class PythiaSource:
         check_seed(seed)
         self.label = label
         init: tuple[str, ...] = ()
-        tables = None
         if reuse_init and _cacheable(settings):
             tables = mpi_init_file(settings)
             init = (
                 "MultipartonInteractions:reuseInit = 2",
                 f"MultipartonInteractions:initFile = {tables}",
             )
-        self._pythia = _new_pythia((*settings, *init), seed, label)
-        if not self._pythia.init():
-            hint = f"; if {tables} is damaged, delete it" if tables else ""
-            msg = f"{label}: Pythia 8 failed to initialise (rerun with logging at DEBUG for its output){hint}"
+        lines = (*settings, *init)
+        self._pythia = _new_pythia(lines, seed, label)
+        if not _initialised(self._pythia, lines, seed, label):
+            lhe = _lhe_of(settings)
+            source = f" from the LHE file {lhe}" if lhe else ""
+            msg = f"{label}: Pythia 8 failed to initialise{source} ({_debug_hint()})"
             raise GenerationError(msg)
         self.exhausted = False
 

@@ -220,6 +220,9 @@ def _process_of(path: Path, metadata: Mapping[str, str]) -> str:
 
 def parquet_file(path: Path) -> pq.ParquetFile:
     """Open *path* (reads its footer), or a DataFormatError that names it."""
+    if path.is_dir():
+        msg = f"{path} is a folder, expected a Parquet file"
+        raise DataFormatError(msg)
     if not path.is_file():
         msg = f"{path}: no such file"
         raise DataFormatError(msg)

@@ -9,15 +9,22 @@ every problem of these kinds (:data:`PROBLEM_KINDS`):
 * ``schema``: its columns or types are not those of the plan's views and collections;
 * ``events``: its row count differs from the record or from the plan's shard;
 * ``record``: the record contradicts the plan (seed, events, process, index);
+* ``pool``: the file was made from another pileup pool than its record says
+  (the ``pool_sha256`` of its footer), or, with a shared pool that the pool
+  cache holds, than the cached pool (its verified content hash);
 * ``not produced``: a shard of the plan that the manifest does not list yet;
 * ``extra``: a file the production did not write;
 * ``temporary``: a leftover temporary file (``.<name>.tmp-<pid>``) of a killed writer.
 
 Nothing is changed; ``l1scout produce`` with the same plan repairs what it can.
+Records without ``pool_sha256`` (manifests of older versions) skip the pool checks;
+a cached pool that fails its own verification is not compared (a warning says so;
+it is rebuilt when next used).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +33,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from l1scout._files import sha256_file
-from l1scout.errors import ProductionError
+from l1scout.errors import DataFormatError, ProductionError
 from l1scout.io.schema import arrow_schema
+from l1scout.production.job import cached_pool
 from l1scout.production.manifest import (
     LOCK_NAME,
     MANIFEST_NAME,
@@ -35,9 +43,11 @@ from l1scout.production.manifest import (
     is_temporary,
     read_manifest,
 )
-from l1scout.production.plan import ShardSpec
+from l1scout.production.plan import ProductionPlan, ShardSpec
 
 __all__ = ["PROBLEM_KINDS", "CheckReport", "Problem", "check_dataset"]
+
+_log = logging.getLogger(__name__)
 
 PROBLEM_KINDS = (
     "missing",
@@ -46,6 +56,7 @@ PROBLEM_KINDS = (
     "schema",
     "events",
     "record",
+    "pool",
     "not produced",
     "extra",
     "temporary",
@@ -145,6 +156,11 @@ def _check_file(
     why = _schema_problem(schema, expected)
     if why:
         problems.append(Problem("schema", record.file, why))
+    footer_pool = (meta.metadata or {}).get(b"pool_sha256", b"").decode(errors="replace")
+    if record.pool_sha256 is not None and footer_pool != record.pool_sha256:
+        named = f"the pileup pool {footer_pool[:12]}..." if footer_pool else "no pileup pool"
+        detail = f"its footer names {named}; the manifest {record.pool_sha256[:12]}..."
+        problems.append(Problem("pool", record.file, detail))
     if meta.num_rows != record.events or meta.num_rows != spec.events:
         problems.append(
             Problem(
@@ -154,6 +170,28 @@ def _check_file(
             )
         )
     return problems
+
+
+def _shared_pool(plan: ProductionPlan) -> tuple[Path, str] | None:
+    """The file and content hash of the plan's shared pileup pool, if the cache holds it intact."""
+    if plan.pool != "shared" or plan.pileup_mean <= 0:
+        return None
+    try:
+        found = cached_pool(plan.generation_config(plan.shards()[0]))
+    except DataFormatError as exc:
+        _log.warning("%s; the shards are not compared with it", exc)
+        return None
+    return None if found is None else (found[0], found[1].sha256)
+
+
+def _pool_problem(record: ShardRecord, pool: tuple[Path, str] | None) -> Problem | None:
+    if pool is None or record.pool_sha256 is None or record.pool_sha256 == pool[1]:
+        return None
+    detail = (
+        f"made from the pileup pool {record.pool_sha256[:12]}...; the cached pool "
+        f"{pool[0]} is {pool[1][:12]}..."
+    )
+    return Problem("pool", record.file, detail)
 
 
 def check_dataset(
@@ -178,6 +216,7 @@ def check_dataset(
         raise ProductionError(msg)
     plan = manifest.production_plan()
     expected = arrow_schema(plan.columns())
+    pool = _shared_pool(plan)
     specs = {s.file: s for s in plan.shards()}
     records = manifest.records()
     problems: list[Problem] = []
@@ -190,6 +229,8 @@ def check_dataset(
             why = _record_problem(record, spec)
             found = [Problem("record", name, why)] if why else []
             found += _check_file(out, record, spec, expected)
+            stale = _pool_problem(record, pool)
+            found += [stale] if stale else []
             problems += found
             if not found:
                 verified += 1

@@ -4,7 +4,9 @@
 in an output folder:
 
 1. A folder holding another plan's production is refused before anything is
-   touched; an unwritable folder is refused before any work.
+   touched, and so is an unreachable scheduler (the ``address`` engine,
+   :func:`~l1scout.production.engines.check_engine`); an unwritable folder is
+   refused before any work (:func:`prepare_output_folder`).
 2. The folder is reconciled with its manifest (:func:`l1scout.production.manifest.reconcile`):
    leftover temporary files go, verified shards stay, broken ones are remade.
 3. With ``pool = "shared"`` the plan's pileup pool is built once here (and
@@ -21,8 +23,9 @@ in an output folder:
 5. The manifest is rewritten atomically as shards finish.
 
 A full disk stops the production with :class:`~l1scout.errors.ProductionError`
-saying what is kept and to rerun after freeing space; a killed production
-leaves only hidden temporary files, and the same command resumes it.
+saying what is kept and to rerun after freeing space (:func:`disk_full_error`,
+the one message of a full disk, ``l1scout generate``'s too); a killed
+production leaves only hidden temporary files, and the same command resumes it.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from pathlib import Path
 
 from l1scout._version import __version__
 from l1scout.errors import ProductionError
-from l1scout.production.engines import default_workers, run_dask, run_single
+from l1scout.production.engines import check_engine, default_workers, run_dask, run_single
 from l1scout.production.job import card_hashes, prepare_pool
 from l1scout.production.manifest import (
     LOCK_NAME,
@@ -64,7 +67,7 @@ from l1scout.production.shard import (
     run_shard,
 )
 
-__all__ = ["ProductionSummary", "Progress", "produce"]
+__all__ = ["ProductionSummary", "Progress", "disk_full_error", "prepare_output_folder", "produce"]
 
 _log = logging.getLogger(__name__)
 
@@ -213,8 +216,13 @@ class _Ledger:
         self.tracker.failed(file)
 
 
-def _prepare_folder(out: Path) -> None:
-    """Create *out* and prove it writable, or raise :class:`ProductionError`."""
+def prepare_output_folder(out: Path) -> None:
+    """Create the output folder *out* and prove it writable, before any work.
+
+    Raises:
+        ProductionError: *out* is a file, cannot be created, is not writable,
+            or its disk is full; the message names *out* and what to do.
+    """
     try:
         out.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -229,12 +237,11 @@ def _prepare_folder(out: Path) -> None:
         Path(name).unlink()
     except OSError as exc:
         if is_disk_full(exc):
-            msg = f"the disk of {out} is full; free space and rerun"
-        else:
-            msg = (
-                f"the output folder {out} is not writable ({exc.strerror or exc}); "
-                "fix its permissions or choose another --out"
-            )
+            raise disk_full_error(out, exc) from exc
+        msg = (
+            f"the output folder {out} is not writable ({exc.strerror or exc}); "
+            "fix its permissions or choose another --out"
+        )
         raise ProductionError(msg) from exc
 
 
@@ -287,9 +294,10 @@ def produce(
         (the others are made and recorded all the same).
 
     Raises:
-        ProductionError: *out* holds another plan's production (nothing is
-            touched), cannot be created or written, is locked by another
-            production, or its disk is full (what is complete is kept).
+        ProductionError: *out* holds another plan's production or the
+            scheduler address cannot be reached (nothing is touched), *out*
+            cannot be created or written, is locked by another production, or
+            its disk is full (what is complete is kept).
     """
     start = time.perf_counter()
     out = Path(out)
@@ -297,7 +305,8 @@ def produce(
         found = read_manifest(out)
         if found is not None:
             check_same_plan(found, plan, out)
-    _prepare_folder(out)
+    check_engine(plan.engine)  # before anything is created
+    prepare_output_folder(out)
     engine = plan.engine
     workers = 1 if engine.kind == "single" else (engine.workers or default_workers())
     with _locked(out):
@@ -340,22 +349,12 @@ def produce(
             book.flush(force=True)
         except DiskFullError as full:
             _flush_quietly(book)
-            msg = (
-                f"the disk of {out} is full ({error_text(full.cause)} while making {full.file}). "
-                f"{len(book.records)} complete shards are kept, listed in {out / MANIFEST_NAME}; "
-                "no partial file is left under a final name. Free space and rerun the same "
-                "command to make the rest."
-            )
-            raise ProductionError(msg) from None
+            raise disk_full_error(out, full.cause, file=full.file, kept=len(book.records)) from None
         except OSError as exc:
             if not is_disk_full(exc):
                 raise
             _flush_quietly(book)
-            msg = (
-                f"the disk of {out} is full ({error_text(exc)}). {len(book.records)} complete "
-                "shards are kept; free space and rerun the same command to make the rest."
-            )
-            raise ProductionError(msg) from None
+            raise disk_full_error(out, exc, kept=len(book.records)) from None
         except BaseException:
             _flush_quietly(book)
             raise
@@ -375,6 +374,41 @@ def produce(
         bytes=sum(r.bytes for r in book.records.values()),
         wall_s=time.perf_counter() - start,
     )
+
+
+def disk_full_error(
+    out: Path, cause: BaseException, *, file: str | None = None, kept: int | None = None
+) -> ProductionError:
+    """The one message of a full disk under *out*: what failed, what is kept, what to do.
+
+    Args:
+        out: the output folder.
+        cause: the error of the full disk (``ENOSPC`` or ``EDQUOT``, see
+            :func:`~l1scout.production.shard.is_disk_full`).
+        file: the file that was being made, relative to *out* (None: unknown).
+        kept: the complete shards kept in the folder's manifest (None: not a
+            production, a single file of ``l1scout generate``).
+
+    Example:
+        >>> full = OSError(28, "No space left on device")
+        >>> print(disk_full_error(Path("data"), full, file="a/a-NEVENT5-RS1.parquet"))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        the disk of data is full (OSError: [Errno 28] No space left on device while making
+        a/a-NEVENT5-RS1.parquet); no partial file is left under a final name. Free space and
+        rerun the same command.
+    """
+    making = f" while making {file}" if file else ""
+    if kept is None:
+        after = (
+            "; no partial file is left under a final name. Free space and rerun the same command."
+        )
+    else:
+        after = (
+            f". {kept} complete shards are kept, listed in {out / MANIFEST_NAME}; no partial "
+            "file is left under a final name. Free space and rerun the same command to make "
+            "the rest."
+        )
+    return ProductionError(f"the disk of {out} is full ({error_text(cause)}{making}){after}")
 
 
 def _flush_quietly(book: _Book) -> None:

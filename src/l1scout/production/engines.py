@@ -4,6 +4,12 @@
 with retries and hand every outcome to a :class:`ShardSink` (the client's manifest
 and progress bars, :mod:`l1scout.production.driver`). A full disk stops either
 loop with :class:`~l1scout.production.shard.DiskFullError`.
+
+The local cluster's workers keep the traceback of a failing shard to
+themselves (it reaches the client, which says what failed in one line); with
+logging at DEBUG (``l1scout -v``) they print it, and the client logs it too.
+:func:`check_engine` proves a scheduler address reachable, waiting at most
+:data:`CONNECT_TIMEOUT_S`, before a production creates anything.
 """
 
 from __future__ import annotations
@@ -31,8 +37,10 @@ from l1scout.production.shard import (
 )
 
 __all__ = [
+    "CONNECT_TIMEOUT_S",
     "WORKER_ENVIRON",
     "ShardSink",
+    "check_engine",
     "default_workers",
     "make_jobqueue_cluster",
     "run_dask",
@@ -41,6 +49,9 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
+#: Longest wait (s) for the scheduler of the ``address`` engine; Dask's own connect timeout
+#: (``distributed.comm.timeouts.connect``, 30 s) applies when it is shorter.
+CONNECT_TIMEOUT_S = 10.0
 # the topic under which workers report the events done in their shard
 _TOPIC = "l1scout-shard-progress"
 # seconds between two progress reports of one worker
@@ -151,12 +162,49 @@ def _quiet_dask() -> Iterator[None]:
             lg.setLevel(level)
 
 
+def _connect(address: str) -> Any:
+    """A Dask client of the scheduler at *address*, or a ProductionError naming it."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    distributed: Any = importlib.import_module("distributed")  # untyped calls
+    configured = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
+    timeout = min(float(configured or CONNECT_TIMEOUT_S), CONNECT_TIMEOUT_S)
+    try:
+        return distributed.Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as exc:
+        msg = (
+            f"cannot reach the Dask scheduler at {address} ({error_text(exc)}); "
+            "check the address and that the scheduler runs"
+        )
+        raise ProductionError(msg) from exc
+
+
+def check_engine(engine: EngineSpec) -> None:
+    """Refuse an engine that cannot run, before a production creates anything.
+
+    The ``address`` engine's scheduler must answer within
+    :data:`CONNECT_TIMEOUT_S` (the connection is closed again); the other
+    engines start their own cluster and are not checked.
+
+    Raises:
+        ProductionError: the scheduler cannot be reached; the message names its address.
+    """
+    if engine.kind != "address" or engine.address is None:
+        return
+    with _quiet_dask():
+        _connect(engine.address).close()
+
+
 @contextmanager
 def _dask_client(engine: EngineSpec, workers: int) -> Iterator[Any]:
     distributed: Any = importlib.import_module("distributed")  # untyped calls
     Client, LocalCluster = distributed.Client, distributed.LocalCluster  # noqa: N806
 
     if engine.kind == "local":
+        # a failing task's traceback ("Compute Failed") is logged at ERROR by its worker;
+        # the client says what failed in one line (at DEBUG, both show)
+        worker_logs = logging.ERROR if _log.isEnabledFor(logging.DEBUG) else logging.CRITICAL
         with (
             LocalCluster(
                 n_workers=workers,
@@ -165,18 +213,13 @@ def _dask_client(engine: EngineSpec, workers: int) -> Iterator[Any]:
                 dashboard_address=None,
                 # no dashboard; its HTTP server on a free port (8787 may be taken)
                 scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                silence_logs=logging.ERROR,
+                silence_logs=worker_logs,
             ) as cluster,
             Client(cluster) as client,
         ):
             yield client
-    elif engine.kind == "address":
-        try:
-            client = Client(engine.address)  # waits distributed.comm.timeouts.connect (30 s)
-        except (OSError, TimeoutError) as exc:
-            msg = f"cannot reach the Dask scheduler at {engine.address} ({exc})"
-            raise ProductionError(msg) from exc
-        with client:
+    elif engine.kind == "address" and engine.address is not None:
+        with _connect(engine.address) as client:
             yield client
     else:
         with make_jobqueue_cluster(engine) as cluster:
@@ -265,6 +308,7 @@ def run_dask(
                 try:
                     record = future.result()
                 except Exception as exc:
+                    _log.debug("%s failed on its worker", task.shard.file, exc_info=exc)
                     if is_disk_full(exc):
                         raise DiskFullError(task.shard.file, exc) from exc
                     failures.append(shard_failure(task, exc))

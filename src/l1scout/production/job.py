@@ -11,7 +11,10 @@ events, see :class:`~l1scout.io.parquet.AtomicParquetWriter`). The same configur
 ``pileup.definition``) says what a pileup collision is and picks the pool's
 catalog process: ``collide2v`` (``SoftQCD:all``, the default) or ``inelastic``.
 The file's metadata names it (``pileup_definition``) beside the pool's Pythia
-settings (``settings``: ``pool.settings``). Files of the default keep the
+settings (``settings``: ``pool.settings``) and the SHA-256 of the pool's content
+(``pool_sha256``, :attr:`l1scout.generate.pileup.MinBiasPool.sha256`; absent
+without pileup), so that files made from different pools differ in their
+metadata too. Files of the default keep the
 ``settings_hash`` they had before the choice existed; the other definition
 changes it (through the pool settings and a ``pileup_definition`` entry).
 
@@ -59,7 +62,9 @@ from l1scout.generate.pileup import (
     MinBiasPool,
     PileupDraw,
     draw_pileup,
+    load_cached_pool,
     load_or_build_pool,
+    pool_path,
     pool_settings,
 )
 from l1scout.generate.pythia import (
@@ -91,6 +96,7 @@ __all__ = [
     "GenerationConfig",
     "GenerationResult",
     "available_collections",
+    "cached_pool",
     "card_hashes",
     "check_collections",
     "collection_names",
@@ -143,7 +149,7 @@ class GenerationConfig(BaseModel):
     process: str = Field(min_length=1)
     events: int = Field(gt=0, le=10_000_000)
     seed: int = Field(ge=1, le=MAX_SEED)
-    pileup: float | None = Field(default=None, ge=0, le=1000)
+    pileup: float | None = Field(default=None, ge=0, le=1000, allow_inf_nan=False)
     pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=10_000_000)
     pool_seed: int | None = Field(default=None, ge=1, le=MAX_SEED)
     lhe: Path | None = None
@@ -184,7 +190,7 @@ class GenerationConfig(BaseModel):
 
 @dataclass(frozen=True)
 class GenerationResult:
-    """What a job wrote."""
+    """What a job wrote (``pool_sha256``: the content hash of its pileup pool, None without one)."""
 
     path: Path
     events: int
@@ -193,6 +199,7 @@ class GenerationResult:
     settings_hash: str
     pool_path: Path | None
     pool_built: bool
+    pool_sha256: str | None = None
 
 
 def output_path(out: Path, process: str, events: int, seed: int) -> Path:
@@ -439,6 +446,29 @@ def prepare_pool(
     return _load_pool(config, _plan(config), workers, pool_dir, progress)
 
 
+def cached_pool(
+    config: GenerationConfig, pool_dir: Path | None = None
+) -> tuple[Path, MinBiasPool] | None:
+    """The pileup pool of *config* as the cache holds it now, verified, and its file.
+
+    Args:
+        config: the job.
+        pool_dir: the pool cache (None: :func:`l1scout.generate.pileup.cache_dir`).
+
+    Returns:
+        None without pileup, or when the cache does not hold the pool.
+
+    Raises:
+        DataFormatError: the cached file fails verification (it is rebuilt when next used).
+    """
+    plan = _plan(config)
+    if plan.pileup <= 0:
+        return None
+    key = (plan.pool_settings, plan.pool_seed, config.pool_size)
+    pool = load_cached_pool(*key, pool_dir)
+    return None if pool is None else (pool_path(*key, pool_dir), pool)
+
+
 def _load_pool(
     config: GenerationConfig,
     plan: _Plan,
@@ -562,6 +592,8 @@ def run_generation(
         "settings_hash": plan.settings_hash,
         "settings": json.dumps(plan.record, sort_keys=True),
     }
+    if pool is not None:  # the pool's content: a file of another pool has other metadata
+        metadata["pool_sha256"] = pool.sha256
     n_done = 0
     columns = plan.columns
     with AtomicParquetWriter(path, columns, metadata, overwrite=overwrite) as writer:
@@ -614,4 +646,13 @@ def run_generation(
             },
             path=final_path,
         )
-    return GenerationResult(written, n_done, sigma, sigma_err, plan.settings_hash, pool_path, built)
+    return GenerationResult(
+        written,
+        n_done,
+        sigma,
+        sigma_err,
+        plan.settings_hash,
+        pool_path,
+        built,
+        pool.sha256 if pool is not None else None,
+    )

@@ -2,7 +2,9 @@
 
 ``<out>/manifest.json`` holds the plan (its values, its identity and hash) and
 one record per finished shard: file, process, index, seed, pool seed, events,
-size, SHA-256, l1scout version, card hashes, settings hash and wall time. The
+size, SHA-256, l1scout version, card hashes, settings hash, wall time and the
+content hash of the pileup pool it was made from (``pool_sha256``; absent in
+manifests of older versions and for shards without pileup). The
 client rewrites it atomically (temporary name, fsync, rename) as shards finish,
 so a killed client loses at most the records of the last shards, and those are
 adopted back on the next run (below).
@@ -13,7 +15,8 @@ A rerun with the same plan (:func:`reconcile`):
 * keeps a shard whose file's size and SHA-256 match its record;
 * adopts a complete file that has no record (the client died between the
   rename and the manifest write) if its Parquet footer reads, its
-  ``settings_hash`` is the shard's and it holds the shard's number of events;
+  ``settings_hash`` is the shard's and it holds the shard's number of events
+  (its record takes the pool hash of the footer, ``pool_sha256``);
 * deletes and remakes a broken file (checksum mismatch, unreadable, wrong
   settings), and remakes a missing one.
 
@@ -87,6 +90,10 @@ class ShardRecord(BaseModel):
         card_hashes: SHA-256 of the front-end and view cards it was made with.
         settings_hash: the file's ``settings_hash`` metadata.
         wall_s: seconds the worker took (None: adopted by a rerun).
+        pool_sha256: SHA-256 of the content of the pileup pool the file was
+            made from (:attr:`l1scout.generate.pileup.MinBiasPool.sha256`, also
+            the file's ``pool_sha256`` metadata); None without pileup, or in a
+            record of an older version.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -103,6 +110,7 @@ class ShardRecord(BaseModel):
     card_hashes: dict[str, str]
     settings_hash: str
     wall_s: float | None = None
+    pool_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
     @classmethod
     def of(
@@ -114,6 +122,7 @@ class ShardRecord(BaseModel):
         card_hashes: dict[str, str],
         settings_hash: str,
         wall_s: float | None = None,
+        pool_sha256: str | None = None,
     ) -> ShardRecord:
         """The record of *spec*'s complete file *path* (its size and SHA-256 are read here)."""
         return cls(
@@ -129,6 +138,7 @@ class ShardRecord(BaseModel):
             card_hashes=card_hashes,
             settings_hash=settings_hash,
             wall_s=wall_s,
+            pool_sha256=pool_sha256,
         )
 
 
@@ -213,7 +223,8 @@ def check_same_plan(manifest: Manifest, plan: ProductionPlan, out: Path) -> None
     """Refuse a plan that differs from the one the folder was made with.
 
     Raises:
-        ProductionError: naming every differing field of the plans' identities.
+        ProductionError: naming every value that differs between the plans' identities,
+            down to the entry of a list (:func:`~l1scout.production.plan.plan_differences`).
     """
     current = plan.identity()
     if manifest.plan_hash == plan.plan_hash() and manifest.identity == current:
@@ -268,12 +279,16 @@ def _adopt(
         return "its settings_hash is not the shard's"
     if rows != spec.events:
         return f"it holds {rows} events, the shard {spec.events}"
+    pool = meta.get("pool_sha256")
+    if pool is not None and not re.fullmatch(r"[0-9a-f]{64}", pool):
+        return "its pool_sha256 is not a SHA-256"
     return ShardRecord.of(
         spec,
         path,
         l1scout_version=meta.get("l1scout_version", "unknown"),
         card_hashes=cards(),
         settings_hash=expected,
+        pool_sha256=pool,
     )
 
 

@@ -37,21 +37,21 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from l1scout._datafile import deep_update, format_validation_error, read_toml
+from l1scout._datafile import deep_update, read_toml, validate_data
 from l1scout._version import __version__
 from l1scout.detector.card import load_frontend_card
 from l1scout.detector.view_card import VIEW_NAMES, load_view_card
-from l1scout.errors import ConfigError
 from l1scout.generate.pileup import POOL_PROCESSES
 from l1scout.generate.pythia import process_settings
 from l1scout.generate.vertex import DEFAULT_PILEUP_DEFINITION, PileupDefinition
@@ -192,7 +192,7 @@ class ProductionPlan(_Model):
 
     seed: int = Field(ge=1, le=MAX_PLAN_SEED)
     shard_size: int = Field(default=DEFAULT_SHARD_SIZE, ge=1, le=10_000_000)
-    pileup: float | None = Field(default=None, ge=0, le=1000)
+    pileup: float | None = Field(default=None, ge=0, le=1000, allow_inf_nan=False)
     pileup_definition: PileupDefinition | None = None
     pool: PoolMode = "shared"
     pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=10_000_000)
@@ -365,22 +365,95 @@ def _hash(identity: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
-def _short(value: object, width: int = 100) -> str:
-    text = json.dumps(value, sort_keys=True)
-    return text if len(text) <= width else text[: width - 3] + "..."
+def _named(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """Whether *value* is an entry with a name (a process, a view)."""
+    return isinstance(value, Mapping) and isinstance(value.get("name"), str)
+
+
+def _render(value: object) -> str:
+    """A value of an identity, whole, on one line: JSON, or ``"name" (key=value, ...)`` for a named entry.
+
+    >>> _render({"name": "ttbar", "events": 1000}), _render([1, "a"])
+    ('"ttbar" (events=1000)', '[1, "a"]')
+    """
+    if _named(value):
+        rest = ", ".join(f"{k}={_render(v)}" for k, v in sorted(value.items()) if k != "name")
+        return f"{json.dumps(value['name'])} ({rest})" if rest else json.dumps(value["name"])
+    return json.dumps(value, sort_keys=True)
+
+
+def _key(value: object) -> str:
+    """What identifies an entry of a list: its name if it has one, else its value."""
+    return json.dumps(value["name"]) if _named(value) else _render(value)
+
+
+def _diff(path: str, old: object, new: object, lines: list[str]) -> None:
+    """Append one line per leaf that differs between *old* and *new*, both under *path*."""
+    if old == new:
+        return
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for key in sorted(set(old) | set(new), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in new:
+                lines.append(f"{sub}: removed in this plan: {_render(old[key])}")
+            elif key not in old:
+                lines.append(f"{sub}: added in this plan: {_render(new[key])}")
+            else:
+                _diff(sub, old[key], new[key], lines)
+    elif isinstance(old, list) and isinstance(new, list):
+        _diff_lists(path, old, new, lines)
+    else:
+        lines.append(f"{path}: {_render(old)} in the manifest, {_render(new)} in this plan")
+
+
+def _diff_lists(path: str, old: list[Any], new: list[Any], lines: list[str]) -> None:
+    """:func:`_diff` of two lists: entries matched by name (or value), then compared field by field."""
+    keys_old, keys_new = [_key(v) for v in old], [_key(v) for v in new]
+
+    def entry(j: int) -> str:  # the path of new[j]: its index, and its name if it has one
+        return f"{path}[{j}]({new[j]['name']})" if _named(new[j]) else f"{path}[{j}]"
+
+    if sorted(keys_old) == sorted(keys_new) and keys_old != keys_new:  # reordered
+        lines.append(
+            f"{path}: in the order [{', '.join(keys_old)}] in the manifest, "
+            f"[{', '.join(keys_new)}] in this plan"
+        )
+        where: dict[str, list[int]] = {}
+        for i, key in enumerate(keys_old):
+            where.setdefault(key, []).append(i)
+        for j, key in enumerate(keys_new):
+            _diff(entry(j), old[where[key].pop(0)], new[j], lines)
+        return
+    matcher = difflib.SequenceMatcher(a=keys_old, b=keys_new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        pairs = i2 - i1 == j2 - j1 and not any(_named(v) for v in old[i1:i2])
+        if tag == "equal" or (tag == "replace" and pairs):
+            for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
+                _diff(entry(j), old[i], new[j], lines)
+            continue
+        lines += [f"{path}[{i}]: removed in this plan: {_render(old[i])}" for i in range(i1, i2)]
+        lines += [f"{path}[{j}]: added in this plan: {_render(new[j])}" for j in range(j1, j2)]
 
 
 def plan_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """One line per identity field that differs: ``field: <recorded> in the manifest, <current> in this plan``.
+    """The differences between two plan identities, one line per differing value, never shortened.
+
+    A field is followed down to the value that differs: ``path: <recorded> in
+    the manifest, <current> in this plan``. Entries of a list are matched by
+    name (processes, views) or by value, so an entry that only one plan has
+    reads ``path[i]: added in this plan: ...`` or ``removed in this plan: ...``.
 
     >>> plan_differences({"seed": 1, "pool": "shared"}, {"seed": 2, "pool": "shared"})
     ['seed: 1 in the manifest, 2 in this plan']
+    >>> old = {"processes": [{"name": "qcd", "events": 5}]}
+    >>> new = {"processes": [{"name": "qcd", "events": 6}, {"name": "ttbar", "events": 9}]}
+    >>> for line in plan_differences(old, new):
+    ...     print(line)
+    processes[0](qcd).events: 5 in the manifest, 6 in this plan
+    processes[1]: added in this plan: "ttbar" (events=9)
     """
-    lines = []
-    for key in sorted(set(recorded) | set(current)):
-        old, new = recorded.get(key), current.get(key)
-        if old != new:
-            lines.append(f"{key}: {_short(old)} in the manifest, {_short(new)} in this plan")
+    lines: list[str] = []
+    _diff("", dict(recorded), dict(current), lines)
     return lines
 
 
@@ -413,10 +486,6 @@ def load_plan(
                 else v
                 for v in views
             ]
-        if overrides:
+        if any(v is not None for v in (overrides or {}).values()):
             source = f"{path} with the command-line options"
-    data = deep_update(data, overrides or {})
-    try:
-        return ProductionPlan.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+    return validate_data(deep_update(data, overrides or {}), ProductionPlan, source)

@@ -36,7 +36,13 @@ if TYPE_CHECKING:
     from l1scout.production.driver import ProductionSummary, Progress
     from l1scout.production.plan import EngineSpec, ProductionPlan
 
-__all__ = ["SampleRequest", "fast_plan", "files_by_process", "produce_or_raise"]
+__all__ = [
+    "SampleRequest",
+    "fast_plan",
+    "files_by_process",
+    "produce_or_raise",
+    "shard_slots_problem",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -64,6 +70,37 @@ class SampleRequest(BaseModel):
 
         process_slot(value)  # an unknown name raises with the closest catalog names
         return value
+
+
+def shard_slots_problem(
+    requests: Sequence[tuple[str, SampleRequest]], shard_size: int
+) -> str | None:
+    """What is wrong when a sample needs more files than a process has seeds, or None.
+
+    A process has :data:`~l1scout.production.seeds.SHARD_SLOTS` file seeds per
+    plan seed, so its events make at most that many files of *shard_size*; a
+    task's configuration checks it when it is read, where the plan would refuse
+    it only when the production starts.
+
+    Args:
+        requests: (where, request) pairs; *where* names the request in the
+            message, e.g. ``"signals[0]"``.
+        shard_size: events per file.
+
+    >>> shard_slots_problem([("zero_bias", SampleRequest(process="minbias", events=10))], 5)
+    >>> shard_slots_problem([("zero_bias", SampleRequest(process="minbias", events=20_001))], 1)
+    'zero_bias.events: 20,001 events make 20,001 files of shard_size 1; at most 20,000 per process (raise shard_size)'
+    """
+    from l1scout.production.seeds import SHARD_SLOTS  # imports the generator: deferred
+
+    for where, req in requests:
+        n = -(-req.events // shard_size)
+        if n > SHARD_SLOTS:
+            return (
+                f"{where}.events: {req.events:,} events make {n:,} files of shard_size "
+                f"{shard_size:,}; at most {SHARD_SLOTS:,} per process (raise shard_size)"
+            )
+    return None
 
 
 def fast_plan(

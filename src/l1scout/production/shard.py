@@ -121,6 +121,7 @@ def run_shard(task: ShardTask, report: Callable[[int], None] | None = None) -> S
         card_hashes=cards,
         settings_hash=result.settings_hash,
         wall_s=round(time.perf_counter() - start, 3),
+        pool_sha256=result.pool_sha256,
     )
 
 

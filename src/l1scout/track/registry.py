@@ -6,7 +6,9 @@ points at one of them and moves when a newer version is registered with it, so
 loads such a URI (or ``models:/<name>/<version>``, or a ``models:/<model id>``
 from :meth:`l1scout.track.runs.TrackedRun.log_onnx_model`) as an
 ``mlflow.pyfunc`` model from an explicit store, without touching the
-process-wide MLflow URIs.
+process-wide MLflow URIs; it loads only the ONNX models l1scout writes unless
+told otherwise (``allow_unsafe=True``), since loading another flavour can run
+code stored with the model.
 
 Example:
     >>> _parse_models_uri("models:/l1scout-axo@champion")
@@ -22,9 +24,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from l1scout.errors import ConfigError
+from l1scout.errors import ConfigError, DataFormatError
 from l1scout.track._mlflow import client, experiment_id, quiet
 from l1scout.track.store import tracking_uri
 
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["RegisteredModel", "best_run", "load_model", "model_location", "register_model"]
 
 _PAGE = 100
+# the python_function loader of the one flavour l1scout writes (TrackedRun.log_onnx_model)
+_SAFE_LOADER = "mlflow.onnx"
 
 
 @dataclass(frozen=True)
@@ -170,20 +174,96 @@ def model_location(model_uri: str, *, uri: str | None = None) -> str:
         return str(mlf.get_model_version_download_uri(name, str(version)))
 
 
-def load_model(model_uri: str, *, uri: str | None = None) -> PyFuncModel:
+def _refusal(flavors: Mapping[str, Any]) -> str | None:
+    """Why loading a model with these MLmodel *flavors* could run code or write files (None: it cannot).
+
+    Only the model l1scout writes passes (:meth:`~l1scout.track.runs.TrackedRun.log_onnx_model`):
+    the ``onnx`` flavour, loaded by ``mlflow.onnx`` (which reads an ONNX graph),
+    with no code paths, no extra onnxruntime session settings (some write files)
+    and execution providers named without options.
+
+    >>> onnx = {"python_function": {"loader_module": "mlflow.onnx"}, "onnx": {"providers": ["CPUExecutionProvider"]}}
+    >>> _refusal(onnx) is None
+    True
+    >>> _refusal({"python_function": {"loader_module": "mlflow.pyfunc.model"}})
+    'its flavour is python_function (loader mlflow.pyfunc.model), and loading it can run code stored with it'
+    >>> _refusal({**onnx, "python_function": {"loader_module": "mlflow.onnx", "code": "code"}})
+    'its flavour is onnx with code paths (code), which loading imports'
+    """
+    pyfunc = flavors.get("python_function")
+    pyfunc = pyfunc if isinstance(pyfunc, Mapping) else {}
+    onnx = flavors.get("onnx")
+    loader = pyfunc.get("loader_module")
+    if loader != _SAFE_LOADER or not isinstance(onnx, Mapping):
+        names = ", ".join(sorted(str(k) for k in flavors if k != "python_function"))
+        return (
+            f"its flavour is {names or 'python_function'} (loader {loader}), "
+            "and loading it can run code stored with it"
+        )
+    code = pyfunc.get("code") or onnx.get("code")
+    if code:
+        return f"its flavour is onnx with code paths ({code}), which loading imports"
+    options = onnx.get("onnx_session_options")
+    if isinstance(options, Mapping) and options.get("extra_session_config"):
+        return "its flavour is onnx with extra onnxruntime session settings, which can write files"
+    providers = onnx.get("providers") or []
+    entries = [providers] if isinstance(providers, str) else providers
+    if not isinstance(entries, list) or not all(isinstance(p, str) for p in entries):
+        return "its flavour is onnx with options for its execution providers, which can name files"
+    return None
+
+
+def load_model(
+    model_uri: str, *, uri: str | None = None, allow_unsafe: bool = False
+) -> PyFuncModel:
     """Load a registered or logged model as ``mlflow.pyfunc`` from the store at *uri*.
 
     ``mlflow.pyfunc.load_model("models:/...")`` resolves the name through the
     process-wide registry URI (``$MLFLOW_TRACKING_URI``); this resolves it in an
     explicit store instead and loads the model from its artifact location.
+
+    Loading an MLflow model can run code stored with it: a ``python_function``
+    model is a pickled Python object, and so are the ``pytorch`` and
+    ``sklearn`` flavours. By default only the models l1scout writes are
+    loaded: the ``onnx`` flavour of :meth:`~l1scout.track.runs.TrackedRun.log_onnx_model`,
+    with no code paths, no extra onnxruntime session settings (some write
+    files) and execution providers named without options. The MLmodel file is
+    read (as YAML data) and checked before anything is loaded. (l1scout's torch models are not MLflow models but
+    state-dict artifacts of the training runs, ``model/model.pt``: read one with
+    ``torch.load(path, weights_only=True)``, which unpickles tensors only.)
+
+    Args:
+        model_uri: ``models:/<name>@<alias>``, ``models:/<name>/<version>`` or ``models:/<model id>``.
+        uri: tracking URI (:func:`l1scout.track.store.tracking_uri`).
+        allow_unsafe: load a model of any flavour. Only for a store whose every
+            writer you trust: whoever can write to it can run code in this process.
+
+    Raises:
+        DataFormatError: the model is not one l1scout writes (and *allow_unsafe*
+            is False), or it has no MLmodel file; nothing of it was loaded.
     """
     resolved = tracking_uri(uri)
     location = model_location(model_uri, uri=resolved)
     with quiet():
         import mlflow.artifacts
         import mlflow.pyfunc
+        from mlflow.exceptions import MlflowException
+        from mlflow.models import Model
 
         local = mlflow.artifacts.download_artifacts(artifact_uri=location, tracking_uri=resolved)
+        if not allow_unsafe:
+            try:
+                flavors = Model.load(local).flavors
+            except MlflowException as exc:
+                msg = f"model {model_uri}: no MLmodel file in {location} ({exc.message})"
+                raise DataFormatError(msg) from None
+            why = _refusal(flavors)
+            if why is not None:
+                msg = (
+                    f"model {model_uri}: {why}; l1scout loads only the ONNX models it writes "
+                    "(load_model(..., allow_unsafe=True) loads it, from a store you trust)"
+                )
+                raise DataFormatError(msg)
         model: PyFuncModel = mlflow.pyfunc.load_model(local)
     return model
 

@@ -312,7 +312,9 @@ def test_another_configuration_is_refused_untouched(
     ):
         with pytest.raises(ProductionError) as err:
             call()
-        assert "processes:" in str(err.value)
+        assert f"processes[1]({SIGNAL}).events: 20 in the manifest, 30 in this plan" in str(
+            err.value
+        )
         assert "set another data_dir" in str(err.value)
     assert {p: p.stat().st_mtime_ns for p in every} == before
 

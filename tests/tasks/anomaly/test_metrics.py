@@ -267,11 +267,29 @@ def test_metric_name_part() -> None:
     assert metric_name_part(".") == "_."
 
 
+def test_rate_only_evaluation_has_thresholds_and_no_efficiency() -> None:
+    # scores 0 ... 999; 100 kHz of 1000 kHz crossings: k = 100 events above the 101st largest
+    ev = evaluate(
+        np.arange(1000.0), {}, rates_khz=(100.0, 1.0), crossing_rate_khz=1000.0, min_pass=5
+    )
+    assert ev.signals == {}
+    assert [t.threshold for t in ev.thresholds] == [998.0, 899.0]  # 1 kHz: k = 1
+    assert [t.measurable for t in ev.thresholds] == [False, True]
+    metrics = ev.to_metrics()
+    assert metrics["threshold/100kHz"] == 899.0
+    assert metrics["rate/100kHz"] == pytest.approx(100.0)
+    assert not [
+        k
+        for k in metrics
+        if k.startswith(("eff", "auc", "n_events/")) and k != "n_events/zero_bias"
+    ]
+    assert ev.table() == []
+    assert ev.records() == []
+
+
 def test_evaluate_errors() -> None:
     zb = np.arange(100.0)
     sig = {"S": np.arange(10.0)}
-    with pytest.raises(ConfigError, match="at least one signal"):
-        evaluate(zb, {})
     with pytest.raises(ConfigError, match="no menu decisions"):
         evaluate(zb, {**sig, "T": np.ones(3)}, signal_menu={"S": np.zeros(10, bool)})
     with pytest.raises(DataFormatError, match="shape"):

@@ -75,7 +75,7 @@ def test_demo_defaults_are_valid() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (('models = ["v3"]', 'models = ["v9"]'), "scan.models names unknown models"),
+        (('models = ["v3"]', 'models = ["v9"]'), "scan.models: unknown models"),
         (('parameter = "beta"', 'parameter = "gamma"'), "not a setting of model 'v3'"),
         (("values = [0.25, 0.75]", "values = [0.25, 7.0]"), "beta"),
         (('name = "v5"', 'name = "v3"'), "model names must be unique"),

@@ -64,4 +64,4 @@ def test_bad_study_file_exits_2(tmp_path: Path) -> None:
     bad.write_text('[[models]]\nkind = "nn"\narch = "big"\n')
     result = runner.invoke(app, ["run", "recalib", str(bad), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
-    assert "models[0].nn.arch" in result.output
+    assert "models[0].arch" in result.output

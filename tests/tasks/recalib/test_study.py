@@ -63,8 +63,8 @@ def _write(tmp_path: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[[models]]\nkind = "nn"\narch = "12"\n', r"models\[0\]\.nn\.arch: .*'<width>x<blocks>'"),
-        ('[[models]]\nkind = "krr"\nsigmaa = 1.0\n', r"models\[0\]\.krr\.sigmaa: Extra inputs"),
+        ('[[models]]\nkind = "nn"\narch = "12"\n', r"models\[0\]\.arch: .*'<width>x<blocks>'"),
+        ('[[models]]\nkind = "krr"\nsigmaa = 1.0\n', r"models\[0\]\.sigmaa: Extra inputs"),
         ('[[models]]\nkind = "svm"\n', r"models\[0\]"),
         ("models = []\n", r"models: .*at least 1"),
         ('[[models]]\nkind = "nn"\n[[models]]\nkind = "nn"\n', "share the name 'nn-32x3-mse'"),
@@ -73,7 +73,10 @@ def _write(tmp_path: Path, text: str) -> Path:
             "share the row label 'NN 32x3'",
         ),
         ('[[models]]\nkind = "nn"\n[outputs]\nfirmware_model = "x"\n', "outputs.firmware_model"),
-        ('[data]\nfiles = "a"\n[data.synthetic]\n[[models]]\nkind = "nn"\n', "data: .*exactly one"),
+        (
+            '[data]\n[data.samples]\n[data.synthetic]\n[[models]]\nkind = "nn"\n',
+            "data: .*exactly one",
+        ),
         (
             '[[models]]\nkind = "nn"\n[[scans]]\nparameter = "centres"\nvalues = [1.5, 2]\n',
             r"scans\[0\]: .*whole",
@@ -98,6 +101,8 @@ def test_bad_study_files_name_the_field(tmp_path: Path, text: str, message: str)
 
 def test_relative_files_and_overrides(tmp_path: Path) -> None:
     path = _write(tmp_path, '[data]\nfiles = "events/*.parquet"\n[[models]]\nkind = "nn"\n')
+    (tmp_path / "events").mkdir()
+    (tmp_path / "events" / "a.parquet").touch()  # checked when the file is read
     cfg = load_config(path, {"tracking": {"uri": "sqlite:///x.db"}, "threads": None})
     assert cfg.data is not None
     assert cfg.data.files == str(tmp_path / "events/*.parquet")

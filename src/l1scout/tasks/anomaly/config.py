@@ -21,14 +21,13 @@ Example:
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from l1scout._datafile import format_validation_error
+from l1scout._datafile import read_toml, validate_data
 from l1scout.deploy.fixedpoint import QuantSpec
 from l1scout.errors import ConfigError
 
@@ -50,7 +49,7 @@ ModelName = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
 class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Resolution(_Config):
@@ -139,6 +138,11 @@ class VAEConfig(_Config):
     quant: QuantSpec = Field(default_factory=QuantSpec)
     score: Literal["latent", "reco"] = "latent"
 
+    @property
+    def firmware_ready(self) -> bool:
+        """The quantized encoder with the latent score: the firmware the trigger runs."""
+        return self.quantized and self.score == "latent"
+
 
 class VICRegConfig(_Config):
     """The 2025 recipe (AXOL1TL v5): a VICReg backbone, frozen, and scores from its embedding.
@@ -200,6 +204,11 @@ class VICRegConfig(_Config):
     quant: QuantSpec = Field(default_factory=QuantSpec)
     backbone_epochs: PositiveInt | None = None
 
+    @property
+    def firmware_ready(self) -> bool:
+        """False: only the quantized AXOL1TL encoder goes to firmware (:class:`VAEConfig`)."""
+        return False
+
     @model_validator(mode="after")
     def _scores_once(self) -> Self:
         doubled = sorted({s for s in self.scores if self.scores.count(s) > 1})
@@ -248,20 +257,7 @@ def _read(source: Path | str | Mapping[str, Any], what: str) -> tuple[dict[str, 
     """The table in *source* (a TOML file or a mapping) and the name errors start with."""
     if isinstance(source, Mapping):
         return dict(source), what
-    path = Path(source)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        msg = f"{path}: cannot read the {what} file ({exc.strerror or exc})"
-        raise ConfigError(msg) from exc
-    except UnicodeDecodeError as exc:
-        msg = f"{path}: not a valid TOML file: {exc}"
-        raise ConfigError(msg) from exc
-    try:
-        return tomllib.loads(text), str(path)
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"{path}: not a valid TOML file: {exc}"
-        raise ConfigError(msg) from exc
+    return read_toml(source, f"{what} file"), str(source)
 
 
 def load_model_config(
@@ -288,10 +284,7 @@ def load_model_config(
         got = "missing" if kind is None else f"got {kind!r}"
         msg = f"{source_name}: kind: expected {expected}, {got}"
         raise ConfigError(msg)
-    try:
-        return _KINDS[kind].model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source_name)) from exc
+    return validate_data(data, _KINDS[kind], source_name)
 
 
 def load_train_config(
@@ -307,7 +300,4 @@ def load_train_config(
     256
     """
     data, source_name = _read(source, where)
-    try:
-        return TrainConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source_name)) from exc
+    return validate_data(data, TrainConfig, source_name)

@@ -62,12 +62,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from l1scout._datafile import format_validation_error
+from l1scout._datafile import validate_data
 from l1scout._types import F32
 from l1scout.detector.view_card import load_view_card
 from l1scout.errors import ConfigError, DataFormatError, ProductionError
@@ -82,8 +81,14 @@ from l1scout.production.manifest import (
     read_manifest,
 )
 from l1scout.production.plan import DEFAULT_SHARD_SIZE, EngineSpec, ProductionPlan
-from l1scout.production.samples import SampleRequest, fast_plan, files_by_process, produce_or_raise
-from l1scout.production.seeds import MAX_PLAN_SEED, SHARD_SLOTS
+from l1scout.production.samples import (
+    SampleRequest,
+    fast_plan,
+    files_by_process,
+    produce_or_raise,
+    shard_slots_problem,
+)
+from l1scout.production.seeds import MAX_PLAN_SEED
 from l1scout.tasks.anomaly.inputs import (
     DEFAULT_FRACTIONS,
     DEFAULT_SIGNAL_FRACTIONS,
@@ -139,7 +144,7 @@ DEFAULT_SIGNALS: dict[str, str] = {
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _default_signals() -> tuple[SampleRequest, ...]:
@@ -229,14 +234,10 @@ class AnomalyDataConfig(_Model):
                 msg = f"signals[{i}].process: {req.process!r} is already {seen[req.process]}"
                 raise ValueError(msg)
             seen[req.process] = f"signals[{i}].process"
-        for where, req in (("zero_bias", self.zero_bias), *self._signal_paths()):
-            n = -(-req.events // self.shard_size)
-            if n > SHARD_SLOTS:
-                msg = (
-                    f"{where}.events: {req.events:,} events make {n:,} files of shard_size "
-                    f"{self.shard_size:,}; at most {SHARD_SLOTS:,} per process (raise shard_size)"
-                )
-                raise ValueError(msg)
+        requests = [("zero_bias", self.zero_bias), *self._signal_paths()]
+        problem = shard_slots_problem(requests, self.shard_size)
+        if problem is not None:
+            raise ValueError(problem)
         if self.workers is not None and self.engine.workers is not None:
             msg = "workers: give workers or engine.workers, not both"
             raise ValueError(msg)
@@ -290,10 +291,7 @@ def data_config(
     ...
     l1scout.errors.ConfigError: pipeline.toml [data]: pileup: Input should be greater than or equal to 0 (got -1)
     """
-    try:
-        return AnomalyDataConfig.model_validate(dict(data or {}))
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+    return validate_data(dict(data or {}), AnomalyDataConfig, source)
 
 
 # -- production ---------------------------------------------------------------------------

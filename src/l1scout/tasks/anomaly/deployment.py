@@ -26,7 +26,6 @@ from l1scout.tasks.anomaly.selection import Candidate, choose_best
 
 if TYPE_CHECKING:
     from l1scout.io.scalers import PowerOfTwoRobustScaler
-    from l1scout.tasks.anomaly.config import ModelConfig
     from l1scout.tasks.anomaly.data import AnomalyData
     from l1scout.tasks.anomaly.pipeline_config import PipelineConfig
     from l1scout.track.runs import TrackedRun
@@ -158,18 +157,14 @@ def deploy_firmware(
         result.luts, result.latency_ns = estimate.luts, estimate.latency_ns
 
 
-def _firmware_ready(cfg: ModelConfig) -> bool:
-    """Only the quantized AXOL1TL encoder (latent score) is the firmware the trigger runs."""
-    return cfg.kind == "vae" and cfg.quantized and cfg.score == "latent"
-
-
 def firmware_target(candidates: list[Candidate]) -> Candidate:
     """The best quantized AXOL1TL encoder (by the validation figure): what goes to firmware.
 
     Raises:
-        ConfigError: no quantized latent-score VAE among the candidates.
+        ConfigError: no quantized latent-score VAE among the candidates (a
+            pipeline file asking for firmware without one is refused when read).
     """
-    ready = [c for c in candidates if _firmware_ready(c.config)]
+    ready = [c for c in candidates if c.config.firmware_ready]
     if not ready:
         raise ConfigError(
             "deploy.firmware and deploy.fpga_estimate need a quantized model among the models "

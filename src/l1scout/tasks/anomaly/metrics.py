@@ -532,7 +532,8 @@ def evaluate(
 
     Args:
         zb_scores: scores of the zero-bias test events, 1-d.
-        signal_scores: signal name -> scores of its test events.
+        signal_scores: signal name -> scores of its test events; empty for a
+            rate-only evaluation (thresholds, rates and the score histogram).
         rates_khz: target rates (kHz); evaluated in increasing order.
         zb_menu: per zero-bias event, True if the reference menu accepts it
             (:func:`l1scout.tasks.anomaly.menu.menu_decisions`): gives the pure rate.
@@ -546,13 +547,10 @@ def evaluate(
         n_bins: bins of the score histogram.
 
     Raises:
-        ConfigError: no signal, bad rates, a signal without menu decisions, bad settings.
+        ConfigError: bad rates, a signal without menu decisions, bad settings.
         DataFormatError: empty or NaN scores, menu decisions of the wrong shape or type.
     """
     zb = as_scores(zb_scores, "zero-bias scores")
-    if not signal_scores:
-        msg = "signal_scores: expected at least one signal"
-        raise ConfigError(msg)
     sigs = {name: as_scores(s, f"scores of signal {name!r}") for name, s in signal_scores.items()}
     seen: dict[str, str] = {}
     for name in sigs:

@@ -34,6 +34,10 @@ run. Its stages, each timed:
    it names the split and the figure that chose the model and the rate
    normalisation, and compares the VICReg scores side by side.
 
+Without signals (``data.signals = []``) the study is rate-only: thresholds and
+rates on the zero bias, no efficiencies, and the first model of the
+configuration is kept (:data:`~l1scout.tasks.anomaly.selection.RATE_ONLY`).
+
 Every artifact goes under the output folder: ``models/<name>/``, ``deploy/``,
 ``firmware/<name>/``, ``report/index.html``, ``scaler.json``.
 """
@@ -53,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from l1scout._files import atomic_write_bytes
+from l1scout.tasks._tracking import check_tracking_uri
 from l1scout.tasks.anomaly.deployment import (
     DeployResult,
     deploy_firmware,
@@ -179,7 +184,8 @@ def _train_one(
             with _stage(times, "evaluate"):
                 validation, selection = assess(model, data, scaler, config.evaluation)
             metrics = {f"val/{k}": v for k, v in validation.to_metrics().items()}
-            metrics["selection"] = selection.value
+            if not selection.rate_only:
+                metrics["selection"] = selection.value
             if i == 0:
                 own = run
             else:  # another score of the same weights: a run of its own
@@ -226,14 +232,18 @@ def _model_rows(
     for cand in candidates:
         dep = by_name.get(cand.name)
         val = cand.validation
+        row: dict[str, object] = {
+            "model": cand.name + (" (chosen)" if cand.name == best else ""),
+            "kind": cand.config.kind + (f" ({cand.scoring})" if cand.scoring else ""),
+        }
+        if not cand.selection.rate_only:
+            row[f"validation: {cand.selection.figure}"] = round(cand.selection.value, 4)
+            row["validation: mean AUC"] = round(
+                float(np.mean([s.auc for s in val.signals.values()])), 4
+            )
         rows.append(
-            {
-                "model": cand.name + (" (chosen)" if cand.name == best else ""),
-                "kind": cand.config.kind + (f" ({cand.scoring})" if cand.scoring else ""),
-                f"validation: {cand.selection.figure}": round(cand.selection.value, 4),
-                "validation: mean AUC": round(
-                    float(np.mean([s.auc for s in val.signals.values()])), 4
-                ),
+            row
+            | {
                 "epochs": cand.epochs,
                 "train s": round(cand.train_seconds, 1),
                 "ONNX max |diff|": None if dep is None else dep.onnx_max_diff,
@@ -279,8 +289,8 @@ def run_pipeline(
         and the wall time of each stage (s).
 
     Raises:
-        ConfigError: an inconsistent configuration (for example no quantized
-            model while firmware is asked for).
+        ConfigError: a tracking URI of a scheme MLflow does not know (one given
+            on the command line; a pipeline file's is checked when it is read).
         ProductionError: samples could not be produced.
     """
     from l1scout.io.scalers import PowerOfTwoRobustScaler
@@ -290,6 +300,7 @@ def run_pipeline(
     from l1scout.tasks.anomaly.selection import reported_evaluation
     from l1scout.track.runs import start_run
 
+    check_tracking_uri(config.tracking.uri)  # a --tracking-uri replaces the checked one
     out = Path(out)
     data_path = Path(data_dir) if data_dir is not None else out / "data"
     times: dict[str, float] = {}
@@ -391,7 +402,7 @@ def run_pipeline(
             "selection": {
                 "split": best.selection.split,
                 "figure": best.selection.figure,
-                "value": best.selection.value,
+                "value": None if best.selection.rate_only else best.selection.value,
             },
             "crossing_rate_khz": crossing,
             "report": str(report),
@@ -418,22 +429,35 @@ def _setup(
     n_val = sum(len(v) for v in data.signals_val.values())
     n_test = sum(len(v) for v in data.signals.values())
     val_frac, test_frac = config.data.signal_fractions
-    return {
+    setup: dict[str, object] = {
         "pipeline": config.name,
         "rate normalisation": describe_crossing_rate(config.evaluation.crossing_rate_khz),
         "zero bias": f"{config.data.zero_bias.process} at pileup {config.data.pileup:g}: "
         f"{zb_total} events (train {len(data.zb_train)}, validation {len(data.zb_val)}, "
         f"test {len(data.zb_test)})",
-        "signals (test part)": ", ".join(f"{k} ({len(v)})" for k, v in data.signals.items()),
-        "signal split": f"validation {100 * val_frac:g} % ({n_val} events), test "
-        f"{100 * test_frac:g} % ({n_test} events), seed {config.data.signal_split_seed}",
-        "model chosen on": f"{best.selection.describe()}: {best.name} with "
-        f"{best.selection.value:.4g}, the highest of {config.name}'s models",
-        "numbers on this page": f"{best.name} on the test split ({len(data.zb_test)} zero-bias "
-        f"test events, {n_test} signal test events), which took no part in the choice",
-        "lowest measurable rate": f"{lowest:.3g} kHz (at least {config.evaluation.min_pass} "
-        "zero-bias test events above threshold)"
-        if math.isfinite(lowest)
-        else "none",
-        "dataset hash": data.dataset_hash,
     }
+    if best.selection.rate_only:
+        setup["signals"] = "none: a rate-only study (thresholds and rates, no efficiencies)"
+        setup["model chosen on"] = f"{best.selection.describe()}: {best.name}"
+    else:
+        setup["signals (test part)"] = ", ".join(f"{k} ({len(v)})" for k, v in data.signals.items())
+        setup["signal split"] = (
+            f"validation {100 * val_frac:g} % ({n_val} events), test "
+            f"{100 * test_frac:g} % ({n_test} events), seed {config.data.signal_split_seed}"
+        )
+        setup["model chosen on"] = (
+            f"{best.selection.describe()}: {best.name} with "
+            f"{best.selection.value:.4g}, the highest of {config.name}'s models"
+        )
+    setup["numbers on this page"] = (
+        f"{best.name} on the test split ({len(data.zb_test)} zero-bias test events, {n_test} "
+        "signal test events), which took no part in the choice"
+    )
+    setup["lowest measurable rate"] = (
+        f"{lowest:.3g} kHz (at least {config.evaluation.min_pass} zero-bias test events above "
+        "threshold)"
+        if math.isfinite(lowest)
+        else "none"
+    )
+    setup["dataset hash"] = data.dataset_hash
+    return setup

@@ -36,17 +36,21 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from l1scout._datafile import format_validation_error, load_toml_model
+from l1scout._datafile import read_toml, validate_data
 from l1scout.errors import ConfigError
+from l1scout.tasks._tracking import ExperimentName, ModelAlias, RegisteredModelName, TrackingUri
 from l1scout.tasks.anomaly.config import ModelConfig, TrainConfig
 from l1scout.tasks.anomaly.data import AnomalyDataConfig
-from l1scout.tasks.anomaly.rates import DEFAULT_RATES_KHZ, crossing_rate_khz
+from l1scout.tasks.anomaly.menu import load_menu
+from l1scout.tasks.anomaly.rates import DEFAULT_RATES_KHZ, crossing_rate_khz, format_rate
 
 __all__ = [
+    "MIN_SPLIT_EVENTS",
     "DeployConfig",
     "EvaluationConfig",
     "PipelineConfig",
@@ -59,9 +63,15 @@ __all__ = [
 
 _DEMO = Path(__file__).with_name("demo.toml")
 
+#: Fewest events a pipeline expects in every zero-bias split and in both parts
+#: of every signal. The splits are drawn by a hash of each event, so their sizes
+#: vary: with 10 expected, a split is empty with probability below 1e-4
+#: (e^-10), and an empty split stops the pipeline after the production.
+MIN_SPLIT_EVENTS = 10
+
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ScanConfig(_Model):
@@ -113,6 +123,36 @@ class EvaluationConfig(_Model):
             raise ValueError(msg)
         return value
 
+    @field_validator("select_rate_khz")
+    @classmethod
+    def _one_of_the_rates(cls, value: float | None, info: ValidationInfo) -> float | None:
+        rates = info.data.get("rates_khz")
+        if value is not None and rates and format_rate(value) not in map(format_rate, rates):
+            msg = f"expected one of rates_khz {list(rates)}, got {value!r}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("menu")
+    @classmethod
+    def _menu_loads(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return value
+        try:
+            menu = load_menu(value)  # a missing or bad file raises naming it and the field
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        crossing = info.data.get("crossing_rate")
+        if crossing is not None:
+            limit = crossing_rate_khz(crossing)
+            above = [s.name for s in menu.seeds if s.target_rate_khz > limit]
+            if above:
+                msg = (
+                    f"{value}: seeds {', '.join(above)} target rates above the crossing rate "
+                    f"{limit:,.6g} kHz"
+                )
+                raise ValueError(msg)
+        return value
+
     @property
     def crossing_rate_khz(self) -> float:
         """The normalisation of every rate: non-empty crossings per second (kHz)."""
@@ -134,12 +174,16 @@ class EvaluationConfig(_Model):
 
 
 class TrackingConfig(_Model):
-    """MLflow: experiment, store (None: $MLFLOW_TRACKING_URI, else the local store), registry."""
+    """MLflow: experiment, store (None: $MLFLOW_TRACKING_URI, else the local store), registry.
 
-    experiment: str = Field(default="l1scout-anomaly", min_length=1)
-    uri: str | None = None
-    registered_model: str = Field(default="l1scout-anomaly", min_length=1)
-    alias: str = Field(default="champion", min_length=1)
+    The names follow MLflow's rules (:mod:`l1scout.tasks._tracking`), checked
+    when the file is read rather than at the registration after the training.
+    """
+
+    experiment: ExperimentName = "l1scout-anomaly"
+    uri: TrackingUri | None = None
+    registered_model: RegisteredModelName = "l1scout-anomaly"
+    alias: ModelAlias = "champion"
 
 
 class DeployConfig(_Model):
@@ -151,7 +195,14 @@ class DeployConfig(_Model):
 
 
 class PipelineConfig(_Model):
-    """One anomaly-trigger study, from data to firmware."""
+    """One anomaly-trigger study, from data to firmware.
+
+    Everything that would stop the pipeline after its data production is
+    refused here, naming the field: scan values that are not valid for the
+    parameter, two candidates of one name, firmware asked for without a
+    quantized encoder, and samples too small for their splits
+    (:data:`MIN_SPLIT_EVENTS`). An empty ``data.signals`` is a rate-only study.
+    """
 
     name: str = Field(default="anomaly", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     data: AnomalyDataConfig = Field(default_factory=AnomalyDataConfig)
@@ -167,49 +218,99 @@ class PipelineConfig(_Model):
         names = [m.name for m in self.models]
         doubled = sorted({n for n in names if names.count(n) > 1})
         if doubled:
-            raise ValueError(f"model names must be unique, repeated: {', '.join(doubled)}")
+            raise ValueError(f"models: model names must be unique, repeated: {', '.join(doubled)}")
         if self.scan is not None:
-            unknown = [m for m in self.scan.models if m not in names]
-            if unknown:
-                raise ValueError(
-                    f"scan.models names unknown models {unknown}; the models are {names}"
-                )
-            for model in self.models:
-                if (
-                    model.name in self.scan.models
-                    and self.scan.parameter not in type(model).model_fields
-                ):
-                    fields = ", ".join(sorted(type(model).model_fields))
-                    raise ValueError(
-                        f"scan.parameter {self.scan.parameter!r} is not a setting of model "
-                        f"{model.name!r} (kind {model.kind!r}); its settings are: {fields}"
-                    )
+            _check_scan(self.scan, self.models)
+        models = expand_models(self)
+        trained = [m.name for m in models]
+        candidates = [n for m in models for n in _candidate_names(m)]
+        doubled = sorted(
+            {n for names in (trained, candidates) for n in names if names.count(n) > 1}
+        )
+        if doubled:
+            raise ValueError(
+                f"models: the models and the scan give two models named {', '.join(doubled)}; "
+                "rename one"
+            )
+        wanted = [k for k in ("firmware", "fpga_estimate") if getattr(self.deploy, k)]
+        if wanted and not any(m.firmware_ready for m in models):
+            raise ValueError(
+                f"deploy.{wanted[0]}: the firmware steps need a quantized model among the models "
+                "(kind = 'vae', quantized = true, score = 'latent'); add one or set "
+                "deploy.firmware and deploy.fpga_estimate to false"
+            )
+        _check_split_sizes(self.data)
         return self
 
 
-def _validated_variant(model: ModelConfig, parameter: str, value: float) -> ModelConfig:
+def _candidate_names(model: ModelConfig) -> list[str]:
+    """The pipeline's candidates of one model: itself, or one per VICReg score."""
+    scores = getattr(model, "scores", ())
+    return [f"{model.name}-{s}" for s in scores] if len(scores) > 1 else [model.name]
+
+
+def _check_scan(scan: ScanConfig, models: tuple[ModelConfig, ...]) -> None:
+    names = [m.name for m in models]
+    unknown = [m for m in scan.models if m not in names]
+    if unknown:
+        raise ValueError(f"scan.models: unknown models {unknown}; the models are {names}")
+    for model in models:
+        if model.name not in scan.models:
+            continue
+        if scan.parameter not in type(model).model_fields or scan.parameter in {"kind", "name"}:
+            fields = ", ".join(sorted(set(type(model).model_fields) - {"kind", "name"}))
+            raise ValueError(
+                f"scan.parameter: {scan.parameter!r} is not a setting of model "
+                f"{model.name!r} (kind {model.kind!r}); its settings are: {fields}"
+            )
+        for i, value in enumerate(scan.values):
+            try:
+                _variant(model, scan.parameter, value)
+            except ValidationError as exc:
+                why = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+                raise ValueError(
+                    f"scan.values[{i}]: {value!r} is not a valid {scan.parameter} of model "
+                    f"{model.name!r}: {why}"
+                ) from None
+
+
+def _check_split_sizes(data: AnomalyDataConfig) -> None:
+    """Every zero-bias split and both parts of every signal expect MIN_SPLIT_EVENTS events."""
+    zb_parts = dict(zip(("training", "validation", "test"), data.fractions, strict=True))
+    signal_parts = dict(zip(("validation", "test"), data.signal_fractions, strict=True))
+    samples = [("data.zero_bias", data.zero_bias.events, "fractions", zb_parts)]
+    samples += [
+        (f"data.signals[{i}]", s.events, "signal_fractions", signal_parts)
+        for i, s in enumerate(data.signals)
+    ]
+    for where, events, key, parts in samples:
+        for part, fraction in parts.items():
+            if events * fraction < MIN_SPLIT_EVENTS:
+                raise ValueError(
+                    f"{where}.events: {events:,} events leave {events * fraction:.3g} expected "
+                    f"in the {part} split (data.{key} {list(parts.values())}); every split "
+                    f"needs at least {MIN_SPLIT_EVENTS}: more events, or a larger fraction"
+                )
+
+
+def _variant(model: ModelConfig, parameter: str, value: float) -> ModelConfig:
+    """*model* with *parameter* set to *value* and named for it (ValidationError if invalid)."""
     data: dict[str, Any] = model.model_dump()
     data[parameter] = value
     data["name"] = f"{model.name}-{parameter}{value:g}"
-    try:
-        return type(model).model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, f"scan of {model.name!r}")) from exc
+    return type(model).model_validate(data)
 
 
 def expand_models(config: PipelineConfig) -> list[ModelConfig]:
     """The models to train: every model, with a scanned model replaced by one per value.
 
-    Raises:
-        ConfigError: a scan value is not valid for the parameter (the message
-            names the model and the field).
+    The scan values of a :class:`PipelineConfig` are checked when it is
+    validated, so every variant is valid.
     """
     out: list[ModelConfig] = []
     for model in config.models:
         if config.scan is not None and model.name in config.scan.models:
-            out.extend(
-                _validated_variant(model, config.scan.parameter, v) for v in config.scan.values
-            )
+            out.extend(_variant(model, config.scan.parameter, v) for v in config.scan.values)
         else:
             out.append(model)
     return out
@@ -218,17 +319,22 @@ def expand_models(config: PipelineConfig) -> list[ModelConfig]:
 def load_pipeline_config(path: Path | str) -> PipelineConfig:
     """Read and validate a pipeline TOML file; a relative ``evaluation.menu`` is taken beside it.
 
+    Everything is checked here, before any work (:class:`PipelineConfig`):
+    numbers strictly (:func:`~l1scout._datafile.validate_data`), process names
+    against the catalog, the view and the menu files.
+
     Raises:
         ConfigError: unreadable file, invalid TOML or a bad value (the message
             names the file and the dotted path of each bad field).
     """
     path = Path(path)
-    config = load_toml_model(path, PipelineConfig)
-    menu = config.evaluation.menu
-    if menu is not None and not menu.is_absolute():
-        evaluation = config.evaluation.model_copy(update={"menu": path.parent / menu})
-        config = config.model_copy(update={"evaluation": evaluation})
-    return config
+    data = read_toml(path, "pipeline file")
+    evaluation = data.get("evaluation")
+    if isinstance(evaluation, dict):
+        menu = evaluation.get("menu")
+        if isinstance(menu, str) and not Path(menu).is_absolute():
+            evaluation["menu"] = str(path.parent / menu)
+    return validate_data(data, PipelineConfig, str(path))
 
 
 def demo_config() -> PipelineConfig:

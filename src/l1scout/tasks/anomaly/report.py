@@ -12,8 +12,10 @@ with their Clopper-Pearson intervals, which rates it cannot measure (in plain
 words, with those columns greyed out and no number quoted), the thresholds
 with their uncertainties, AUC and the ADC2021 figure of merit, the pure
 efficiencies against the reference menu, and optional model, score-comparison
-and stage-time tables. Every file is written atomically; every string from the caller is
-HTML-escaped.
+and stage-time tables. An evaluation without signals (a rate-only study) gives
+the thresholds, rates and score distribution alone: no efficiency table, no
+ROC or efficiency plot. Every file is written atomically; every string from
+the caller is HTML-escaped.
 
 :func:`efficiency_table_text` and :func:`efficiency_table_rich` render the
 efficiency table for a terminal.
@@ -399,9 +401,18 @@ def _html(
         _mapping_section({"zero-bias test events": ev.n_zero_bias, **extra}),
         "<h2>Which rates this sample can measure</h2>",
         _measurability(ev),
-        "<h2>Signal efficiency at fixed zero-bias rate</h2>",
-        _efficiency_section(ev, pure=False),
     ]
+    if ev.signals:
+        parts += [
+            "<h2>Signal efficiency at fixed zero-bias rate</h2>",
+            _efficiency_section(ev, pure=False),
+        ]
+    else:
+        parts += [
+            "<h2>Rate-only study</h2>",
+            "<p>No signal samples: this page gives the thresholds of the target rates and the "
+            "rates they give on the zero-bias test events, and no efficiency.</p>",
+        ]
     if any(s.pure_efficiency is not None for s in ev.signals.values()):
         menu_rate = (
             f" The reference menu's own rate on this zero-bias sample: "
@@ -415,13 +426,16 @@ def _html(
             f"menu accepts.{e(menu_rate)}</p>",
             _efficiency_section(ev, pure=True),
         ]
-    parts += ["<h2>AUC and efficiency at a fixed background efficiency</h2>", _auc_section(ev)]
+    if ev.signals:
+        parts += ["<h2>AUC and efficiency at a fixed background efficiency</h2>", _auc_section(ev)]
     parts += ["<h2>Thresholds</h2>", _threshold_section(ev)]
     if menu is not None:
         parts += ["<h2>Reference menu</h2>", _menu_section(menu, menu_rates)]
     if model_rows:
         parts += ["<h2>Models</h2>", _rows_section(model_rows)]
     for name, evaluations in comparisons:
+        if not any(v.signals for v in evaluations.values()):
+            continue  # rate-only: no efficiency to compare
         parts += [
             f"<h2>Scores of {e(name)} side by side (validation split)</h2>",
             _comparison_section(evaluations),
@@ -488,13 +502,14 @@ def write_report(
         plots: list[tuple[str, Path]] = []
         with plot_style():
             plots.append(("Score distributions", plot_scores(evaluation, out / "scores.png", dpi)))
-            plots.append(("ROC curves", plot_roc(evaluation, out / "roc.png", dpi)))
-            plots.append(
-                (
-                    "Signal efficiency versus rate",
-                    plot_efficiency(evaluation, out / "efficiency.png", dpi),
+            if evaluation.signals:
+                plots.append(("ROC curves", plot_roc(evaluation, out / "roc.png", dpi)))
+                plots.append(
+                    (
+                        "Signal efficiency versus rate",
+                        plot_efficiency(evaluation, out / "efficiency.png", dpi),
+                    )
                 )
-            )
         metrics = json.dumps(evaluation.to_metrics(), indent=1, sort_keys=True) + "\n"
         atomic_write_bytes(out / "metrics.json", metrics.encode("utf-8"))
         page = _html(

@@ -22,6 +22,10 @@ best of several noisy measurements). So the two jobs use disjoint events
 A signal whose validation (or test) part is empty is left out of that
 evaluation, with a warning in the log.
 
+A study without signals is a **rate-only** study: the evaluations hold the
+thresholds and rates alone, there is no figure to compare the models on, and
+the first model in the configuration's order is kept (:data:`RATE_ONLY`).
+
 Example:
     >>> from l1scout.tasks.anomaly.metrics import evaluate
     >>> rng = np.random.default_rng(1)
@@ -57,6 +61,7 @@ if TYPE_CHECKING:
     from l1scout.track.runs import TrackedRun
 
 __all__ = [
+    "RATE_ONLY",
     "SELECTION_SPLIT",
     "Candidate",
     "Selection",
@@ -70,6 +75,8 @@ _log = logging.getLogger(__name__)
 
 #: The split that chooses the model.
 SELECTION_SPLIT = "validation"
+#: The figure of a rate-only study (no signal): none, the first model is kept.
+RATE_ONLY = "none (a rate-only study: no signal), the first model in the configuration's order"
 
 
 @dataclass(frozen=True)
@@ -79,8 +86,8 @@ class Selection:
     Attributes:
         split: the split the figure was measured on (always ``"validation"``).
         figure: what the figure is, in words (e.g. ``"mean signal efficiency at 200 kHz"``).
-        rate_khz: the rate of the figure (None: the mean AUC).
-        value: the figure (a fraction).
+        rate_khz: the rate of the figure (None: the mean AUC, or no figure).
+        value: the figure (a fraction; NaN in a rate-only study).
         n_zero_bias: zero-bias events of the split (they set the thresholds).
         n_signal: signal events of the split, over all signals.
     """
@@ -92,8 +99,15 @@ class Selection:
     n_zero_bias: int
     n_signal: int
 
+    @property
+    def rate_only(self) -> bool:
+        """No signal: nothing to compare the models on (:data:`RATE_ONLY`)."""
+        return self.n_signal == 0
+
     def describe(self) -> str:
         """The choice in one sentence, for reports and logs."""
+        if self.rate_only:
+            return self.figure
         return (
             f"{self.figure} on the {self.split} split ({self.n_zero_bias} zero-bias "
             f"{self.split} events set the thresholds; {self.n_signal} signal {self.split} events)"
@@ -109,13 +123,14 @@ _T = TypeVar("_T", bound=_HasSelection)
 
 
 def _nonempty(arrays: Mapping[str, F32], what: str) -> dict[str, F32]:
+    """The signals with events in the split; none at all is a rate-only study."""
     kept = {}
     for name, x in arrays.items():
         if len(x):
             kept[name] = x
         else:
             _log.warning("signal %s has no %s events: left out of that evaluation", name, what)
-    if not kept:
+    if arrays and not kept:
         msg = f"no signal has {what} events; the anomaly evaluation needs at least one"
         raise ConfigError(msg)
     return kept
@@ -144,10 +159,10 @@ def assess(
         config: rates, their normalisation, ``min_pass`` and ``select_rate_khz``.
 
     Raises:
-        ConfigError: no signal has validation events, or ``select_rate_khz``
+        ConfigError: the signals have no validation events, or ``select_rate_khz``
             is not one of the configured rates.
     """
-    if not data.signals_val:
+    if data.signals and not data.signals_val:
         msg = (
             "the data has no validation part of the signals (AnomalyData.signals_val), "
             "so no model can be chosen without the test split"
@@ -205,11 +220,20 @@ def selection_of(evaluation: Evaluation, select_rate_khz: float | None) -> Selec
     Raises:
         ConfigError: *select_rate_khz* was not evaluated.
     """
+    signals = list(evaluation.signals.values())
+    if not signals:
+        return Selection(
+            split=SELECTION_SPLIT,
+            figure=RATE_ONLY,
+            rate_khz=None,
+            value=float("nan"),
+            n_zero_bias=evaluation.n_zero_bias,
+            n_signal=0,
+        )
     rate = select_rate_khz
     if rate is None:
         measurable = evaluation.measurable_rates_khz
         rate = min(measurable) if measurable else None
-    signals = list(evaluation.signals.values())
     if rate is None:
         value = float(np.mean([s.auc for s in signals]))
         figure = "mean AUC (no configured rate is measurable on the validation split)"
@@ -230,6 +254,8 @@ def selection_of(evaluation: Evaluation, select_rate_khz: float | None) -> Selec
 
 def choose_best(candidates: Sequence[_T]) -> _T:
     """The candidate with the highest :attr:`Selection.value` (the first of equal ones).
+
+    In a rate-only study (every value NaN) the first candidate.
 
     Raises:
         ConfigError: no candidate, or candidates chosen by different figures.

@@ -40,7 +40,13 @@ A study file (``examples/recalib/*.toml``)::
     firmware = true                # hls4ml emulation of the small network
 
 Every table is closed (unknown keys are errors) and :func:`load_config` names
-the file and the path of each bad field. Row labels default to the seed's
+the file and the path of each bad field. Everything that would stop the study
+after its data is checked when the file is read: the files of ``data.files``
+exist, the process names are in the catalog, every scan has models on its
+dataset, the firmware network is fitted on muons, the tracking names are
+valid for MLflow, and on synthetic data no kernel model has more centres than
+training rows (with events, that last check runs once the data is read,
+before any fit). Row labels default to the seed's
 (``"NN 128x4"``, ``"Nystrom KRR, Gaussian, M=500"``); two models with the
 same label on one dataset need an explicit ``label``.
 
@@ -58,11 +64,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from l1scout._datafile import deep_update, format_validation_error, read_toml
+from l1scout._datafile import deep_update, read_toml, validate_data
 from l1scout.errors import ConfigError
-from l1scout.tasks.recalib.dataset import JET_TARGETS, TARGET_NAMES
+from l1scout.io.paths import resolve_paths
+from l1scout.tasks._tracking import ExperimentName, ModelAlias, RegisteredModelName, TrackingUri
+from l1scout.tasks.recalib.dataset import JET_TARGETS, SPLIT_FRACTIONS, TARGET_NAMES
 from l1scout.tasks.recalib.nn import layer_sizes, parse_arch
 from l1scout.tasks.recalib.samples import RecalibSampleConfig
 
@@ -92,7 +100,7 @@ _KERNEL_TITLE = {"gaussian": "Gaussian", "linear": "linear", "polynomial": "poly
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _short(value: float) -> str:
@@ -330,6 +338,16 @@ class DataConfig(_Model):
     jet_targets: JetTargets = "pt"
     muon_source: Literal["standalone", "tracker"] = "standalone"
 
+    @field_validator("files")
+    @classmethod
+    def _files_exist(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                resolve_paths(value)  # no such file, an empty folder, a glob matching nothing
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
         given = [x is not None for x in (self.samples, self.files, self.synthetic)]
@@ -355,11 +373,11 @@ class TrackingConfig(_Model):
     """
 
     enabled: bool = True
-    experiment: str = Field(default="l1scout-recalib", min_length=1)
-    uri: str | None = None
+    experiment: ExperimentName = "l1scout-recalib"
+    uri: TrackingUri | None = None
     register_best: bool = True
-    model_name: str = Field(default="l1scout-recalib-muon", min_length=1)
-    alias: str = Field(default="champion", pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
+    model_name: RegisteredModelName = "l1scout-recalib-muon"
+    alias: ModelAlias = "champion"
 
 
 class OutputConfig(_Model):
@@ -406,10 +424,56 @@ class RecalibConfig(_Model):
                 )
                 raise ValueError(msg)
         fw = self.outputs.firmware_model
-        if fw is not None and fw not in [m.key for m in self.models if m.kind == "nn"]:
-            msg = f"outputs.firmware_model: {fw!r} is not the name of a network of this study"
+        if fw is not None and fw not in [m.key for m in self.models_for("muon") if m.kind == "nn"]:
+            msg = (
+                f"outputs.firmware_model: {fw!r} is not the name of a network of this study "
+                "fitted on muons"
+            )
             raise ValueError(msg)
+        fitted = sorted({k for m in self.models for k in m.datasets})
+        for i, scan in enumerate(self.scans):
+            if scan.dataset not in fitted:
+                msg = (
+                    f"scans[{i}].dataset: no model of the study is fitted on {scan.dataset!r} "
+                    f"(the models' datasets: {', '.join(fitted)}), so its data is not made"
+                )
+                raise ValueError(msg)
+        syn = self.data.synthetic if self.data is not None else None
+        if syn is not None:
+            counts = {"muon": syn.muons, "jet": syn.jets}
+            rows = {k: round(SPLIT_FRACTIONS[0] * n) for k, n in counts.items()}
+            problem = self.too_many_centres(rows)
+            if problem is not None:
+                raise ValueError(f"{problem} (data.synthetic: {syn.muons} muons, {syn.jets} jets)")
         return self
+
+    def too_many_centres(self, train_rows: Mapping[str, int]) -> str | None:
+        """What is wrong when a kernel model or scan has more centres than training rows, or None.
+
+        Args:
+            train_rows: dataset -> rows of its training split (datasets not
+                given are not checked).
+
+        >>> RecalibConfig(models=[{"kind": "krr", "centres": 100}]).too_many_centres({"muon": 65})
+        'models[0].centres: M = 100 centres, more than the 65 training muons'
+        """
+        for i, m in enumerate(self.models):
+            for kind in m.datasets:
+                n = train_rows.get(kind)
+                if isinstance(m, KRRSpec) and n is not None and m.centres > n:
+                    return (
+                        f"models[{i}].centres: M = {m.centres} centres, more than the {n} "
+                        f"training {kind}s"
+                    )
+        for i, scan in enumerate(self.scans):
+            n = train_rows.get(scan.dataset)
+            if scan.parameter == "centres":
+                where, most = f"scans[{i}].values", int(max(scan.values))
+            else:
+                where, most = f"scans[{i}].model.centres", scan.model.centres
+            if n is not None and most > n:
+                return f"{where}: M = {most} centres, more than the {n} training {scan.dataset}s"
+        return None
 
     def models_for(self, kind: str) -> list[NNSpec | KRRSpec]:
         """The models fitted on the *kind* dataset, in file order."""
@@ -447,16 +511,20 @@ def load_config(path: Path | str, overrides: Mapping[str, Any] | None = None) ->
             e.g. ``{"tracking": {"uri": "sqlite:///x.db"}}``.
 
     Raises:
-        ConfigError: unreadable file, invalid TOML, or a bad value; the message
-            names the file and the dotted path of each bad field.
+        ConfigError: unreadable file, invalid TOML, no ``[data]`` table, or a bad
+            value (numbers strictly, :func:`~l1scout._datafile.validate_data`);
+            the message names the file and the dotted path of each bad field.
     """
     path = Path(path)
     data = read_toml(path, "study file")
     files = data.get("data", {}).get("files") if isinstance(data.get("data"), dict) else None
     if isinstance(files, str) and not Path(files).is_absolute():
         data["data"]["files"] = str(path.parent / files)
-    data = deep_update(data, overrides or {})
-    try:
-        return RecalibConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, str(path))) from exc
+    config = validate_data(deep_update(data, overrides or {}), RecalibConfig, str(path))
+    if config.data is None:
+        msg = (
+            f"{path}: data: a study file needs a [data] table: [data.samples] (events to "
+            "make), data.files (existing files) or [data.synthetic] (synthetic objects)"
+        )
+        raise ConfigError(msg)
+    return config

@@ -32,10 +32,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from l1scout.errors import ConfigError
-from l1scout.production.samples import SampleRequest
+from l1scout.production.samples import SampleRequest, shard_slots_problem
 
 if TYPE_CHECKING:
     import awkward as ak
@@ -92,7 +92,7 @@ Progress = Callable[[str, int, int], None]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 #: Drell-Yan (muons) and semileptonic ttbar (muons and many jets). Measured in fast mode at
@@ -140,6 +140,14 @@ class RecalibSampleConfig(_Model):
                 msg = f"process {name!r} is listed twice (processes[{i}]); give it once with the sum of the events"
                 raise ValueError(msg)
         return value
+
+    @model_validator(mode="after")
+    def _files_per_process(self) -> RecalibSampleConfig:
+        where = [(f"processes[{i}]", r) for i, r in enumerate(self.processes)]
+        problem = shard_slots_problem(where, self.shard_size)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
     @property
     def total_events(self) -> int:

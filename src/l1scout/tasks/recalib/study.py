@@ -38,6 +38,7 @@ import numpy as np
 
 from l1scout._types import F64
 from l1scout.errors import ConfigError, L1ScoutError
+from l1scout.tasks._tracking import check_tracking_uri
 from l1scout.tasks.recalib.config import KRRSpec, NNSpec, RecalibConfig
 from l1scout.tasks.recalib.metrics import column_label, correction_rmse, pt_cap, rmse_table
 from l1scout.tasks.recalib.results import FirmwareCheck, ModelResult, StudyResult
@@ -351,10 +352,8 @@ def _load_datasets(
     from l1scout.tasks.recalib.dataset import jet_dataset, muon_dataset
     from l1scout.tasks.recalib.samples import ensure_recalib_samples, load_events
 
-    if config.data is None:
-        msg = (
-            "the study has no [data] table and no datasets were given: add [data] to the study file"
-        )
+    if config.data is None:  # pragma: no cover - run_study refuses it before any work
+        msg = "the study has no [data] table"
         raise ConfigError(msg)
     kinds = [k for k in DATASETS if config.models_for(k)]
     seed = config.data.seed
@@ -445,12 +444,19 @@ def run_study(
         The result; ``result.report`` is the page.
 
     Raises:
-        ConfigError: no data, or a model that cannot be fitted as configured.
+        ConfigError: no data, or a model that cannot be fitted as configured
+            (more kernel centres than training rows: checked before any fit).
         L1ScoutError: a stage failed (data production, a solver, an export).
     """
     from l1scout.tasks.recalib.krr import tuning_curve
     from l1scout.tasks.recalib.report import report_files, write_report
 
+    check_tracking_uri(tracking_uri)  # the command line's, before any work
+    if datasets is None and config.data is None:
+        msg = (
+            "the study has no [data] table and no datasets were given: add [data] to the study file"
+        )
+        raise ConfigError(msg)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -468,6 +474,10 @@ def run_study(
     work = [(kind, spec) for kind in DATASETS if kind in data for spec in config.models_for(kind)]
     if not work:
         msg = "no model to fit: no dataset of the study's models' 'datasets' is available"
+        raise ConfigError(msg)
+    problem = config.too_many_centres({k: d.sizes["train"] for k, d in data.items()})
+    if problem is not None:  # the rows are known only now; checked before any fit
+        msg = f"{problem} in the data read; lower the centres or read more events"
         raise ConfigError(msg)
     track = config.tracking
     tracker = _Tracker(track.enabled, track.experiment, tracking_uri or track.uri)
