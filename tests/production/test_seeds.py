@@ -99,6 +99,7 @@ CATALOG_ORDER = (
     "HNL_longlived",
     "dark_photon_dilepton",
     "minbias_inelastic",
+    "ZTauTau",
 )
 
 

@@ -9,6 +9,9 @@ an HTML report, run end to end by ``l1scout run TASK CONFIG``.
 - :mod:`l1scout.tasks.anomaly`: the anomaly-detection trigger (AXOL1TL family).
 - :mod:`l1scout.tasks.recalib`: re-calibration of L1 muons and jets
   (neural networks against Nystrom kernel ridge regression).
+- :mod:`l1scout.tasks.taus`: soft hadronic-tau identification in the scouting
+  stream (truth, NNPuppiTau, the transformer, di-tau working points); its
+  pipeline command is still to come.
 
 Importing this package imports no task; import the subpackage you need.
 """
