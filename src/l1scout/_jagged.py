@@ -2,29 +2,35 @@
 
 Every batch in l1scout (particles, tracks, candidates, jets) is a set of flat
 arrays with ``offsets`` of length n_events + 1: event k owns the entries
-``offsets[k]:offsets[k + 1]``. These are the helpers every module shares.
+``offsets[k]:offsets[k + 1]``. These are the helpers every module shares,
+among them the one-to-one dR matching of two such batches
+(:func:`match_one_to_one`, on the pairs of :func:`candidate_pairs`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._types import F64, I64
-from l1scout.errors import ConfigError
+from l1scout._types import F64, I64, B
+from l1scout.errors import ConfigError, DataFormatError
 
 __all__ = [
     "ETA_AT_ZERO_PT",
     "Jagged",
+    "OneToOneMatch",
     "PtEtaPhiBatch",
+    "candidate_pairs",
     "check_offsets",
     "delta_r",
     "eta_phi_pt",
     "event_index",
     "first_per_event",
+    "match_one_to_one",
     "offsets_from_counts",
     "wrap_phi",
 ]
@@ -198,3 +204,171 @@ class PtEtaPhiBatch:
         return np.where(
             np.abs(self.eta) < 100.0, self.pt * np.sinh(np.clip(self.eta, -50, 50)), 0.0
         )
+
+
+# ---------------------------------------------------------------- one-to-one dR matching
+
+
+def candidate_pairs(offsets_a: npt.ArrayLike, offsets_b: npt.ArrayLike) -> tuple[I64, I64]:
+    """Every (a, b) pair of the same event, as global indices, event by event, a-major.
+
+    >>> ia, ib = candidate_pairs([0, 2, 3], [0, 1, 3])
+    >>> ia.tolist(), ib.tolist()
+    ([0, 1, 2, 2], [0, 0, 1, 2])
+    """
+    off_a = check_offsets(offsets_a, "offsets_a")
+    off_b = check_offsets(offsets_b, "offsets_b")
+    if len(off_a) != len(off_b):
+        msg = f"the two collections have different numbers of events: {len(off_a) - 1} and {len(off_b) - 1}"
+        raise DataFormatError(msg)
+    n_a = np.diff(off_a)
+    n_b = np.diff(off_b)
+    per_event = n_a * n_b
+    pair_off = offsets_from_counts(per_event)
+    event = event_index(pair_off)
+    k = np.arange(int(pair_off[-1]), dtype=np.int64) - pair_off[event]
+    nb = n_b[event]
+    ia: I64 = off_a[:-1][event] + k // np.maximum(nb, 1)
+    ib: I64 = off_b[:-1][event] + k % np.maximum(nb, 1)
+    return ia, ib
+
+
+def _check_max_dr(max_dr: float) -> float:
+    if not (np.isfinite(max_dr) and max_dr > 0):
+        msg = f"max_dr: expected a positive finite distance, got {max_dr}"
+        raise ConfigError(msg)
+    return float(max_dr)
+
+
+def _flat_column(name: str, values: npt.ArrayLike, n: int) -> F64:
+    out: F64 = np.asarray(values, dtype=np.float64)
+    if out.ndim != 1 or len(out) != n:
+        msg = f"{name}: expected {n} entries (the last offset), got shape {out.shape}"
+        raise DataFormatError(msg)
+    return out
+
+
+def _greedy(ia: I64, ib: I64, n_a: int, n_b: int) -> B:
+    """Keep-mask of the greedy matching of candidates already sorted in matching order.
+
+    Vectorised as rounds of mutual best choices: in each round every candidate
+    that comes first (in the sorted order) among the remaining candidates of
+    both its objects is kept, and the candidates of kept objects are removed.
+    This equals the sequential greedy pass: the first remaining candidate is
+    always kept, and a candidate kept in a round has no earlier remaining
+    candidate sharing an object, so the sequential pass keeps it too. Each round
+    keeps at least one pair; a handful of rounds suffice (at most the objects of
+    the busiest event).
+    """
+    n = len(ia)
+    rank = np.arange(n, dtype=np.int64)
+    keep = np.zeros(n, dtype=bool)
+    active = np.ones(n, dtype=bool)
+    used_a = np.zeros(n_a, dtype=bool)
+    used_b = np.zeros(n_b, dtype=bool)
+    while active.any():
+        idx = rank[active]
+        first_a = np.full(n_a, n, dtype=np.int64)
+        first_b = np.full(n_b, n, dtype=np.int64)
+        np.minimum.at(first_a, ia[idx], idx)
+        np.minimum.at(first_b, ib[idx], idx)
+        won = idx[(first_a[ia[idx]] == idx) & (first_b[ib[idx]] == idx)]
+        keep[won] = True
+        used_a[ia[won]] = True
+        used_b[ib[won]] = True
+        active &= ~(used_a[ia] | used_b[ib])
+    return keep
+
+
+@dataclass(frozen=True)
+class OneToOneMatch:
+    """A one-to-one matching: pairs of global indices, sorted by the L1 index.
+
+    Attributes:
+        l1: index of the L1 object of each pair.
+        offline: index of its offline object.
+        dr: their distance.
+        n_l1: L1 objects that took part.
+        n_offline: offline objects that took part.
+    """
+
+    l1: I64
+    offline: I64
+    dr: F64
+    n_l1: int
+    n_offline: int
+
+    def summary(self, prefix: str = "") -> dict[str, float]:
+        """Counts and fractions: ``l1``, ``offline``, ``matched``, ``l1_matched_fraction``, ``offline_matched_fraction``."""
+        n = len(self.l1)
+        return {
+            f"{prefix}l1": float(self.n_l1),
+            f"{prefix}offline": float(self.n_offline),
+            f"{prefix}matched": float(n),
+            f"{prefix}l1_matched_fraction": n / self.n_l1 if self.n_l1 else 0.0,
+            f"{prefix}offline_matched_fraction": n / self.n_offline if self.n_offline else 0.0,
+        }
+
+
+def match_one_to_one(
+    l1_offsets: npt.ArrayLike,
+    l1_eta: npt.ArrayLike,
+    l1_phi: npt.ArrayLike,
+    offline_offsets: npt.ArrayLike,
+    offline_eta: npt.ArrayLike,
+    offline_phi: npt.ArrayLike,
+    *,
+    max_dr: float,
+) -> OneToOneMatch:
+    """Greedy one-to-one matching by increasing dR within each event, pairs with ``dR < max_dr`` only.
+
+    Every (L1, offline) pair of an event with ``dR < max_dr`` is a candidate;
+    candidates are taken in increasing dR (ties by L1 index, then offline
+    index) and a pair is kept when neither object is used yet. Greedy, not the
+    Hungarian (minimum total dR) assignment: the two differ only when two L1
+    objects compete for two offline objects closer than ``max_dr``, rare for
+    muons and taus, and greedy is what CMS matchers do (``L1MuonMatcherAlgo``).
+    Vectorised with numpy: the candidate pairs (:func:`candidate_pairs`), then
+    the greedy pass as a few rounds of mutual best choices. ``dR`` is
+    :func:`delta_r`, so azimuths may be given in [0, 2 pi) on one side and
+    [-pi, pi) on the other. "L1" and "offline" name the two sides; any two
+    collections of the same events can be matched. Used by the muon
+    re-calibration (:mod:`l1scout.tasks.recalib`) and the tau truth matching
+    (:mod:`l1scout.tasks.taus`).
+
+    Args:
+        l1_offsets: per-event offsets of the L1 objects.
+        l1_eta: their pseudorapidity (flat).
+        l1_phi: their azimuth (rad, flat).
+        offline_offsets: per-event offsets of the offline objects.
+        offline_eta: their pseudorapidity (flat).
+        offline_phi: their azimuth (rad, flat).
+        max_dr: the largest distance of a pair (exclusive).
+
+    Raises:
+        ConfigError: bad offsets or ``max_dr``.
+        DataFormatError: lengths that do not fit the offsets, or different event counts.
+
+    >>> m = match_one_to_one([0, 2], [0.0, 0.05], [0.0, 0.0], [0, 2], [0.04, 0.3], [0.0, 0.0], max_dr=0.2)
+    >>> m.l1.tolist(), m.offline.tolist()
+    ([1], [0])
+    """
+    cut = _check_max_dr(max_dr)
+    off_a = check_offsets(l1_offsets, "l1_offsets")
+    off_b = check_offsets(offline_offsets, "offline_offsets")
+    n_a, n_b = int(off_a[-1]), int(off_b[-1])
+    eta_a, phi_a = _flat_column("l1_eta", l1_eta, n_a), _flat_column("l1_phi", l1_phi, n_a)
+    eta_b, phi_b = (
+        _flat_column("offline_eta", offline_eta, n_b),
+        _flat_column("offline_phi", offline_phi, n_b),
+    )
+    ia, ib = candidate_pairs(off_a, off_b)
+    dr = delta_r(eta_a[ia], phi_a[ia], eta_b[ib], phi_b[ib])
+    close = dr < cut
+    ia, ib, dr = ia[close], ib[close], dr[close]
+    order = np.lexsort((ib, ia, dr))
+    ia, ib, dr = ia[order], ib[order], dr[order]
+    keep = _greedy(ia, ib, n_a, n_b)
+    ia, ib, dr = ia[keep], ib[keep], dr[keep]
+    by_l1 = np.argsort(ia, kind="stable")
+    return OneToOneMatch(ia[by_l1], ib[by_l1], dr[by_l1], n_a, n_b)

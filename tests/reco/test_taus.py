@@ -465,15 +465,15 @@ def test_puppi_type_codes() -> None:
 def test_bad_inputs() -> None:
     off, x = [0, 2], np.array([1.0, 2.0])
     pid, q = np.array([211, 22]), np.array([1, 0])
-    with pytest.raises(DataFormatError, match="eta: expected shape"):
+    with pytest.raises(DataFormatError, match="eta: expected 2 values"):
         clue_tau_candidates(off, x, x[:1], x)
-    with pytest.raises(DataFormatError, match="pt: expected finite"):
+    with pytest.raises(DataFormatError, match="pt: 1 NaN or infinite"):
         ak4_tau_candidates(off, [1.0, np.nan], x, x)
     with pytest.raises(DataFormatError, match="pt: expected non-negative"):
         nnpuppitau_candidates(off, [1.0, -1.0], x, x, pid, q)
     with pytest.raises(DataFormatError, match="weights"):
         nnpuppitau_candidates(off, x, x, x, pid, q, weights=[1.0, -0.5])
-    with pytest.raises(DataFormatError, match=r"pt: expected shape \(3,\)"):
+    with pytest.raises(DataFormatError, match="pt: expected 3 values"):
         clue_tau_candidates([0, 3], x, x, x)
     with pytest.raises(ConfigError, match="offsets"):
         clue_tau_candidates([1, 2], x, x, x)

@@ -34,10 +34,12 @@ from l1scout.errors import ConfigError, ProductionError
 
 if TYPE_CHECKING:
     from l1scout.production.driver import ProductionSummary, Progress
+    from l1scout.production.manifest import Manifest
     from l1scout.production.plan import EngineSpec, ProductionPlan
 
 __all__ = [
     "SampleRequest",
+    "check_sample_folder",
     "fast_plan",
     "files_by_process",
     "produce_or_raise",
@@ -146,6 +148,34 @@ def files_by_process(plan: ProductionPlan, out: Path | str) -> dict[str, list[Pa
     for shard in plan.shards():
         files[shard.process].append(Path(out) / shard.file)
     return files
+
+
+def check_sample_folder(plan: ProductionPlan, folder: Path, *, what: str) -> Manifest | None:
+    """The manifest of a task's sample *folder* (None: none yet), refused if it is of another plan.
+
+    Args:
+        plan: the plan the task's configuration makes.
+        folder: the production folder.
+        what: the configuration's name in the message, e.g. ``"anomaly data"``.
+
+    Raises:
+        ProductionError: *folder* holds a production of another plan; the
+            message lists the differences and says what to do (nothing is touched).
+    """
+    from l1scout.production.manifest import check_same_plan, read_manifest
+
+    manifest = read_manifest(folder) if folder.is_dir() else None
+    if manifest is not None:
+        try:
+            check_same_plan(manifest, plan, folder)
+        except ProductionError as exc:
+            msg = (
+                f"{exc}\nThe data folder {folder} was made with another {what} configuration "
+                "(samples, events, pileup, seed, pool or shard size): set another data_dir for "
+                "this configuration, or restore the values it was made with."
+            )
+            raise ProductionError(msg) from None
+    return manifest
 
 
 def produce_or_raise(

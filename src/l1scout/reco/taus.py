@@ -42,6 +42,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._arrays import flat_array
 from l1scout._jagged import PtEtaPhiBatch, check_offsets, event_index, offsets_from_counts
 from l1scout._types import F64, I64
 from l1scout.errors import ConfigError, DataFormatError
@@ -223,7 +224,7 @@ def nnpuppitau_candidates(
     """
     off, ptw, eta_a, phi_a = _inputs(offsets, pt, eta, phi, weights)
     n = ptw.shape[0]
-    ptype = puppi_type(_column(pid, "pid", n), _column(charge, "charge", n))
+    ptype = puppi_type(flat_array(pid, "pid", n), flat_array(charge, "charge", n))
     pt_min_f = _non_negative("pt_min", pt_min)
     cone_f = _radius("cone", cone)
     core_f = _radius("core", core)
@@ -561,19 +562,6 @@ def _assemble(
     )
 
 
-def _column(values: npt.ArrayLike, name: str, n: int) -> npt.NDArray[np.float64]:
-    """*values* as a float64 array of shape (n,), finite."""
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DataFormatError(f"{name}: expected an array of numbers") from exc
-    if arr.shape != (n,):
-        raise DataFormatError(f"{name}: expected shape ({n},) (the last offset), got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise DataFormatError(f"{name}: expected finite values, found NaN or inf")
-    return np.ascontiguousarray(arr)
-
-
 def _inputs(
     offsets: npt.ArrayLike,
     pt: npt.ArrayLike,
@@ -584,15 +572,15 @@ def _inputs(
     """Checked offsets, pT (times the weights), eta and phi."""
     off = check_offsets(offsets, "offsets")
     n = int(off[-1])
-    ptw = _column(pt, "pt", n)
+    ptw = flat_array(pt, "pt", n)
     if np.any(ptw < 0):
         raise DataFormatError("pt: expected non-negative values (GeV)")
     if weights is not None:
-        w = _column(weights, "weights", n)
+        w = flat_array(weights, "weights", n)
         if np.any(w < 0):
             raise DataFormatError("weights: expected non-negative PUPPI weights")
         ptw = ptw * w
-    return off, ptw, _column(eta, "eta", n), _column(phi, "phi", n)
+    return off, ptw, flat_array(eta, "eta", n), flat_array(phi, "phi", n)
 
 
 def _non_negative(name: str, value: float) -> float:

@@ -21,7 +21,7 @@ from l1scout.tasks.anomaly.menu import (
     seed_decisions,
     seed_quantity,
 )
-from l1scout.tasks.anomaly.rates import CROSSING_RATE_KHZ, threshold_for_rate
+from l1scout.tasks.rates import CROSSING_RATE_KHZ, threshold_for_rate
 
 # object index of the first e/gamma, muon, jet in the 19 trigger-input objects
 EG, MU, JET = 1, 5, 9

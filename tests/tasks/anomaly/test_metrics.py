@@ -17,7 +17,7 @@ from l1scout.tasks.anomaly.metrics import (
     metric_name_part,
     roc_curve,
 )
-from l1scout.tasks.anomaly.rates import CROSSING_RATE_KHZ, threshold_for_rate
+from l1scout.tasks.rates import CROSSING_RATE_KHZ, threshold_for_rate
 
 ALPHA = 1 - 0.6827
 

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from l1scout.errors import ConfigError, DataFormatError
-from l1scout.tasks.anomaly.rates import (
+from l1scout.tasks.rates import (
     CROSSING_RATE_KHZ,
     CROSSING_RATES_KHZ,
     DEFAULT_RATES_KHZ,

@@ -220,7 +220,7 @@ def test_text_tables(evaluation: tuple) -> None:
 
 
 def test_format_efficiency() -> None:
-    from l1scout.tasks.anomaly.metrics import efficiency
+    from l1scout.tasks.rates import efficiency
 
     assert format_efficiency(efficiency(50, 100)) == "50.0 +5.5 -5.5 %"
     e = efficiency(5000, 1_000_000)
@@ -235,7 +235,7 @@ def test_importing_the_report_does_not_import_matplotlib() -> None:
 
 @pytest.mark.slow
 def test_report_states_the_normalisation_and_compares_scores(tmp_path: Path) -> None:
-    from l1scout.tasks.anomaly.rates import RUN3_CROSSING_RATE_KHZ
+    from l1scout.tasks.rates import RUN3_CROSSING_RATE_KHZ
 
     rng = np.random.default_rng(4)
     zb = rng.normal(size=20_000)

@@ -7,14 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from l1scout._jagged import delta_r
+from l1scout._jagged import candidate_pairs, delta_r, match_one_to_one
 from l1scout.errors import ConfigError, DataFormatError
-from l1scout.tasks.recalib.matching import (
-    candidate_pairs,
-    jet_match_table,
-    match_jets,
-    match_one_to_one,
-)
+from l1scout.tasks.recalib.matching import jet_match_table, match_jets
 
 
 def _dr(e1: float, p1: float, e2: float, p2: float) -> float:

@@ -13,8 +13,7 @@ import pytest
 from scipy import stats
 
 from l1scout.errors import ConfigError, DataFormatError
-from l1scout.tasks.anomaly.metrics import efficiency
-from l1scout.tasks.anomaly.rates import CROSSING_RATE_KHZ, measured_rate
+from l1scout.tasks.rates import CROSSING_RATE_KHZ, efficiency, measured_rate
 from l1scout.tasks.taus.ditau import (
     DITAU_RATE_KHZ,
     ComparisonRow,
@@ -345,7 +344,7 @@ def test_di_tau_bad_inputs_raise_one_line_errors() -> None:
         (
             lambda: ScoredCandidates.build([0, 2], [0.5, np.nan], ok[2], ok[3], what="zb"),
             DataFormatError,
-            "class scores of zb: 1 of 2",
+            "class scores of zb: 1 NaN",
         ),
         (
             lambda: ScoredCandidates.build([0, 2], [0.5], ok[2], ok[3]),

@@ -93,10 +93,10 @@ def test_type_codes_follow_the_particle_flow_ids() -> None:
     [
         ({"eta": [0.0, np.nan]}, "^eta: 1 NaN"),
         ({"pt": [[1.0, 2.0]]}, "^pt: expected a 1-D"),
-        ({"phi": [0.0]}, "^phi: expected 2 entries"),
+        ({"phi": [0.0]}, "^phi: expected 2 values"),
         ({"type_code": [0, 5]}, "^type_code: expected codes 0-4"),
         ({"type_code": [0.0, 1.0]}, "^type_code: expected 2 integers"),
-        ({"seed_phi": [0.0, 0.1]}, "^seed_phi: expected 1 entries"),
+        ({"seed_phi": [0.0, 0.1]}, "^seed_phi: expected 1 values"),
         ({"seed_eta": [np.nan]}, "^seed_eta: 1 NaN"),
         ({"offsets": [0, 1]}, "^offsets: expected the last offset"),
         ({"offsets": [0.0, 2.0]}, "^offsets: expected a 1-D integer"),

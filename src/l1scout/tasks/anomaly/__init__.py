@@ -5,8 +5,9 @@ split train / validation / test, every signal validation / test) and
 :mod:`.inputs` (reading and splits). Models and training: :mod:`.config`
 (typed configs), :mod:`.models`, :mod:`.distance` (the VICReg distance score),
 :mod:`.augment`, :mod:`.train` (these import torch; import them directly).
-Evaluation at trigger rates: :mod:`.rates` (thresholds, and the rate
-normalisation: Phase-2 by default, Run 3 as an option), :mod:`.metrics`,
+Evaluation at trigger rates: :mod:`l1scout.tasks.rates` (shared with the other
+tasks: thresholds, efficiencies, and the rate normalisation: Phase-2 by
+default, Run 3 as an option; its main names are re-exported here), :mod:`.metrics`,
 :mod:`.menu` (the reference menu), :mod:`.selection` (the model is chosen on
 the validation split, reported on the test split), :mod:`.report`.
 Deployment: :mod:`.deployment`, :mod:`.parity`. The whole study:
@@ -32,25 +33,20 @@ from l1scout.tasks.anomaly.data import (
     load_inputs,
 )
 from l1scout.tasks.anomaly.menu import Menu, Seed, calibrate_menu, load_menu, menu_decisions
-from l1scout.tasks.anomaly.metrics import (
-    Efficiency,
-    Evaluation,
-    auc,
-    efficiency,
-    evaluate,
-    roc_curve,
-)
+from l1scout.tasks.anomaly.metrics import Evaluation, auc, evaluate, roc_curve
 from l1scout.tasks.anomaly.parity import decision_agreement, max_lsb_difference
 from l1scout.tasks.anomaly.pipeline import PipelineResult, run_pipeline
 from l1scout.tasks.anomaly.pipeline_config import PipelineConfig, demo_config, load_pipeline_config
-from l1scout.tasks.anomaly.rates import (
+from l1scout.tasks.anomaly.report import write_report
+from l1scout.tasks.rates import (
     CROSSING_RATE_KHZ,
     CROSSING_RATES_KHZ,
     DEFAULT_RATES_KHZ,
+    Efficiency,
     Threshold,
+    efficiency,
     threshold_for_rate,
 )
-from l1scout.tasks.anomaly.report import write_report
 
 __all__ = [
     "CROSSING_RATES_KHZ",

@@ -69,7 +69,7 @@ from pydantic import (
 from l1scout._datafile import validate_data
 from l1scout._types import F32
 from l1scout.detector.view_card import load_view_card
-from l1scout.errors import ConfigError, DataFormatError, ProductionError
+from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.paths import Source
 from l1scout.io.trigger_inputs import trigger_input_columns
 from l1scout.production.driver import ProductionSummary, Progress
@@ -77,12 +77,12 @@ from l1scout.production.job import DEFAULT_POOL_SIZE
 from l1scout.production.manifest import (
     MANIFEST_NAME,
     Manifest,
-    check_same_plan,
     read_manifest,
 )
 from l1scout.production.plan import DEFAULT_SHARD_SIZE, EngineSpec, ProductionPlan
 from l1scout.production.samples import (
     SampleRequest,
+    check_sample_folder,
     fast_plan,
     files_by_process,
     produce_or_raise,
@@ -302,22 +302,6 @@ def sample_files(cfg: AnomalyDataConfig, data_dir: Path | str) -> dict[str, list
     return files_by_process(cfg.production_plan(), data_dir)
 
 
-def _check_folder(plan: ProductionPlan, data_dir: Path) -> Manifest | None:
-    """The folder's manifest, refused with a hint when it is of another configuration."""
-    manifest = read_manifest(data_dir) if data_dir.is_dir() else None
-    if manifest is not None:
-        try:
-            check_same_plan(manifest, plan, data_dir)
-        except ProductionError as exc:
-            msg = (
-                f"{exc}\nThe data folder {data_dir} was made with another anomaly data "
-                "configuration (samples, events, pileup, seed, pool or shard size): set another "
-                "data_dir for this configuration, or restore the values it was made with."
-            )
-            raise ProductionError(msg) from None
-    return manifest
-
-
 def produce_samples(
     cfg: AnomalyDataConfig, data_dir: Path | str, *, progress: Progress | None = None
 ) -> ProductionSummary:
@@ -338,7 +322,7 @@ def produce_samples(
     """
     data_dir = Path(data_dir)
     plan = cfg.production_plan()
-    _check_folder(plan, data_dir)
+    check_sample_folder(plan, data_dir, what="anomaly data")
     return produce_or_raise(plan, data_dir, what="anomaly samples", progress=progress)
 
 
@@ -513,7 +497,7 @@ def load_anomaly_data(
         files = ensure_samples(cfg, data_dir, progress=progress)
         manifest = read_manifest(data_dir)
     else:
-        manifest = _check_folder(cfg.production_plan(), data_dir)
+        manifest = check_sample_folder(cfg.production_plan(), data_dir, what="anomaly data")
         files = sample_files(cfg, data_dir)
         _require(files, data_dir)
     if manifest is None:

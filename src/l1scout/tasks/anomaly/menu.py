@@ -8,7 +8,7 @@ double muon, single e/gamma, single jet, HT, MET) kept in a TOML data file,
 come from). Each seed has a threshold in GeV and a target rate in kHz. A target
 rate is a fraction of zero-bias crossings times the crossing rate that
 :func:`calibrate_menu` is given (default the Phase-2 normalisation, 31,039 kHz,
-:mod:`l1scout.tasks.anomaly.rates`; the pipeline passes its
+:mod:`l1scout.tasks.rates`; the pipeline passes its
 ``evaluation.crossing_rate``), so the same target means the same rate in kHz
 under either normalisation, and a slightly different fraction of crossings.
 
@@ -30,7 +30,7 @@ zero-padded; pT in GeV):
 
 The shipped thresholds are CMS values for CMS objects; :func:`calibrate_menu`
 re-sets every threshold so that the seed meets its target rate on a given
-zero-bias sample (:func:`l1scout.tasks.anomaly.rates.threshold_for_rate` on the
+zero-bias sample (:func:`l1scout.tasks.rates.threshold_for_rate` on the
 seed's quantity), and :func:`save_menu` writes the calibrated menu as a TOML
 file that :func:`load_menu` reads back.
 
@@ -62,7 +62,7 @@ from l1scout._files import atomic_write_bytes
 from l1scout._types import F64, B
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.trigger_inputs import N_TRIGGER_INPUTS
-from l1scout.tasks.anomaly.rates import (
+from l1scout.tasks.rates import (
     CROSSING_RATE_KHZ,
     DEFAULT_CL,
     DEFAULT_MIN_PASS,
@@ -404,7 +404,7 @@ def calibrate_menu(
 ) -> Menu:
     """The menu with each threshold re-set to meet the seed's target rate on a zero-bias sample.
 
-    Each threshold is :func:`~l1scout.tasks.anomaly.rates.threshold_for_rate`
+    Each threshold is :func:`~l1scout.tasks.rates.threshold_for_rate`
     of the seed's quantity on the zero-bias inputs (at least 0 GeV): the
     smallest observed value that at most ``round(n x target / crossing rate)``
     events exceed. A seed whose target rate the sample cannot measure (fewer

@@ -2,8 +2,9 @@
 
 Trigger people read an anomaly trigger as *signal efficiency at a fixed rate*
 (``docs/physics/l1-algorithms.md``, "Evaluation at a fixed rate"): for each target rate the
-zero-bias threshold (:mod:`l1scout.tasks.anomaly.rates`), and for each signal
-the fraction of its events above it, with a Clopper-Pearson interval. Also:
+zero-bias threshold (:mod:`l1scout.tasks.rates`), and for each signal
+the fraction of its events above it, with a Clopper-Pearson interval
+(:func:`l1scout.tasks.rates.efficiency`). Also:
 
 * the *pure* efficiency: the fraction of signal events the anomaly trigger
   accepts and the reference menu (:mod:`l1scout.tasks.anomaly.menu`) does not,
@@ -67,15 +68,16 @@ import numpy.typing as npt
 
 from l1scout._types import F64, B
 from l1scout.errors import ConfigError, DataFormatError
-from l1scout.tasks.anomaly.rates import (
+from l1scout.tasks.rates import (
     CROSSING_RATE_KHZ,
     DEFAULT_CL,
     DEFAULT_MIN_PASS,
     DEFAULT_RATES_KHZ,
+    Efficiency,
     MeasuredRate,
     Threshold,
     as_scores,
-    clopper_pearson,
+    efficiency,
     format_rate,
     measured_rate,
     threshold_for_fraction,
@@ -84,13 +86,11 @@ from l1scout.tasks.anomaly.rates import (
 
 __all__ = [
     "ADC2021_BKG_EFF",
-    "Efficiency",
     "Evaluation",
     "RocCurve",
     "ScoreHistogram",
     "SignalEvaluation",
     "auc",
-    "efficiency",
     "evaluate",
     "metric_name_part",
     "roc_curve",
@@ -102,52 +102,6 @@ ADC2021_BKG_EFF = 1e-5
 #: Most points kept per ROC curve in an :class:`Evaluation` (for plots).
 ROC_POINTS = 1500
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_.\-]")
-
-
-@dataclass(frozen=True)
-class Efficiency:
-    """An efficiency ``passed / total`` with its central Clopper-Pearson interval.
-
-    Attributes:
-        passed: accepted events.
-        total: events.
-        value: ``passed / total``.
-        low: lower end of the interval (exactly 0 at ``passed = 0``).
-        high: upper end (exactly 1 at ``passed = total``).
-        cl: confidence level.
-    """
-
-    passed: int
-    total: int
-    value: float
-    low: float
-    high: float
-    cl: float = DEFAULT_CL
-
-    @property
-    def err_low(self) -> float:
-        """``value - low``."""
-        return self.value - self.low
-
-    @property
-    def err_high(self) -> float:
-        """``high - value``."""
-        return self.high - self.value
-
-
-def efficiency(passed: int, total: int, cl: float = DEFAULT_CL) -> Efficiency:
-    """The efficiency ``passed / total`` with its Clopper-Pearson interval at confidence ``cl``.
-
-    Raises:
-        ConfigError: ``total < 1`` or ``passed`` outside ``[0, total]``.
-
-    Example (the textbook 95 % interval of 5 out of 10):
-        >>> e = efficiency(5, 10, cl=0.95)
-        >>> e.value, round(e.low, 4), round(e.high, 4)
-        (0.5, 0.1871, 0.8129)
-    """
-    low, high = clopper_pearson(passed, total, cl)
-    return Efficiency(int(passed), int(total), passed / total, low, high, float(cl))
 
 
 def _count_above(sorted_asc: F64, threshold: float) -> int:
@@ -540,7 +494,7 @@ def evaluate(
         signal_menu: signal name -> the same per signal event: gives the pure
             efficiency; must cover every signal.
         crossing_rate_khz: rate of non-empty crossings (kHz): the rate
-            normalisation; default the Phase-2 one (:mod:`l1scout.tasks.anomaly.rates`).
+            normalisation; default the Phase-2 one (:mod:`l1scout.tasks.rates`).
         min_pass: a rate is measurable when this many zero-bias events are expected above it.
         cl: confidence level of the intervals.
         bkg_eff: background-efficiency working point (ADC2021: 1e-5).

@@ -66,8 +66,8 @@ from l1scout.tasks.anomaly.deployment import (
     firmware_target,
 )
 from l1scout.tasks.anomaly.pipeline_config import PipelineConfig, expand_models
-from l1scout.tasks.anomaly.rates import describe_crossing_rate
 from l1scout.tasks.anomaly.selection import Candidate, choose_best
+from l1scout.tasks.rates import describe_crossing_rate
 
 if TYPE_CHECKING:
     import torch

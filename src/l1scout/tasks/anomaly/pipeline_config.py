@@ -47,7 +47,7 @@ from l1scout.tasks._tracking import ExperimentName, ModelAlias, RegisteredModelN
 from l1scout.tasks.anomaly.config import ModelConfig, TrainConfig
 from l1scout.tasks.anomaly.data import AnomalyDataConfig
 from l1scout.tasks.anomaly.menu import load_menu
-from l1scout.tasks.anomaly.rates import DEFAULT_RATES_KHZ, crossing_rate_khz, format_rate
+from l1scout.tasks.rates import DEFAULT_RATES_KHZ, crossing_rate_khz, format_rate
 
 __all__ = [
     "MIN_SPLIT_EVENTS",
@@ -89,7 +89,7 @@ class EvaluationConfig(_Model):
     crossings: ``"phase2"`` (default; 2760 colliding bunch pairs x 11.246 kHz =
     31,039 kHz, the public Phase-2 rate studies'), ``"run3"`` (2544 x
     11.2456 kHz = 28,608.8 kHz, the published AXOL1TL rates') or a number in
-    kHz (:mod:`l1scout.tasks.anomaly.rates`). ``min_pass``: a rate is
+    kHz (:mod:`l1scout.tasks.rates`). ``min_pass``: a rate is
     measurable when at least this many zero-bias events are expected above its
     threshold. The best model is chosen on the **validation** split (zero-bias
     validation events for the thresholds, the validation part of every

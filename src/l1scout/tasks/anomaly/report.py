@@ -5,7 +5,7 @@ into ``out_dir/index.html`` with three PNG plots beside it (score
 distributions, ROC curves, efficiency versus rate; matplotlib with the mplhep
 CMS style, :mod:`l1scout.tasks.anomaly._report_plots`) and ``metrics.json``
 (the MLflow metrics). The page states the rate normalisation in its header
-(:func:`~l1scout.tasks.anomaly.rates.describe_crossing_rate`), the setup
+(:func:`~l1scout.tasks.rates.describe_crossing_rate`), the setup
 (in the pipeline: the split and the figure that chose the model), the signal
 efficiencies at the rates the zero-bias sample can measure
 with their Clopper-Pearson intervals, which rates it cannot measure (in plain
@@ -47,14 +47,14 @@ from l1scout._html import figure_html, page_head, plot_style
 from l1scout._version import __version__
 from l1scout.errors import ConfigError
 from l1scout.tasks.anomaly._report_plots import plot_efficiency, plot_roc, plot_scores
-from l1scout.tasks.anomaly.metrics import Efficiency, Evaluation
-from l1scout.tasks.anomaly.rates import describe_crossing_rate, format_rate
+from l1scout.tasks.anomaly.metrics import Evaluation
+from l1scout.tasks.rates import Efficiency, describe_crossing_rate, format_rate
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from l1scout.tasks.anomaly.menu import Menu
-    from l1scout.tasks.anomaly.rates import MeasuredRate
+    from l1scout.tasks.rates import MeasuredRate
 
 __all__ = ["efficiency_table_rich", "efficiency_table_text", "format_efficiency", "write_report"]
 
@@ -83,7 +83,7 @@ def format_efficiency(e: Efficiency) -> str:
 
     One decimal; with an error below 0.1 %, as many as give the larger error two digits.
 
-    >>> from l1scout.tasks.anomaly.metrics import efficiency
+    >>> from l1scout.tasks.rates import efficiency
     >>> format_efficiency(efficiency(50, 100))
     '50.0 +5.5 -5.5 %'
     """

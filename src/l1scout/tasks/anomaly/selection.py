@@ -49,7 +49,7 @@ import numpy.typing as npt
 from l1scout._types import F32
 from l1scout.errors import ConfigError
 from l1scout.tasks.anomaly.metrics import Evaluation, evaluate
-from l1scout.tasks.anomaly.rates import format_rate
+from l1scout.tasks.rates import format_rate
 
 if TYPE_CHECKING:
     from torch import nn

@@ -7,6 +7,7 @@ counts :mod:`.ops`. Results: :mod:`.metrics`, :mod:`.report`. The study:
 :mod:`.config`, :mod:`.study` and :mod:`.results` (``l1scout run recalib``).
 """
 
+from l1scout._jagged import OneToOneMatch, match_one_to_one
 from l1scout.tasks.recalib.config import RecalibConfig, load_config
 from l1scout.tasks.recalib.dataset import (
     JET_FEATURES,
@@ -26,13 +27,7 @@ from l1scout.tasks.recalib.hardware import (
     l1_standalone_muons,
     phi_at_station,
 )
-from l1scout.tasks.recalib.matching import (
-    JetMatch,
-    OneToOneMatch,
-    jet_match_table,
-    match_jets,
-    match_one_to_one,
-)
+from l1scout.tasks.recalib.matching import JetMatch, jet_match_table, match_jets
 from l1scout.tasks.recalib.metrics import RMSETable, rmse_table
 from l1scout.tasks.recalib.results import StudyResult
 from l1scout.tasks.recalib.samples import (

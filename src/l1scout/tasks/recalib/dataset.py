@@ -17,7 +17,8 @@ its data as follows, and so do :func:`muon_dataset` and :func:`jet_dataset`:
 3. **Physical units**: hardware values times their bin widths (GeV, rad;
    phi in [0, 2 pi)); the charge as +1 / -1.
 4. **Matching** to the offline (``FullReco``) objects
-   (:mod:`l1scout.tasks.recalib.matching`). Muons one to one, greedy in dR, where
+   (:mod:`l1scout.tasks.recalib.matching`). Muons one to one, greedy in dR
+   (:func:`~l1scout.tasks.recalib.match_one_to_one`), where
    the offline muon is first propagated to the same station as the L1 muon's
    (standalone: through the card's field map,
    :func:`l1scout.detector.muon_system.station_position`, from the origin, its
@@ -75,7 +76,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._jagged import event_index, offsets_from_counts, wrap_phi
+from l1scout._jagged import event_index, match_one_to_one, offsets_from_counts, wrap_phi
 from l1scout._types import F32, F64, I64, B
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.ragged import EventsLike, field_like, jagged
@@ -88,7 +89,7 @@ from l1scout.tasks.recalib.hardware import (
     l1_standalone_muons,
     phi_at_station,
 )
-from l1scout.tasks.recalib.matching import match_jets, match_one_to_one
+from l1scout.tasks.recalib.matching import match_jets
 
 if TYPE_CHECKING:
     from l1scout.detector.muon_system import MuonGeometry

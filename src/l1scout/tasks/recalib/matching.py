@@ -5,14 +5,9 @@ indices in the results are global (into the flat arrays). Distances are
 ``dR = sqrt(deta^2 + dphi^2)`` with ``dphi`` wrapped to [-pi, pi), so azimuths
 may be given in [0, 2 pi) on one side and [-pi, pi) on the other.
 
-* **Muons, one to one** (:func:`match_one_to_one`): greedy by dR. Every
-  (L1, offline) pair of an event with ``dR < max_dr`` is a candidate; candidates
-  are taken in increasing dR (ties by L1 index, then offline index) and a pair is
-  kept when neither object is used yet. Greedy, not the Hungarian (minimum total
-  dR) assignment: the two differ only when two L1 muons compete for two offline
-  muons closer than ``max_dr``, rare for muons, and greedy is what CMS matchers
-  do (``L1MuonMatcherAlgo``). Vectorised with numpy: the candidate pairs, then
-  the greedy pass as a few rounds of mutual best choices (``_greedy``).
+* **Muons, one to one**: greedy by dR, the generic matcher
+  :func:`l1scout.tasks.recalib.match_one_to_one` (at home in the core array
+  helpers, as the tau truth matching uses it too).
 * **Jets, many to one** (:func:`match_jets`): the seed's procedure (seed
   document 003, section 2.b): every offline jet goes to the L1 jet at minimum dR
   if that minimum is below ``max_dr`` (0.4); an L1 jet may receive several
@@ -39,42 +34,15 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._jagged import check_offsets, delta_r, event_index, offsets_from_counts
-from l1scout._types import F64, I64, B
+from l1scout._jagged import candidate_pairs, check_offsets, delta_r
+from l1scout._types import F64, I64
 from l1scout.errors import ConfigError, DataFormatError
 
 __all__ = [
     "JetMatch",
-    "OneToOneMatch",
-    "candidate_pairs",
     "jet_match_table",
     "match_jets",
-    "match_one_to_one",
 ]
-
-
-def candidate_pairs(offsets_a: npt.ArrayLike, offsets_b: npt.ArrayLike) -> tuple[I64, I64]:
-    """Every (a, b) pair of the same event, as global indices, event by event, a-major.
-
-    >>> ia, ib = candidate_pairs([0, 2, 3], [0, 1, 3])
-    >>> ia.tolist(), ib.tolist()
-    ([0, 1, 2, 2], [0, 0, 1, 2])
-    """
-    off_a = check_offsets(offsets_a, "offsets_a")
-    off_b = check_offsets(offsets_b, "offsets_b")
-    if len(off_a) != len(off_b):
-        msg = f"the two collections have different numbers of events: {len(off_a) - 1} and {len(off_b) - 1}"
-        raise DataFormatError(msg)
-    n_a = np.diff(off_a)
-    n_b = np.diff(off_b)
-    per_event = n_a * n_b
-    pair_off = offsets_from_counts(per_event)
-    event = event_index(pair_off)
-    k = np.arange(int(pair_off[-1]), dtype=np.int64) - pair_off[event]
-    nb = n_b[event]
-    ia: I64 = off_a[:-1][event] + k // np.maximum(nb, 1)
-    ib: I64 = off_b[:-1][event] + k % np.maximum(nb, 1)
-    return ia, ib
 
 
 def _check_max_dr(max_dr: float) -> float:
@@ -90,115 +58,6 @@ def _flat(name: str, values: npt.ArrayLike, n: int) -> F64:
         msg = f"{name}: expected {n} entries (the last offset), got shape {out.shape}"
         raise DataFormatError(msg)
     return out
-
-
-def _greedy(ia: I64, ib: I64, n_a: int, n_b: int) -> B:
-    """Keep-mask of the greedy matching of candidates already sorted in matching order.
-
-    Vectorised as rounds of mutual best choices: in each round every candidate
-    that comes first (in the sorted order) among the remaining candidates of
-    both its objects is kept, and the candidates of kept objects are removed.
-    This equals the sequential greedy pass: the first remaining candidate is
-    always kept, and a candidate kept in a round has no earlier remaining
-    candidate sharing an object, so the sequential pass keeps it too. Each round
-    keeps at least one pair; a handful of rounds suffice (at most the objects of
-    the busiest event).
-    """
-    n = len(ia)
-    rank = np.arange(n, dtype=np.int64)
-    keep = np.zeros(n, dtype=bool)
-    active = np.ones(n, dtype=bool)
-    used_a = np.zeros(n_a, dtype=bool)
-    used_b = np.zeros(n_b, dtype=bool)
-    while active.any():
-        idx = rank[active]
-        first_a = np.full(n_a, n, dtype=np.int64)
-        first_b = np.full(n_b, n, dtype=np.int64)
-        np.minimum.at(first_a, ia[idx], idx)
-        np.minimum.at(first_b, ib[idx], idx)
-        won = idx[(first_a[ia[idx]] == idx) & (first_b[ib[idx]] == idx)]
-        keep[won] = True
-        used_a[ia[won]] = True
-        used_b[ib[won]] = True
-        active &= ~(used_a[ia] | used_b[ib])
-    return keep
-
-
-@dataclass(frozen=True)
-class OneToOneMatch:
-    """A one-to-one matching: pairs of global indices, sorted by the L1 index.
-
-    Attributes:
-        l1: index of the L1 object of each pair.
-        offline: index of its offline object.
-        dr: their distance.
-        n_l1: L1 objects that took part.
-        n_offline: offline objects that took part.
-    """
-
-    l1: I64
-    offline: I64
-    dr: F64
-    n_l1: int
-    n_offline: int
-
-    def summary(self, prefix: str = "") -> dict[str, float]:
-        """Counts and fractions: ``l1``, ``offline``, ``matched``, ``l1_matched_fraction``, ``offline_matched_fraction``."""
-        n = len(self.l1)
-        return {
-            f"{prefix}l1": float(self.n_l1),
-            f"{prefix}offline": float(self.n_offline),
-            f"{prefix}matched": float(n),
-            f"{prefix}l1_matched_fraction": n / self.n_l1 if self.n_l1 else 0.0,
-            f"{prefix}offline_matched_fraction": n / self.n_offline if self.n_offline else 0.0,
-        }
-
-
-def match_one_to_one(
-    l1_offsets: npt.ArrayLike,
-    l1_eta: npt.ArrayLike,
-    l1_phi: npt.ArrayLike,
-    offline_offsets: npt.ArrayLike,
-    offline_eta: npt.ArrayLike,
-    offline_phi: npt.ArrayLike,
-    *,
-    max_dr: float,
-) -> OneToOneMatch:
-    """Greedy one-to-one matching by increasing dR within each event, pairs with ``dR < max_dr`` only.
-
-    Args:
-        l1_offsets: per-event offsets of the L1 objects.
-        l1_eta: their pseudorapidity (flat).
-        l1_phi: their azimuth (rad, flat).
-        offline_offsets: per-event offsets of the offline objects.
-        offline_eta: their pseudorapidity (flat).
-        offline_phi: their azimuth (rad, flat).
-        max_dr: the largest distance of a pair (exclusive).
-
-    Raises:
-        ConfigError: bad offsets or ``max_dr``.
-        DataFormatError: lengths that do not fit the offsets, or different event counts.
-
-    >>> m = match_one_to_one([0, 2], [0.0, 0.05], [0.0, 0.0], [0, 2], [0.04, 0.3], [0.0, 0.0], max_dr=0.2)
-    >>> m.l1.tolist(), m.offline.tolist()
-    ([1], [0])
-    """
-    cut = _check_max_dr(max_dr)
-    off_a = check_offsets(l1_offsets, "l1_offsets")
-    off_b = check_offsets(offline_offsets, "offline_offsets")
-    n_a, n_b = int(off_a[-1]), int(off_b[-1])
-    eta_a, phi_a = _flat("l1_eta", l1_eta, n_a), _flat("l1_phi", l1_phi, n_a)
-    eta_b, phi_b = _flat("offline_eta", offline_eta, n_b), _flat("offline_phi", offline_phi, n_b)
-    ia, ib = candidate_pairs(off_a, off_b)
-    dr = delta_r(eta_a[ia], phi_a[ia], eta_b[ib], phi_b[ib])
-    close = dr < cut
-    ia, ib, dr = ia[close], ib[close], dr[close]
-    order = np.lexsort((ib, ia, dr))
-    ia, ib, dr = ia[order], ib[order], dr[order]
-    keep = _greedy(ia, ib, n_a, n_b)
-    ia, ib, dr = ia[keep], ib[keep], dr[keep]
-    by_l1 = np.argsort(ia, kind="stable")
-    return OneToOneMatch(ia[by_l1], ib[by_l1], dr[by_l1], n_a, n_b)
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,15 @@ a double-object trigger seed, is the default). For a fixed
 (``-inf`` without such a pair) is ``> t_class``. The search scans only the grid
 of ``(t_charge, dvz_cut)``; for each it takes the loosest class threshold whose
 zero-bias rate is at most the target, from the zero-bias ``m`` with the order
-statistics of :func:`l1scout.tasks.anomaly.rates.threshold_for_fraction`:
+statistics of :func:`l1scout.tasks.rates.threshold_for_fraction`:
 
 * the rate of a working point is (zero-bias events passing / zero-bias events)
   x the crossing rate (default 31,039 kHz,
-  :data:`l1scout.tasks.anomaly.rates.CROSSING_RATE_KHZ`), with its
+  :data:`l1scout.tasks.rates.CROSSING_RATE_KHZ`), with its
   Clopper-Pearson interval; it is admissible when that measured rate is
   ``<= rate_khz``. With ``n`` zero-bias events the target count is
   ``k = floor(n rate / crossing)`` (rounded *down*, unlike the half-up rule of
-  :func:`~l1scout.tasks.anomaly.rates.threshold_for_rate`, so the rate never
+  :func:`~l1scout.tasks.rates.threshold_for_rate`, so the rate never
   exceeds the target), and the class threshold is the ``(k+1)``-th largest
   ``m``: every lower threshold passes more than ``k`` events, and the signal
   efficiency only falls as the threshold rises;
@@ -46,7 +46,7 @@ statistics of :func:`l1scout.tasks.anomaly.rates.threshold_for_fraction`:
   event). ``k = 0`` raises :class:`~l1scout.errors.ConfigError` naming the
   events needed; ``1 <= n rate / crossing < min_pass`` (default 10, 6,208
   events at 50 kHz) gives a result flagged ``measurable=False``, the rule of
-  :mod:`l1scout.tasks.anomaly.rates`.
+  :mod:`l1scout.tasks.rates`.
 
 Pairs per event grow as ``n (n - 1) / 2``; ``max_candidates`` bounds them.
 
@@ -69,15 +69,17 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._arrays import flat_array
 from l1scout._jagged import check_offsets, event_index, offsets_from_counts
 from l1scout._types import F64, I64, B
 from l1scout.errors import ConfigError, DataFormatError
-from l1scout.tasks.anomaly.metrics import Efficiency, efficiency
-from l1scout.tasks.anomaly.rates import (
+from l1scout.tasks.rates import (
     CROSSING_RATE_KHZ,
     DEFAULT_CL,
     DEFAULT_MIN_PASS,
+    Efficiency,
     MeasuredRate,
+    efficiency,
     measured_rate,
     threshold_for_fraction,
 )
@@ -104,22 +106,6 @@ DITAU_RATE_KHZ = 50.0
 DEFAULT_CHARGE_THRESHOLDS: tuple[float, ...] = (-math.inf, *(round(0.1 * i, 1) for i in range(10)))
 #: Default grid of |delta vz| cuts (mm; inf: no cut).
 DEFAULT_DVZ_CUTS_MM: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, math.inf)
-
-
-def _values(x: npt.ArrayLike, what: str, n: int) -> F64:
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        msg = f"{what}: expected a 1-d array of numbers ({exc})"
-        raise DataFormatError(msg) from exc
-    if arr.shape != (n,):
-        msg = f"{what}: expected {n} values (one per candidate), got shape {arr.shape}"
-        raise DataFormatError(msg)
-    bad = int(np.count_nonzero(~np.isfinite(arr)))
-    if bad:
-        msg = f"{what}: {bad} of {n} values are NaN or infinite; expected finite numbers"
-        raise DataFormatError(msg)
-    return arr
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,12 +155,12 @@ class ScoredCandidates:
             msg = f"offsets of {what}: expected at least one event"
             raise DataFormatError(msg)
         n = int(off[-1])
-        s = _values(class_score, f"class scores of {what}", n)
-        p = _values(charge_score, f"charge scores of {what}", n)
+        s = flat_array(class_score, f"class scores of {what}", n)
+        p = flat_array(charge_score, f"charge scores of {what}", n)
         if n and (p.min() < 0.0 or p.max() > 1.0):
             msg = f"charge scores of {what}: expected probabilities in [0, 1], got [{p.min():g}, {p.max():g}]"
             raise DataFormatError(msg)
-        return cls(off, s, p, _values(vz, f"vz of {what}", n), what)
+        return cls(off, s, p, flat_array(vz, f"vz of {what}", n), what)
 
 
 def _keep_leading(c: ScoredCandidates, max_candidates: int) -> tuple[I64, I64]:

@@ -29,8 +29,8 @@ plotting:
   :mod:`l1scout.tasks.taus.ditau`.
 
 Rates and intervals come from the anomaly task's homes
-(:func:`l1scout.tasks.anomaly.rates.clopper_pearson`,
-:func:`l1scout.tasks.anomaly.metrics.efficiency`); bin counting and the robust
+(:func:`l1scout.tasks.rates.clopper_pearson`,
+:func:`l1scout.tasks.rates.efficiency`); bin counting and the robust
 width from :mod:`l1scout.detector.validation.metrics`.
 """
 
@@ -41,16 +41,18 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._arrays import flat_array
 from l1scout._jagged import check_offsets, event_index
 from l1scout._types import F64, I64, B
 from l1scout.detector.validation.metrics import binned_efficiency, robust_sigma
 from l1scout.errors import ConfigError, DataFormatError
-from l1scout.tasks.anomaly.metrics import Efficiency, efficiency
-from l1scout.tasks.anomaly.rates import (
+from l1scout.tasks.rates import (
     CROSSING_RATE_KHZ,
     DEFAULT_CL,
+    Efficiency,
     MeasuredRate,
     clopper_pearson,
+    efficiency,
     measured_rate,
 )
 
@@ -74,25 +76,6 @@ __all__ = [
 # ---------------------------------------------------------------- input checks
 
 
-def _finite(x: npt.ArrayLike, what: str, n: int | None = None) -> F64:
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        msg = f"{what}: expected a 1-d array of numbers ({exc})"
-        raise DataFormatError(msg) from exc
-    if arr.ndim != 1:
-        msg = f"{what}: expected a 1-d array, got shape {arr.shape}"
-        raise DataFormatError(msg)
-    if n is not None and arr.size != n:
-        msg = f"{what}: expected {n} values (one per entry), got {arr.size}"
-        raise DataFormatError(msg)
-    bad = int(np.count_nonzero(~np.isfinite(arr)))
-    if bad:
-        msg = f"{what}: {bad} of {arr.size} values are NaN or infinite; expected finite numbers"
-        raise DataFormatError(msg)
-    return arr
-
-
 def _mask(x: npt.ArrayLike, what: str, n: int) -> B:
     arr = np.asarray(x)
     if arr.shape != (n,) or arr.dtype != np.bool_:
@@ -102,7 +85,7 @@ def _mask(x: npt.ArrayLike, what: str, n: int) -> B:
 
 
 def _probability(x: npt.ArrayLike, what: str, n: int | None = None) -> F64:
-    arr = _finite(x, what, n)
+    arr = flat_array(x, what, n)
     if arr.size and (arr.min() < 0.0 or arr.max() > 1.0):
         msg = f"{what}: expected probabilities in [0, 1], got values in [{arr.min():g}, {arr.max():g}]"
         raise DataFormatError(msg)
@@ -163,7 +146,7 @@ def binned_cp_efficiency(
     >>> b.passed.tolist(), b.total.tolist(), b.value.tolist(), b.overall.value
     ([1, 1], [2, 1], [0.5, 1.0], 0.6666666666666666)
     """
-    xv = _finite(x, "binned variable")
+    xv = flat_array(x, "binned variable")
     ok = _mask(passed, "passed", xv.size)
     e = _edges(edges)
     counted = binned_efficiency(xv, ok, e)
@@ -222,7 +205,7 @@ def tau_efficiency(
     >>> t.reco.value.tolist(), t.id.value.tolist()
     ([1.0, 0.0], [0.5, 0.0])
     """
-    pt = _finite(vis_pt, "visible pT of the true taus")
+    pt = flat_array(vis_pt, "visible pT of the true taus")
     hit = _mask(matched, "matched", pt.size)
     reco = binned_cp_efficiency(pt, hit, edges, cl=cl)
     if (id_score is None) != (id_threshold is None):
@@ -234,7 +217,7 @@ def tau_efficiency(
     if score.shape != pt.shape:
         msg = f"id_score: expected {pt.size} values (one per true tau), got shape {score.shape}"
         raise DataFormatError(msg)
-    _finite(score[hit], "id_score of the matched taus")
+    flat_array(score[hit], "id_score of the matched taus")
     passing = hit & (np.where(hit, score, -np.inf) > float(id_threshold))
     return TauEfficiency(reco, binned_cp_efficiency(pt, passing, edges, cl=cl), float(id_threshold))
 
@@ -256,7 +239,7 @@ def fake_fraction(
     >>> f.value.tolist()
     [0.6666666666666666, 0.0]
     """
-    pt = _finite(cand_pt, "candidate pT")
+    pt = flat_array(cand_pt, "candidate pT")
     hit = _mask(matched, "matched", pt.size)
     sel = np.ones(pt.size, dtype=bool) if selected is None else _mask(selected, "selected", pt.size)
     return binned_cp_efficiency(pt[sel], ~hit[sel], edges, cl=cl)
@@ -336,7 +319,7 @@ def fakes_per_event(
     if n_events < 1:
         msg = "offsets of the zero-bias candidates: expected at least one event"
         raise DataFormatError(msg)
-    pt = _finite(cand_pt, "candidate pT", int(off[-1]))
+    pt = flat_array(cand_pt, "candidate pT", int(off[-1]))
     sel = np.ones(pt.size, dtype=bool) if selected is None else _mask(selected, "selected", pt.size)
     e = _edges(edges)
     count = np.histogram(pt[sel], bins=e)[0].astype(np.int64)
@@ -389,8 +372,8 @@ def response(vis_pt: npt.ArrayLike, reco_pt: npt.ArrayLike, edges: npt.ArrayLike
     >>> r.median.tolist(), r.mean.tolist(), r.rms.round(4).tolist()
     ([1.0], [1.0], [0.0816])
     """
-    vis = _finite(vis_pt, "visible pT")
-    reco = _finite(reco_pt, "reconstructed pT", vis.size)
+    vis = flat_array(vis_pt, "visible pT")
+    reco = flat_array(reco_pt, "reconstructed pT", vis.size)
     if vis.size and vis.min() <= 0:
         msg = f"visible pT: expected positive values (GeV), got a minimum of {vis.min():g}"
         raise DataFormatError(msg)
@@ -457,7 +440,7 @@ def charge_accuracy(
     >>> charge_accuracy([1, -1, 1, -1], [0.9, 0.2, 0.4, 0.5]).overall.passed
     2
     """
-    q = _finite(true_charge, "true charge")
+    q = flat_array(true_charge, "true charge")
     if q.size == 0 or not np.all(np.abs(q) == 1):
         msg = "true charge: expected +1 or -1 for each of at least one matched tau"
         raise DataFormatError(msg)
@@ -468,5 +451,5 @@ def charge_accuracy(
         msg = "charge_accuracy: give both vis_pt and edges, or neither"
         raise ConfigError(msg)
     if vis_pt is not None and edges is not None:
-        binned = binned_cp_efficiency(_finite(vis_pt, "visible pT", q.size), right, edges, cl=cl)
+        binned = binned_cp_efficiency(flat_array(vis_pt, "visible pT", q.size), right, edges, cl=cl)
     return ChargeAccuracy(efficiency(int(right.sum()), q.size, cl), binned)

@@ -84,6 +84,7 @@ import torch.nn.functional as F  # noqa: N812
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from l1scout._arrays import flat_array
 from l1scout._jagged import check_offsets, event_index, wrap_phi
 from l1scout._types import F32, F64, I64, B
 from l1scout.deploy.fixedpoint import FixedPoint, QuantSpec
@@ -138,17 +139,6 @@ NNPUPPITAU_SPEC = QuantSpec(
 )
 
 
-def _flat(values: npt.ArrayLike, name: str, n: int | None = None) -> F64:
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim != 1:
-        raise DataFormatError(f"{name}: expected a 1-D array, got shape {arr.shape}")
-    if n is not None and arr.shape[0] != n:
-        raise DataFormatError(f"{name}: expected {n} entries, got {arr.shape[0]}")
-    if np.isnan(arr).any():
-        raise DataFormatError(f"{name}: {int(np.isnan(arr).sum())} NaN values")
-    return arr
-
-
 def nnpuppitau_inputs(
     pt: npt.ArrayLike,
     eta: npt.ArrayLike,
@@ -190,14 +180,14 @@ def nnpuppitau_inputs(
             f"offsets: expected a 1-D integer array of length n_candidates + 1, got shape "
             f"{arr.shape} and dtype {arr.dtype}"
         )
-    pt_a = _flat(pt, "pt")
+    pt_a = flat_array(pt, "pt", allow_inf=True)
     n = pt_a.shape[0]
     try:
         off = check_offsets(arr, "offsets", n)
     except ConfigError as exc:
         raise DataFormatError(str(exc)) from exc
-    eta_a = _flat(eta, "eta", n)
-    phi_a = _flat(phi, "phi", n)
+    eta_a = flat_array(eta, "eta", n, allow_inf=True)
+    phi_a = flat_array(phi, "phi", n, allow_inf=True)
     codes = np.asarray(type_code)
     if codes.shape != (n,) or not np.issubdtype(codes.dtype, np.integer):
         raise DataFormatError(
@@ -206,8 +196,8 @@ def nnpuppitau_inputs(
     if n and (codes.min() < 0 or codes.max() >= len(NNPUPPITAU_TYPES)):
         raise DataFormatError(f"type_code: expected codes 0-{len(NNPUPPITAU_TYPES) - 1}")
     n_cand = off.shape[0] - 1
-    s_eta = _flat(seed_eta, "seed_eta", n_cand)
-    s_phi = _flat(seed_phi, "seed_phi", n_cand)
+    s_eta = flat_array(seed_eta, "seed_eta", n_cand, allow_inf=True)
+    s_phi = flat_array(seed_phi, "seed_phi", n_cand, allow_inf=True)
     out = np.zeros((n_cand, N_CONSTITUENTS, N_FEATURES), dtype=np.float32)
     if n == 0:
         return out.reshape(n_cand, N_INPUTS)
@@ -567,10 +557,10 @@ def double_tau_decision(
         [True, False]
     """
     m = menu or DoubleTauMenu()
-    pt_a = _flat(pt, "pt")
+    pt_a = flat_array(pt, "pt", allow_inf=True)
     n = pt_a.shape[0]
-    eta_a = _flat(eta, "eta", n)
-    score_a = _flat(score, "score", n)
+    eta_a = flat_array(eta, "eta", n, allow_inf=True)
+    score_a = flat_array(score, "score", n, allow_inf=True)
     try:
         off: I64 = check_offsets(offsets, "offsets", n)
     except ConfigError as exc:

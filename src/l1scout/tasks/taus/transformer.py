@@ -19,7 +19,8 @@ early stopping, reduce-on-plateau, cross-entropy plus MAE losses.
 **Inputs** (:func:`transformer_inputs`, :data:`FEATURE_NAMES`), per constituent:
 
 ============  ======================================================================
-``LogPT``     ln(pT / 1 GeV) (measured pT of the candidate; PUPPI weight not applied)
+``LogPT``     ln(pT / 1 GeV) of the constituent as the caller passes it (the study passes
+              ``PT x PuppiW`` when ``data.puppi_weights`` is on)
 ``DEta``      eta - eta of the candidate axis
 ``DPhi``      phi - phi of the axis, wrapped to [-pi, pi) (rad)
 ``VZ``        ``DZ`` / 100 mm (longitudinal impact parameter; 0 for neutrals)
@@ -108,6 +109,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
+from l1scout._arrays import flat_array
 from l1scout._datafile import read_toml, validate_data
 from l1scout._jagged import check_offsets, wrap_phi
 from l1scout._types import F32, B
@@ -289,28 +291,6 @@ class TransformerInputs:
         return TransformerInputs(self.features[idx], self.mask[idx], pu)
 
 
-def _flat(name: str, values: npt.ArrayLike, n: int, *, integer: bool = False) -> np.ndarray:
-    """*values* as a 1-D array of length *n*; DataFormatError naming *name* otherwise."""
-    arr = np.asarray(values)
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise DataFormatError(f"{name}: expected a 1-D array of length {n}, got shape {arr.shape}")
-    if integer:
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise DataFormatError(f"{name}: expected integers, got dtype {arr.dtype}")
-        return arr.astype(np.int64)
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise DataFormatError(f"{name}: expected real numbers, got dtype {arr.dtype}")
-    out = arr.astype(np.float64)
-    bad = ~np.isfinite(out)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise DataFormatError(
-            f"{name}: expected finite values, got {out[first]} at index {first} "
-            f"({int(bad.sum())} non-finite)"
-        )
-    return out
-
-
 def transformer_inputs(
     offsets: npt.ArrayLike,
     *,
@@ -359,16 +339,21 @@ def transformer_inputs(
     ):
         raise ConfigError(f"n_constituents: expected a positive integer, got {n_constituents!r}")
     n_cand, n_const = len(off) - 1, int(off[-1])
-    pt_ = _flat("pt", pt, n_const)
+    pt_ = flat_array(pt, "pt", n_const)
     if np.any(pt_ <= 0):
         raise DataFormatError(f"pt: expected positive values, got {pt_[pt_ <= 0][0]}")
-    eta_, phi_, dz_ = (_flat(n, v, n_const) for n, v in (("eta", eta), ("phi", phi), ("dz", dz)))
-    q = _flat("charge", charge, n_const, integer=True)
-    pid_ = _flat("pid", pid, n_const, integer=True)
-    a_eta, a_phi = _flat("axis_eta", axis_eta, n_cand), _flat("axis_phi", axis_phi, n_cand)
+    eta_, phi_, dz_ = (
+        flat_array(v, k, n_const) for k, v in (("eta", eta), ("phi", phi), ("dz", dz))
+    )
+    q = flat_array(charge, "charge", n_const, dtype=np.int64)
+    pid_ = flat_array(pid, "pid", n_const, dtype=np.int64)
+    a_eta, a_phi = (
+        flat_array(axis_eta, "axis_eta", n_cand),
+        flat_array(axis_phi, "axis_phi", n_cand),
+    )
     if is_pu is not None and np.asarray(is_pu).dtype == np.bool_:
         is_pu = np.asarray(is_pu, dtype=np.int8)
-    pu = None if is_pu is None else _flat("is_pu", is_pu, n_const, integer=True)
+    pu = None if is_pu is None else flat_array(is_pu, "is_pu", n_const, dtype=np.int64)
     if pu is not None and np.any((pu != 0) & (pu != 1)):
         raise DataFormatError("is_pu: expected 0 or 1")
 

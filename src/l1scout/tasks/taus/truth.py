@@ -45,7 +45,7 @@ numbers). :func:`decay_mode_group` folds the codes into the five groups of
 *visible* directions, ``dR = sqrt(deta^2 + dphi^2) < 0.2`` (:data:`MATCH_DR`,
 exclusive), one to one, greedy in increasing dR: the closest (candidate, tau)
 pair of an event is matched first, then the closest remaining one, and so on
-(:func:`l1scout.tasks.recalib.matching.match_one_to_one`). Greedy by dR rather
+(:func:`l1scout._jagged.match_one_to_one`). Greedy by dR rather
 than by tau pT: a candidate is a tau's because it is close to it, whatever
 the tau's pT; the two orders differ only when two taus lie within 0.4 of each
 other, rare for the taus of a di-tau resonance (their opening angle is about
@@ -70,12 +70,17 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._jagged import check_offsets, eta_phi_pt, event_index, offsets_from_counts
+from l1scout._jagged import (
+    check_offsets,
+    eta_phi_pt,
+    event_index,
+    match_one_to_one,
+    offsets_from_counts,
+)
 from l1scout._types import F64, I64, B
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.ragged import EventsLike, field_like, jagged
 from l1scout.pdg import is_hadron
-from l1scout.tasks.recalib.matching import match_one_to_one
 
 __all__ = [
     "DECAY_MODE_GROUPS",

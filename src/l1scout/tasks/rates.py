@@ -1,4 +1,9 @@
-"""Trigger rates from zero-bias scores: thresholds for target rates, with their uncertainties.
+"""Trigger rates and efficiencies: thresholds for target rates, with their uncertainties.
+
+Shared by the tasks that evaluate a trigger at fixed rates
+(:mod:`l1scout.tasks.anomaly`, :mod:`l1scout.tasks.taus`): the crossing-rate
+normalisations, thresholds from zero-bias scores, measured rates and
+efficiencies (:func:`efficiency`), all with Clopper-Pearson intervals.
 
 A Level-1 trigger's rate is the fraction of zero-bias crossings it accepts
 times the rate of non-empty bunch crossings (``docs/physics/l1-algorithms.md``,
@@ -82,12 +87,14 @@ __all__ = [
     "PHASE2_CROSSING_RATE_KHZ",
     "RUN3_CROSSING_RATE_KHZ",
     "CrossingRate",
+    "Efficiency",
     "MeasuredRate",
     "Threshold",
     "as_scores",
     "clopper_pearson",
     "crossing_rate_khz",
     "describe_crossing_rate",
+    "efficiency",
     "format_rate",
     "measured_rate",
     "min_measurable_rate_khz",
@@ -228,6 +235,37 @@ class MeasuredRate:
     cl: float
 
 
+@dataclass(frozen=True)
+class Efficiency:
+    """An efficiency ``passed / total`` with its central Clopper-Pearson interval.
+
+    Attributes:
+        passed: accepted events.
+        total: events.
+        value: ``passed / total``.
+        low: lower end of the interval (exactly 0 at ``passed = 0``).
+        high: upper end (exactly 1 at ``passed = total``).
+        cl: confidence level.
+    """
+
+    passed: int
+    total: int
+    value: float
+    low: float
+    high: float
+    cl: float = DEFAULT_CL
+
+    @property
+    def err_low(self) -> float:
+        """``value - low``."""
+        return self.value - self.low
+
+    @property
+    def err_high(self) -> float:
+        """``high - value``."""
+        return self.high - self.value
+
+
 def _check_cl(cl: float) -> float:
     if not 0.0 < cl < 1.0:
         msg = f"confidence level cl={cl!r}: expected a number strictly between 0 and 1"
@@ -286,6 +324,21 @@ def measured_rate(
         high_khz=high * crossing_rate_khz,
         cl=cl,
     )
+
+
+def efficiency(passed: int, total: int, cl: float = DEFAULT_CL) -> Efficiency:
+    """The efficiency ``passed / total`` with its Clopper-Pearson interval at confidence ``cl``.
+
+    Raises:
+        ConfigError: ``total < 1`` or ``passed`` outside ``[0, total]``.
+
+    Example (the textbook 95 % interval of 5 out of 10):
+        >>> e = efficiency(5, 10, cl=0.95)
+        >>> e.value, round(e.low, 4), round(e.high, 4)
+        (0.5, 0.1871, 0.8129)
+    """
+    low, high = clopper_pearson(passed, total, cl)
+    return Efficiency(int(passed), int(total), passed / total, low, high, float(cl))
 
 
 def as_scores(scores: npt.ArrayLike, what: str = "scores") -> F64:
