@@ -26,6 +26,7 @@ from l1scout.cli._common import (
 )
 from l1scout.cli.anomaly import load_anomaly, run_anomaly
 from l1scout.cli.recalib import load_recalib, run_recalib
+from l1scout.cli.taus import load_taus, run_taus_cli
 from l1scout.errors import ConfigError
 
 __all__ = ["TASKS", "get_task", "run", "run_help", "run_task"]
@@ -49,6 +50,14 @@ TASKS: dict[str, Task[Any]] = _registry(
         "regression (CONFIG: a study file, e.g. examples/recalib/tiny.toml).",
         load=load_recalib,
         run=run_recalib,
+    ),
+    Task(
+        "taus",
+        "Soft-tau identification: CLUE / AK4 / NNPuppiTau candidates -> NNPuppiTau and "
+        "transformer training -> di-tau working points at 50 kHz -> ONNX and firmware "
+        "(CONFIG optional: the demo defaults).",
+        load=load_taus,
+        run=run_taus_cli,
     ),
 )
 """The tasks of ``l1scout run``, by name."""

@@ -10,10 +10,16 @@ an HTML report, run end to end by ``l1scout run TASK CONFIG``.
 - :mod:`l1scout.tasks.recalib`: re-calibration of L1 muons and jets
   (neural networks against Nystrom kernel ridge regression).
 - :mod:`l1scout.tasks.taus`: soft hadronic-tau identification in the scouting
-  stream (truth, NNPuppiTau, the transformer, di-tau working points); its
-  pipeline command is still to come.
+  stream (CLUE, anti-kT and NNPuppiTau candidates, NNPuppiTau and a
+  transformer, di-tau working points at 50 kHz).
 
-Importing this package imports no task; import the subpackage you need.
+Shared by the tasks: :mod:`l1scout.tasks.rates` (crossing-rate
+normalisations, thresholds at target rates, measured rates and efficiencies
+with Clopper-Pearson intervals; :mod:`l1scout.tasks.anomaly` re-exports its
+main names).
+
+Importing this package imports no task (nor :mod:`l1scout.tasks.rates`);
+import the subpackage or module you need.
 """
 
 __all__: list[str] = []
