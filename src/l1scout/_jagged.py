@@ -25,11 +25,13 @@ __all__ = [
     "OneToOneMatch",
     "PtEtaPhiBatch",
     "candidate_pairs",
+    "check_max_dr",
     "check_offsets",
     "delta_r",
     "eta_phi_pt",
     "event_index",
     "first_per_event",
+    "flat_column",
     "match_one_to_one",
     "offsets_from_counts",
     "wrap_phi",
@@ -233,14 +235,16 @@ def candidate_pairs(offsets_a: npt.ArrayLike, offsets_b: npt.ArrayLike) -> tuple
     return ia, ib
 
 
-def _check_max_dr(max_dr: float) -> float:
+def check_max_dr(max_dr: float) -> float:
+    """*max_dr* as a float, refused unless a positive finite distance (a matching radius)."""
     if not (np.isfinite(max_dr) and max_dr > 0):
         msg = f"max_dr: expected a positive finite distance, got {max_dr}"
         raise ConfigError(msg)
     return float(max_dr)
 
 
-def _flat_column(name: str, values: npt.ArrayLike, n: int) -> F64:
+def flat_column(name: str, values: npt.ArrayLike, n: int) -> F64:
+    """*values* as a float64 column of *n* entries (the last offset), refused naming *name* otherwise."""
     out: F64 = np.asarray(values, dtype=np.float64)
     if out.ndim != 1 or len(out) != n:
         msg = f"{name}: expected {n} entries (the last offset), got shape {out.shape}"
@@ -353,14 +357,14 @@ def match_one_to_one(
     >>> m.l1.tolist(), m.offline.tolist()
     ([1], [0])
     """
-    cut = _check_max_dr(max_dr)
+    cut = check_max_dr(max_dr)
     off_a = check_offsets(l1_offsets, "l1_offsets")
     off_b = check_offsets(offline_offsets, "offline_offsets")
     n_a, n_b = int(off_a[-1]), int(off_b[-1])
-    eta_a, phi_a = _flat_column("l1_eta", l1_eta, n_a), _flat_column("l1_phi", l1_phi, n_a)
+    eta_a, phi_a = flat_column("l1_eta", l1_eta, n_a), flat_column("l1_phi", l1_phi, n_a)
     eta_b, phi_b = (
-        _flat_column("offline_eta", offline_eta, n_b),
-        _flat_column("offline_phi", offline_phi, n_b),
+        flat_column("offline_eta", offline_eta, n_b),
+        flat_column("offline_phi", offline_phi, n_b),
     )
     ia, ib = candidate_pairs(off_a, off_b)
     dr = delta_r(eta_a[ia], phi_a[ia], eta_b[ib], phi_b[ib])

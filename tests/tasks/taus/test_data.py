@@ -53,7 +53,11 @@ def _small(**data: object) -> TauConfig:
 def produced(tmp_path_factory: pytest.TempPathFactory) -> Produced:
     cfg = _small()
     out = tmp_path_factory.mktemp("tau-data") / "data"
-    files, digest = ensure_tau_samples(cfg, out)
+    stages: set[str] = set()
+    files, digest = ensure_tau_samples(cfg, out, progress=lambda s, d, t: stages.add(s))
+    # each production's bars are named after its part: no two share a bar
+    assert {"zero_bias events", "signals events"} <= stages
+    assert all(s.startswith(("zero_bias ", "signals ")) for s in stages)
     return cfg, out, files, digest
 
 

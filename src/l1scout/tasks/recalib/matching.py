@@ -34,30 +34,15 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._jagged import candidate_pairs, check_offsets, delta_r
+from l1scout._jagged import candidate_pairs, check_max_dr, check_offsets, delta_r, flat_column
 from l1scout._types import F64, I64
-from l1scout.errors import ConfigError, DataFormatError
+from l1scout.errors import DataFormatError
 
 __all__ = [
     "JetMatch",
     "jet_match_table",
     "match_jets",
 ]
-
-
-def _check_max_dr(max_dr: float) -> float:
-    if not (np.isfinite(max_dr) and max_dr > 0):
-        msg = f"max_dr: expected a positive finite distance, got {max_dr}"
-        raise ConfigError(msg)
-    return float(max_dr)
-
-
-def _flat(name: str, values: npt.ArrayLike, n: int) -> F64:
-    out: F64 = np.asarray(values, dtype=np.float64)
-    if out.ndim != 1 or len(out) != n:
-        msg = f"{name}: expected {n} entries (the last offset), got shape {out.shape}"
-        raise DataFormatError(msg)
-    return out
 
 
 @dataclass(frozen=True)
@@ -202,13 +187,16 @@ def match_jets(
         ConfigError: bad offsets or ``max_dr``.
         DataFormatError: lengths that do not fit the offsets, or different event counts.
     """
-    cut = _check_max_dr(max_dr)
+    cut = check_max_dr(max_dr)
     off_a = check_offsets(l1_offsets, "l1_offsets")
     off_b = check_offsets(offline_offsets, "offline_offsets")
     n_a, n_b = int(off_a[-1]), int(off_b[-1])
-    eta_a, phi_a = _flat("l1_eta", l1_eta, n_a), _flat("l1_phi", l1_phi, n_a)
-    pt_b = _flat("offline_pt", offline_pt, n_b)
-    eta_b, phi_b = _flat("offline_eta", offline_eta, n_b), _flat("offline_phi", offline_phi, n_b)
+    eta_a, phi_a = flat_column("l1_eta", l1_eta, n_a), flat_column("l1_phi", l1_phi, n_a)
+    pt_b = flat_column("offline_pt", offline_pt, n_b)
+    eta_b, phi_b = (
+        flat_column("offline_eta", offline_eta, n_b),
+        flat_column("offline_phi", offline_phi, n_b),
+    )
     ia, ib = candidate_pairs(off_a, off_b)
     dr = delta_r(eta_a[ia], phi_a[ia], eta_b[ib], phi_b[ib])
     order = np.lexsort((ia, dr, ib))  # by offline jet, then dR, then L1 index

@@ -135,6 +135,18 @@ def _dataset_hash(plans: dict[str, ProductionPlan], data_dir: Path) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def _prefixed(progress: Progress | None, part: str) -> Progress | None:
+    """*progress* with the stages of one production named after its part (``signals events``)."""
+    if progress is None:
+        return None
+    report = progress
+
+    def update(stage: str, done: int, total: int) -> None:
+        report(f"{part} {stage}", done, total)
+
+    return update
+
+
 def ensure_tau_samples(
     cfg: TauConfig, data_dir: Path | str, *, progress: Progress | None = None
 ) -> TauSampleFiles:
@@ -147,7 +159,8 @@ def ensure_tau_samples(
     Args:
         cfg: the study's configuration (its ``data`` table).
         data_dir: the data folder (created if needed).
-        progress: ``progress(stage, done, total)`` as ``produce`` calls it.
+        progress: ``progress(stage, done, total)`` as ``produce`` calls it, the stage
+            named after the part (``zero_bias events``, ``signals shards``).
 
     Returns:
         (process -> its files, zero bias first; SHA-256 hex identifying the
@@ -165,7 +178,9 @@ def ensure_tau_samples(
         check_sample_folder(plans[part], data_dir / part, what="soft-tau data")
     for part in _PARTS:
         what = "zero-bias sample" if part == "zero_bias" else "soft-tau signals"
-        produce_or_raise(plans[part], data_dir / part, what=what, progress=progress)
+        produce_or_raise(
+            plans[part], data_dir / part, what=what, progress=_prefixed(progress, part)
+        )
     files = tau_sample_files(cfg, data_dir)
     missing = [p for paths in files.values() for p in paths if not p.is_file()]
     if missing:
