@@ -2,12 +2,14 @@
 
 One tiny real production (module fixture): 20 light-scalar (40 GeV) di-tau
 events and 20 zero-bias events at pileup 200 from a pool of 50 collisions,
-with the ``single`` engine; everything is compared with the files read
+with the ``single`` engine, in shards of 10 events (two files per sample, so
+the streamed datasets cross file boundaries); everything is compared with the files read
 directly and with hand computations.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import awkward as ak
@@ -18,13 +20,15 @@ from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.dataset import open_dataset
 from l1scout.io.footer import open_file
 from l1scout.io.torchdata import split_of
+from l1scout.tasks.taus.clue_scan import scan_clue
 from l1scout.tasks.taus.config import CandidatesConfig, ClueScanConfig, SplitsConfig, TauConfig
 from l1scout.tasks.taus.data import ensure_tau_samples
 from l1scout.tasks.taus.dataset import (
+    TauDataset,
     TauEvents,
     build_tau_dataset,
+    load_tau_datasets,
     load_tau_events,
-    scan_clue,
 )
 from l1scout.tasks.taus.truth import truth_taus
 
@@ -43,7 +47,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
                 "pileup": 200.0,
                 "seed": 3,
                 "pool_size": 50,
-                "shard_size": 20,
+                "shard_size": 10,
                 "engine": {"kind": "single"},
             },
             "rate": {"rate_khz": 20_000.0},
@@ -198,3 +202,123 @@ def test_scan_clue_needs_taus_and_zero_bias(events: TauEvents) -> None:
     grid = ClueScanConfig(dc=(0.2,), rhoc=(5.0,), dm=(0.4,))
     with pytest.raises(DataFormatError, match="need both"):
         scan_clue(events, grid, split=7)
+
+
+def _assert_same(a: TauDataset, b: TauDataset) -> None:
+    """Every array of *a* equals *b*'s (NaN equal to NaN), nested inputs, targets and taus included."""
+    assert (a.method, a.samples) == (b.method, b.samples)
+    for f in fields(TauDataset):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype, f.name
+            np.testing.assert_array_equal(x, y, err_msg=f.name)
+        elif f.name in ("transformer", "targets", "taus"):
+            for g in fields(x):
+                u, v = getattr(x, g.name), getattr(y, g.name)
+                if u is None or v is None:
+                    assert u is None, f"{f.name}.{g.name}"
+                    assert v is None, f"{f.name}.{g.name}"
+                    continue
+                assert u.dtype == v.dtype, f"{f.name}.{g.name}"
+                np.testing.assert_array_equal(u, v, err_msg=f"{f.name}.{g.name}")
+
+
+@pytest.mark.slow
+def test_streamed_datasets_equal_the_all_at_once_ones(files: Files, events: TauEvents) -> None:
+    assert all(len(files[name]) == 2 for name in ("minbias", SIGNAL))  # crosses file boundaries
+    cfg = CandidatesConfig()
+    methods = ("clue", "ak4", "nnpuppitau")
+    streamed = load_tau_datasets(
+        files["minbias"],
+        {SIGNAL: files[SIGNAL]},
+        methods,
+        cfg,
+        splits=SPLITS,
+        zero_bias_name="minbias",
+    )
+    assert tuple(streamed) == methods
+    for m in methods:
+        whole = build_tau_dataset(events, m, cfg)
+        assert whole.is_tau.sum() > 0
+        _assert_same(streamed[m], whole)
+    with pytest.raises(ConfigError, match="method: expected one of"):
+        load_tau_datasets(files["minbias"], {SIGNAL: files[SIGNAL]}, ["anti-kt"])
+
+
+def _first_events(ds: TauDataset, n: int) -> TauDataset:
+    """The first *n* events of *ds* as a dataset of its own (hand-sliced)."""
+    c = int(ds.event_offsets[n])
+    t = int(ds.taus.offsets[n])
+    taus = ds.taus
+    head = type(taus)(
+        offsets=taus.offsets[: n + 1],
+        **{g.name: getattr(taus, g.name)[:t] for g in fields(taus)[1:]},
+    )
+    return TauDataset(
+        method=ds.method,
+        samples=ds.samples,
+        event_offsets=ds.event_offsets[: n + 1],
+        event_sample=ds.event_sample[:n],
+        event_split=ds.event_split[:n],
+        pt=ds.pt[:c],
+        eta=ds.eta[:c],
+        phi=ds.phi[:c],
+        event=ds.event[:c],
+        sample=ds.sample[:c],
+        split=ds.split[:c],
+        n_constituents=ds.n_constituents[:c],
+        tau=ds.tau[:c],
+        nnpuppitau=ds.nnpuppitau[:c],
+        transformer=ds.transformer.subset(np.arange(c)),
+        targets=ds.targets.subset(np.arange(c)),
+        taus=head,
+        tau_candidate=ds.tau_candidate[:t],
+    )
+
+
+def _last_events(ds: TauDataset, n: int) -> TauDataset:
+    """Events *n*.. of *ds*, indices counted from their first event, candidate and tau."""
+    c = int(ds.event_offsets[n])
+    t = int(ds.taus.offsets[n])
+    taus = ds.taus
+    tail = type(taus)(
+        offsets=taus.offsets[n:] - t,
+        **{g.name: getattr(taus, g.name)[t:] for g in fields(taus)[1:]},
+    )
+    return TauDataset(
+        method=ds.method,
+        samples=ds.samples,
+        event_offsets=ds.event_offsets[n:] - c,
+        event_sample=ds.event_sample[n:],
+        event_split=ds.event_split[n:],
+        pt=ds.pt[c:],
+        eta=ds.eta[c:],
+        phi=ds.phi[c:],
+        event=ds.event[c:] - n,
+        sample=ds.sample[c:],
+        split=ds.split[c:],
+        n_constituents=ds.n_constituents[c:],
+        tau=np.where(ds.tau[c:] >= 0, ds.tau[c:] - t, -1),
+        nnpuppitau=ds.nnpuppitau[c:],
+        transformer=ds.transformer.subset(np.arange(c, len(ds))),
+        targets=ds.targets.subset(np.arange(c, len(ds))),
+        taus=tail,
+        tau_candidate=np.where(ds.tau_candidate[t:] >= 0, ds.tau_candidate[t:] - c, -1),
+    )
+
+
+@pytest.mark.slow
+def test_concatenating_two_halves_gives_the_dataset(events: TauEvents) -> None:
+    whole = build_tau_dataset(events, "clue")
+    # the cut falls after the zero bias (first 20 events): the second half holds the taus
+    for cut in (10, 25):
+        first, second = _first_events(whole, cut), _last_events(whole, cut)
+        assert len(first) + len(second) == len(whole)
+        # the halves are datasets of their own: indices start at 0 in each
+        assert (second.event < events.n_events - cut).all()
+        assert second.tau.max() < len(second.taus)
+        _assert_same(TauDataset.concatenate([first, second]), whole)
+    assert (whole.tau_candidate >= 0).any()
+    assert (_last_events(whole, 25).tau >= 0).any()  # the shifted indices are exercised
+    with pytest.raises(DataFormatError, match="expected datasets of 'clue'"):
+        TauDataset.concatenate([whole, build_tau_dataset(events, "ak4")])

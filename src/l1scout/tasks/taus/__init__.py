@@ -7,6 +7,7 @@ constituents, and evaluated as di-tau working points at a fixed zero-bias rate;
 ``l1scout run taus [CONFIG]`` runs the whole study (:func:`run_taus`).
 """
 
+from l1scout.tasks.taus.clue_scan import ClueScanPoint, scan_clue
 from l1scout.tasks.taus.config import (
     DEFAULT_TAU_SIGNALS,
     METHODS,
@@ -24,12 +25,11 @@ from l1scout.tasks.taus.data import (
     tau_sample_files,
 )
 from l1scout.tasks.taus.dataset import (
-    ClueScanPoint,
     TauDataset,
     TauEvents,
     build_tau_dataset,
+    load_tau_datasets,
     load_tau_events,
-    scan_clue,
 )
 from l1scout.tasks.taus.ditau import (
     DITAU_RATE_KHZ,
@@ -173,6 +173,7 @@ __all__ = [
     "fakes_per_event",
     "gen_record",
     "load_tau_config",
+    "load_tau_datasets",
     "load_tau_events",
     "load_transformer_config",
     "match_taus",

@@ -225,7 +225,7 @@ def _grid(values: tuple[float, ...]) -> tuple[float, ...]:
 
 
 class ClueScanConfig(_Model):
-    """The grid of :func:`l1scout.tasks.taus.dataset.scan_clue` (every combination with ``dm >= dc``)."""
+    """The grid of :func:`l1scout.tasks.taus.clue_scan.scan_clue` (every combination with ``dm >= dc``)."""
 
     dc: tuple[Annotated[float, Field(gt=0, le=3.2)], ...] = Field(
         default=(0.1, 0.2, 0.3), min_length=1

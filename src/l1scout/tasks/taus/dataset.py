@@ -28,19 +28,23 @@ orders and machines. A candidate inherits its event's split.
 is ``PT x PuppiW`` everywhere: in the builders, the NNPuppiTau inputs and the
 transformer inputs; candidates of weight 0 are in no tau candidate.
 
-:func:`scan_clue` tunes CLUE's (dc, rhoc, dm) on tau efficiency and fakes.
+:func:`l1scout.tasks.taus.clue_scan.scan_clue` tunes CLUE's (dc, rhoc, dm) on tau efficiency and fakes.
 
 **Memory.** :class:`TauEvents` holds every PUPPI candidate: at pileup 200
 about 1,000 per event, 8 fields, about 60 kB per event (350,000 events of a
 full-size study: about 21 GB). The candidates of a :class:`TauDataset` are
-small (a few per event, 80 + 16 x 11 floats each).
+small (a few per event, 80 + 16 x 11 floats each): :func:`load_tau_datasets`
+reads one file at a time, builds each method's :class:`TauDataset` of that
+file and joins them (:meth:`TauDataset.concatenate`), so it holds only one
+file's PUPPI candidates; every builder, the matching and the inputs work
+event by event and the splits hash (file, ``Event_Number``), so the result
+equals :func:`build_tau_dataset` on :func:`load_tau_events`, array for array.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -50,6 +54,7 @@ from l1scout._jagged import event_index, offsets_from_counts
 from l1scout._types import F32, F64, I64, B
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.dataset import Dataset, open_dataset
+from l1scout.io.footer import DataFile
 from l1scout.io.paths import Source
 from l1scout.io.ragged import field_like, jagged
 from l1scout.io.torchdata import split_of
@@ -60,8 +65,7 @@ from l1scout.reco.taus import (
     nnpuppitau_candidates,
     puppi_type,
 )
-from l1scout.tasks.rates import Efficiency, efficiency
-from l1scout.tasks.taus.config import METHODS, CandidatesConfig, ClueScanConfig, SplitsConfig
+from l1scout.tasks.taus.config import METHODS, CandidatesConfig, SplitsConfig
 from l1scout.tasks.taus.data import PUPPI_FIELDS
 from l1scout.tasks.taus.nnpuppitau import nnpuppitau_inputs
 from l1scout.tasks.taus.transformer import TransformerInputs, transformer_inputs
@@ -69,19 +73,16 @@ from l1scout.tasks.taus.transformer_training import TauTargets
 from l1scout.tasks.taus.truth import TruthTaus, match_taus, truth_taus
 
 __all__ = [
-    "ClueScanPoint",
     "TauDataset",
     "TauEvents",
     "build_tau_dataset",
+    "load_tau_datasets",
     "load_tau_events",
-    "scan_clue",
 ]
 
 _log = logging.getLogger(__name__)
 
 _EVENT_NUMBER = "Event_Number"
-#: visible-pT range of the taus the study is after (GeV), the scan's efficiency denominator
-_VIS_PT_RANGE = (5.0, 60.0)
 _GEN_COLUMNS = tuple(
     f"Gen_Part_{f}" for f in ("PT", "PID", "Eta", "Phi", "Mass", "Charge", "M1", "Z")
 )
@@ -200,6 +201,88 @@ class TauDataset:
         out: I64 = np.where(self.is_tau, self.taus.decay_mode[np.maximum(self.tau, 0)], -2)
         return out
 
+    @classmethod
+    def concatenate(cls, parts: Sequence[TauDataset]) -> TauDataset:
+        """The events of *parts* one after the other: one dataset of the same method.
+
+        Event arrays and candidate arrays are appended; the indices are
+        shifted: ``event`` by the events before, ``tau`` (not -1) by the
+        truth taus before, ``tau_candidate`` (not -1) by the candidates
+        before; the offsets (``event_offsets``, ``taus.offsets``) continue.
+        The network inputs are per candidate (padded, no offsets inside).
+
+        Raises:
+            DataFormatError: no part, or parts of other methods or samples.
+
+        Example:
+            >>> from l1scout.tasks.taus.dataset import TauDataset
+            >>> TauDataset.concatenate([])
+            Traceback (most recent call last):
+            ...
+            l1scout.errors.DataFormatError: TauDataset.concatenate: expected at least one dataset, got none
+        """
+        if not parts:
+            msg = "TauDataset.concatenate: expected at least one dataset, got none"
+            raise DataFormatError(msg)
+        first = parts[0]
+        for p in parts[1:]:
+            if (p.method, p.samples) != (first.method, first.samples):
+                msg = (
+                    f"TauDataset.concatenate: expected datasets of {first.method!r} over "
+                    f"{first.samples}, got {p.method!r} over {p.samples}"
+                )
+                raise DataFormatError(msg)
+        n_ev = np.cumsum([0] + [len(p.event_sample) for p in parts])
+        n_cand = np.cumsum([0] + [len(p) for p in parts])
+        n_tau = np.cumsum([0] + [len(p.taus) for p in parts])
+
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate([getattr(p, name) for p in parts])
+
+        def shifted(name: str, by: np.ndarray) -> I64:
+            out: I64 = np.concatenate(
+                [
+                    np.where(getattr(p, name) >= 0, getattr(p, name) + s, -1)
+                    for p, s in zip(parts, by, strict=False)
+                ]
+            ).astype(np.int64)
+            return out
+
+        pu = [p.transformer.is_pu for p in parts]
+        transformer = TransformerInputs(
+            features=np.concatenate([p.transformer.features for p in parts]),
+            mask=np.concatenate([p.transformer.mask for p in parts]),
+            is_pu=None if any(x is None for x in pu) else np.concatenate(pu),  # type: ignore[arg-type]
+        )
+        targets = TauTargets(
+            is_tau=np.concatenate([p.targets.is_tau for p in parts]),
+            charge=np.concatenate([p.targets.charge for p in parts]),
+            pt=np.concatenate([p.targets.pt for p in parts]),
+            vz=np.concatenate([p.targets.vz for p in parts]),
+        )
+        return cls(
+            method=first.method,
+            samples=first.samples,
+            event_offsets=offsets_from_counts(
+                np.concatenate([np.diff(p.event_offsets) for p in parts])
+            ),
+            event_sample=cat("event_sample"),
+            event_split=cat("event_split"),
+            pt=cat("pt"),
+            eta=cat("eta"),
+            phi=cat("phi"),
+            event=np.concatenate([p.event + s for p, s in zip(parts, n_ev, strict=False)]),
+            sample=cat("sample"),
+            split=cat("split"),
+            n_constituents=cat("n_constituents"),
+            tau=shifted("tau", n_tau),
+            nnpuppitau=cat("nnpuppitau"),
+            transformer=transformer,
+            targets=targets,
+            taus=_concat_truth([p.taus for p in parts]),
+            tau_candidate=shifted("tau_candidate", n_cand),
+        )
+
 
 # -- reading ------------------------------------------------------------------------------
 
@@ -232,6 +315,94 @@ def _concat_truth(parts: Sequence[TruthTaus]) -> TruthTaus:
     return TruthTaus(offsets=offsets_from_counts(counts), **values)
 
 
+def _file_events(
+    ds: Dataset,
+    file: DataFile,
+    index: int,
+    names: tuple[str, ...],
+    fractions: tuple[float, ...],
+    prefix: str,
+) -> TauEvents:
+    """The events of one file of sample *index* (chunk by chunk)."""
+    signal = index > 0
+    per_event: dict[str, list[np.ndarray]] = {"split": [], "number": []}
+    flat: dict[str, list[np.ndarray]] = {f: [] for f in PUPPI_FIELDS}
+    counts: list[I64] = [np.zeros(0, np.int64)]
+    truth: list[TruthTaus] = [_empty_truth(0)]
+    for chunk in ds.iter_file(file):
+        n = len(chunk)
+        numbers = np.asarray(chunk[_EVENT_NUMBER], dtype=np.int64).reshape(n, -1)[:, 0]
+        per_event["split"].append(split_of(file.identity, numbers, fractions))
+        per_event["number"].append(numbers)
+        off, pt = jagged(chunk, f"{prefix}_PT", np.float64)
+        counts.append(np.diff(off))
+        flat["PT"].append(pt)
+        for f in PUPPI_FIELDS[1:]:
+            flat[f].append(field_like(chunk, prefix, f, off, np.float64))
+        truth.append(truth_taus(chunk).hadronic() if signal else _empty_truth(n))
+    cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in flat.items()}
+    numbers_all = (
+        np.concatenate(per_event["number"]) if per_event["number"] else np.zeros(0, np.int64)
+    )
+    split_all = np.concatenate(per_event["split"]) if per_event["split"] else np.zeros(0)
+    return TauEvents(
+        samples=names,
+        event_sample=np.full(len(numbers_all), index, np.int64),
+        event_split=split_all.astype(np.int8),
+        event_number=numbers_all,
+        offsets=offsets_from_counts(np.concatenate(counts)),
+        pt=cat["PT"],
+        eta=cat["Eta"],
+        phi=cat["Phi"],
+        pid=cat["PID"].astype(np.int64),
+        charge=cat["Charge"].astype(np.int64),
+        dz=cat["DZ"],
+        puppi_w=cat["PuppiW"],
+        is_pu=cat["IsPU"].astype(np.int8),
+        taus=_concat_truth(truth),
+    )
+
+
+def _iter_file_events(
+    zero_bias: Source,
+    signals: Mapping[str, Source],
+    splits: SplitsConfig | None,
+    zero_bias_name: str,
+    view: str,
+) -> Iterator[TauEvents]:
+    """Every file's :class:`TauEvents`, the zero bias first, file by file."""
+    splits = splits or SplitsConfig()
+    if zero_bias_name in signals:
+        msg = f"signals: {zero_bias_name!r} names the zero bias; give the signal another name"
+        raise ConfigError(msg)
+    prefix = f"{view}_PUPPIPart"
+    puppi = [f"{prefix}_{f}" for f in PUPPI_FIELDS]
+    names = (zero_bias_name, *signals)
+    sources = (zero_bias, *signals.values())
+    opened = [
+        _open(source, [*puppi, *(_GEN_COLUMNS if index else ())], f"sample {name!r}")
+        for index, (name, source) in enumerate(zip(names, sources, strict=True))
+    ]
+    for index, ds in enumerate(opened):
+        fractions = splits.signal if index else splits.zero_bias
+        for file in ds.files:
+            yield _file_events(ds, file, index, names, fractions, prefix)
+
+
+def _concat_events(parts: Sequence[TauEvents]) -> TauEvents:
+    """The events of *parts* one after the other (same samples)."""
+    flat = ("pt", "eta", "phi", "pid", "charge", "dz", "puppi_w", "is_pu")
+    return TauEvents(
+        samples=parts[0].samples,
+        event_sample=np.concatenate([p.event_sample for p in parts]),
+        event_split=np.concatenate([p.event_split for p in parts]),
+        event_number=np.concatenate([p.event_number for p in parts]),
+        offsets=offsets_from_counts(np.concatenate([np.diff(p.offsets) for p in parts])),
+        taus=_concat_truth([p.taus for p in parts]),
+        **{k: np.concatenate([getattr(p, k) for p in parts]) for k in flat},
+    )
+
+
 def load_tau_events(
     zero_bias: Source,
     signals: Mapping[str, Source],
@@ -241,6 +412,9 @@ def load_tau_events(
     view: str = "L1T",
 ) -> TauEvents:
     """Read the samples into :class:`TauEvents` (module docstring).
+
+    Holds every PUPPI candidate (module docstring, *Memory*): for the
+    datasets alone use :func:`load_tau_datasets`, which streams.
 
     Args:
         zero_bias: the zero-bias files (a folder, a glob, a list of files).
@@ -253,63 +427,75 @@ def load_tau_events(
         ConfigError: no file found, a signal named like the zero bias.
         DataFormatError: a file lacks a column (named), or columns disagree.
     """
-    splits = splits or SplitsConfig()
-    if zero_bias_name in signals:
-        msg = f"signals: {zero_bias_name!r} names the zero bias; give the signal another name"
-        raise ConfigError(msg)
-    prefix = f"{view}_PUPPIPart"
-    puppi = [f"{prefix}_{f}" for f in PUPPI_FIELDS]
-    names = (zero_bias_name, *signals)
-    sources = (zero_bias, *signals.values())
-    per_event: dict[str, list[np.ndarray]] = {"sample": [], "split": [], "number": []}
-    flat: dict[str, list[np.ndarray]] = {f: [] for f in PUPPI_FIELDS}
-    counts: list[I64] = []
-    truth: list[TruthTaus] = []
-    for index, (name, source) in enumerate(zip(names, sources, strict=True)):
-        signal = index > 0
-        ds = _open(source, [*puppi, *(_GEN_COLUMNS if signal else ())], f"sample {name!r}")
-        fractions = splits.signal if signal else splits.zero_bias
-        for file in ds.files:
-            for chunk in ds.iter_file(file):
-                n = len(chunk)
-                numbers = np.asarray(chunk[_EVENT_NUMBER], dtype=np.int64).reshape(n, -1)[:, 0]
-                per_event["sample"].append(np.full(n, index, np.int64))
-                per_event["split"].append(split_of(file.identity, numbers, fractions))
-                per_event["number"].append(numbers)
-                off, pt = jagged(chunk, f"{prefix}_PT", np.float64)
-                counts.append(np.diff(off))
-                flat["PT"].append(pt)
-                for f in PUPPI_FIELDS[1:]:
-                    flat[f].append(field_like(chunk, prefix, f, off, np.float64))
-                truth.append(truth_taus(chunk).hadronic() if signal else _empty_truth(n))
-    if not counts:
+    parts = list(_iter_file_events(zero_bias, signals, splits, zero_bias_name, view))
+    if not parts or sum(p.n_events for p in parts) == 0:
         msg = "no events in the samples"
         raise DataFormatError(msg)
-    cat = {k: np.concatenate(v) for k, v in flat.items()}
-    events = TauEvents(
-        samples=names,
-        event_sample=np.concatenate(per_event["sample"]),
-        event_split=np.concatenate(per_event["split"]).astype(np.int8),
-        event_number=np.concatenate(per_event["number"]),
-        offsets=offsets_from_counts(np.concatenate(counts)),
-        pt=cat["PT"],
-        eta=cat["Eta"],
-        phi=cat["Phi"],
-        pid=cat["PID"].astype(np.int64),
-        charge=cat["Charge"].astype(np.int64),
-        dz=cat["DZ"],
-        puppi_w=cat["PuppiW"],
-        is_pu=cat["IsPU"].astype(np.int8),
-        taus=_concat_truth(truth),
-    )
+    events = _concat_events(parts)
+    del parts
     _log.info(
         "%d events (%s), %d PUPPI candidates, %d prompt hadronic taus",
         events.n_events,
-        ", ".join(f"{s}: {int(np.sum(events.event_sample == i))}" for i, s in enumerate(names)),
+        ", ".join(
+            f"{s}: {int(np.sum(events.event_sample == i))}" for i, s in enumerate(events.samples)
+        ),
         len(events.pt),
         len(events.taus),
     )
     return events
+
+
+def load_tau_datasets(
+    zero_bias: Source,
+    signals: Mapping[str, Source],
+    methods: Sequence[str],
+    cfg: CandidatesConfig | None = None,
+    *,
+    splits: SplitsConfig | None = None,
+    zero_bias_name: str = "zero_bias",
+    view: str = "L1T",
+    puppi_weights: bool = True,
+) -> dict[str, TauDataset]:
+    """One :class:`TauDataset` per method, streaming the files (one file's events at a time).
+
+    Equal, array for array, to :func:`build_tau_dataset` on
+    :func:`load_tau_events` (every builder, the matching and the inputs work
+    event by event; the splits hash (file, ``Event_Number``)), but the peak
+    memory is the candidates plus one file's PUPPI candidates instead of
+    every event's (about 60 kB per event at pileup 200).
+
+    Args:
+        zero_bias: the zero-bias files.
+        signals: signal name -> its files (they need ``Gen_Part``).
+        methods: the builders (:data:`~l1scout.tasks.taus.config.METHODS`).
+        cfg: the builders' parameters and the matching distance.
+        splits: the split fractions.
+        zero_bias_name: the zero-bias sample's name.
+        view: the view of the PUPPI candidates.
+        puppi_weights: candidates' pT is ``PT x PuppiW``.
+
+    Raises:
+        ConfigError: no file found, a signal named like the zero bias, an unknown method.
+        DataFormatError: no events, a file lacks a column, or columns disagree.
+    """
+    cfg = cfg or CandidatesConfig()
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        msg = f"method: expected one of {', '.join(METHODS)}, got {unknown[0]!r}"
+        raise ConfigError(msg)
+    parts: dict[str, list[TauDataset]] = {m: [] for m in methods}
+    n_events = n_puppi = 0
+    for events in _iter_file_events(zero_bias, signals, splits, zero_bias_name, view):
+        n_events += events.n_events
+        n_puppi += len(events.pt)
+        for m in methods:
+            parts[m].append(build_tau_dataset(events, m, cfg, puppi_weights=puppi_weights))
+        del events
+    if n_events == 0:
+        msg = "no events in the samples"
+        raise DataFormatError(msg)
+    _log.info("%d events, %d PUPPI candidates, streamed file by file", n_events, n_puppi)
+    return {m: TauDataset.concatenate(p) for m, p in parts.items()}
 
 
 # -- candidates ---------------------------------------------------------------------------
@@ -420,118 +606,3 @@ def build_tau_dataset(
 
 
 # -- the CLUE scan ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClueScanPoint:
-    """CLUE's candidates at one (dc, rhoc, dm).
-
-    Attributes:
-        dc: density radius.
-        rhoc: smallest seed density, GeV.
-        dm: outlier distance.
-        efficiency: signal taus of visible pT 5-60 GeV matched to a candidate,
-            over all of them, with its Clopper-Pearson interval.
-        fakes_per_event: candidates per zero-bias event (every one a fake).
-        median_response: median of candidate pT / visible pT of the matched taus
-            (NaN without any).
-    """
-
-    dc: float
-    rhoc: float
-    dm: float
-    efficiency: Efficiency
-    fakes_per_event: float
-    median_response: float
-
-
-def scan_clue(
-    events: TauEvents,
-    grid: ClueScanConfig | None = None,
-    *,
-    split: int | None = 1,
-    match_dr: float = 0.2,
-    puppi_weights: bool = True,
-    pt_min: float = 0.0,
-) -> list[ClueScanPoint]:
-    """Tau efficiency and fakes of CLUE's candidates over a grid of (dc, rhoc, dm).
-
-    The efficiency's denominator is every prompt hadronic tau of the signal
-    events with visible pT in [5, 60) GeV, the numerator those with a
-    candidate within ``dR < match_dr`` (one to one); the fakes are the
-    candidates per zero-bias event. Points with ``dm < dc`` are skipped.
-    At fixed (dc, dm) a higher rhoc makes fewer seeds, so fewer candidates:
-    the fakes per event never rise with rhoc.
-
-    Args:
-        events: the study's events.
-        grid: the values of each parameter (default :class:`ClueScanConfig`).
-        split: the split the scan uses (default 1, validation: parameters
-            are not tuned on the test split); None: every event.
-        match_dr: the matching distance.
-        puppi_weights: candidates' pT is ``PT x PuppiW``.
-        pt_min: smallest candidate pT counted, GeV.
-
-    Raises:
-        DataFormatError: no signal tau in the range, or no zero-bias event, in the split.
-    """
-    grid = grid or ClueScanConfig()
-    keep = np.ones(events.n_events, bool) if split is None else events.event_split == split
-    sel = _select_events(events, keep)
-    is_zb = sel.event_sample == 0
-    taus = sel.taus
-    lo, hi = _VIS_PT_RANGE
-    in_range = (taus.vis_pt >= lo) & (taus.vis_pt < hi)
-    n_taus = int(in_range.sum())
-    n_zb = int(is_zb.sum())
-    if n_taus == 0 or n_zb == 0:
-        msg = f"scan_clue: split {split} has {n_taus} signal taus of 5-60 GeV and {n_zb} zero-bias events; need both"
-        raise DataFormatError(msg)
-    w = sel.puppi_w if puppi_weights else None
-    out: list[ClueScanPoint] = []
-    for dc, rhoc, dm in itertools.product(grid.dc, grid.rhoc, grid.dm):
-        if dm < dc:
-            continue
-        c = clue_tau_candidates(
-            sel.offsets, sel.pt, sel.eta, sel.phi, weights=w, dc=dc, rhoc=rhoc, dm=dm, pt_min=pt_min
-        )
-        m = match_taus(c.offsets, c.eta, c.phi, taus, max_dr=match_dr)
-        found = m.tau_matched & in_range
-        n_cand = np.diff(c.offsets)
-        ratio = c.pt[m.tau_to_candidate[found]] / taus.vis_pt[found]
-        out.append(
-            ClueScanPoint(
-                dc=dc,
-                rhoc=rhoc,
-                dm=dm,
-                efficiency=efficiency(int(found.sum()), n_taus),
-                fakes_per_event=float(n_cand[is_zb].mean()),
-                median_response=float(np.median(ratio)) if ratio.size else float("nan"),
-            )
-        )
-    return out
-
-
-def _select_events(events: TauEvents, keep: B) -> TauEvents:
-    """The events where *keep*, with their candidates and taus."""
-    ev = event_index(events.offsets)
-    per_cand = keep[ev]
-    taus = events.taus.select(keep[events.taus.event])
-    counts = np.bincount(events.taus.event[keep[events.taus.event]], minlength=events.n_events)
-    taus = TruthTaus(
-        offsets=offsets_from_counts(counts[keep]),
-        **{f.name: getattr(taus, f.name) for f in fields(TruthTaus)[1:]},
-    )
-    flat = {
-        k: getattr(events, k)[per_cand]
-        for k in ("pt", "eta", "phi", "pid", "charge", "dz", "puppi_w", "is_pu")
-    }
-    return TauEvents(
-        samples=events.samples,
-        event_sample=events.event_sample[keep],
-        event_split=events.event_split[keep],
-        event_number=events.event_number[keep],
-        offsets=offsets_from_counts(np.diff(events.offsets)[keep]),
-        taus=taus,
-        **flat,
-    )

@@ -4,10 +4,12 @@
 timed (:data:`STAGES`, :attr:`TauPipelineResult.stage_seconds`):
 
 1. **data**: the samples, produced where missing
-   (:func:`~l1scout.tasks.taus.data.ensure_tau_samples`), read into one
-   :class:`~l1scout.tasks.taus.dataset.TauEvents`.
-2. **candidates**: one :class:`~l1scout.tasks.taus.dataset.TauDataset` per
-   configured method (CLUE, anti-kT R = 0.4, NNPuppiTau's cones).
+   (:func:`~l1scout.tasks.taus.data.ensure_tau_samples`).
+2. **candidates**: the files read one at a time into one
+   :class:`~l1scout.tasks.taus.dataset.TauDataset` per configured method
+   (CLUE, anti-kT R = 0.4, NNPuppiTau's cones),
+   :func:`~l1scout.tasks.taus.dataset.load_tau_datasets`: memory holds the
+   candidates plus one file's PUPPI candidates, not every event's.
 3. **train**: NNPuppiTau and one transformer per clustering
    (:func:`~l1scout.tasks.taus.study.train_tau_models`).
 4. **evaluate**: RECO / ID efficiencies, fakes, responses, charge accuracy and
@@ -183,23 +185,23 @@ def _events_and_datasets(
     cfg: TauConfig, data_dir: Path, times: Timer, progress: Progress | None
 ) -> tuple[dict[str, TauDataset], str]:
     from l1scout.tasks.taus.data import ensure_tau_samples
-    from l1scout.tasks.taus.dataset import build_tau_dataset, load_tau_events
+    from l1scout.tasks.taus.dataset import load_tau_datasets
 
     with stage(times, "data"):
         files, digest = ensure_tau_samples(cfg, data_dir, progress=progress)
+    with stage(times, "candidates"):
+        # file by file: only one file's PUPPI candidates in memory at a time
         zb = cfg.data.zero_bias.process
-        events = load_tau_events(
+        datasets: dict[str, TauDataset] = load_tau_datasets(
             files[zb],
             {s: files[s] for s in cfg.data.signal_names},
+            cfg.candidates.methods,
+            cfg.candidates,
             splits=cfg.splits,
             zero_bias_name=zb,
             view=cfg.data.view,
+            puppi_weights=cfg.data.puppi_weights,
         )
-    with stage(times, "candidates"):
-        datasets: dict[str, TauDataset] = {
-            m: build_tau_dataset(events, m, cfg.candidates, puppi_weights=cfg.data.puppi_weights)
-            for m in cfg.candidates.methods
-        }
     for m, ds in datasets.items():
         _log.info("%s: %d candidates, %d matched to a tau", m, len(ds), int(ds.is_tau.sum()))
     return datasets, digest
