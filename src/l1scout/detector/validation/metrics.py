@@ -27,7 +27,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._jagged import check_offsets, delta_r, event_index, offsets_from_counts
+from l1scout._jagged import (
+    check_offsets,
+    delta_r,
+    event_index,
+    match_one_to_one,
+    offsets_from_counts,
+)
 from l1scout._types import F64, I64
 from l1scout.errors import ConfigError
 
@@ -472,22 +478,18 @@ def match_greedy(
     Within an event the (reference, object) pair with the smallest Delta R
     below ``max_dr`` is matched first, both leave the pool, and so on
     (ties: the earlier reference, then the earlier object). Unlike
-    :func:`match_closest`, an object matches at most one reference.
+    :func:`match_closest`, an object matches at most one reference. This is
+    :func:`l1scout._jagged.match_one_to_one`, given as an index per reference.
 
     >>> match_greedy([0.0, 0.1], [0.0, 0.0], [0, 2], [0.08, 1.0], [0.0, 0.0], [0, 2], 0.3).tolist()
     [-1, 0]
     """
-    n_ref, ref_of_pair, obj_of_pair, dr = _pairs(
-        ref_eta, ref_phi, ref_offsets, obj_eta, obj_phi, obj_offsets
+    reta = _f64(ref_eta)
+    match = match_one_to_one(  # the project's one greedy dR matcher, as an index per reference
+        ref_offsets, reta, ref_phi, obj_offsets, obj_eta, obj_phi, max_dr=max_dr
     )
-    out = np.full(n_ref, -1, dtype=np.int64)
-    close = np.flatnonzero(dr < max_dr)
-    order = close[np.argsort(dr[close], kind="stable")]
-    taken: set[int] = set()
-    for r, o in zip(ref_of_pair[order].tolist(), obj_of_pair[order].tolist(), strict=True):
-        if out[r] < 0 and o not in taken:
-            out[r] = o
-            taken.add(o)
+    out = np.full(len(reta), -1, dtype=np.int64)
+    out[match.l1] = match.offline
     return out
 
 
