@@ -45,9 +45,17 @@ A file has four tables, every one optional (the defaults are a full-size study):
     onnx = true                  # every model to ONNX, checked against torch
     firmware = true              # NNPuppiTau's hls4ml project and its emulation check
 
+    [models]                     # reuse saved models instead of training (ModelsConfig)
+    # load = "taus-output/models"  # a folder of <name>.pt; default: train
+
 The training and evaluation tables (``[nnpuppitau]``, ``[transformer]``,
 ``[evaluation]``) are read by :mod:`l1scout.tasks.taus.study`; the
 transformer's ``model.n_constituents`` must equal ``candidates.n_constituents``.
+``[models] load`` names a folder of saved models (a run writes its own to
+``OUT/models/``); a relative path is taken from the configuration file's folder
+(:func:`load_tau_config`; from the working directory for a :class:`TauConfig`
+built in Python). The folder must exist when the file is read; its files are
+checked before any production (:func:`~l1scout.tasks.taus.model_files.load_tau_models`).
 
 Everything is checked when the file is read (:func:`load_tau_config`), before
 any production: numbers strictly (no NaN, no string for a number), process
@@ -96,6 +104,7 @@ __all__ = [
     "ClueScanConfig",
     "DeployConfig",
     "EvaluationConfig",
+    "ModelsConfig",
     "RateConfig",
     "SplitsConfig",
     "TauConfig",
@@ -487,6 +496,31 @@ class DeployConfig(_Model):
     firmware: bool = True
 
 
+class ModelsConfig(_Model):
+    """Saved models to reuse instead of training (the ``[models]`` table).
+
+    Attributes:
+        load: a folder holding ``<name>.pt`` for every configured method
+            (``nnpuppitau.pt``, ``transformer_clue.pt``, ``transformer_ak4.pt``,
+            :data:`l1scout.tasks.taus.model_files.MODEL_NAMES`), as a run writes
+            them to ``OUT/models/``; None (default): train. The models are
+            built from this configuration's ``transformer.model`` and
+            ``nnpuppitau.quantized`` and must fit it. Relative: from the
+            configuration file's folder (:func:`load_tau_config`).
+    """
+
+    load: Path | None = None
+
+    @field_validator("load")
+    @classmethod
+    def _a_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            what = "is not a folder" if value.exists() else "does not exist"
+            msg = f"{value} {what}; expected a folder of saved models (<name>.pt, OUT/models/)"
+            raise ValueError(msg)
+        return value
+
+
 class TauConfig(_Model):
     """One soft-tau study: samples, candidates, splits, rate, trainings and evaluation.
 
@@ -506,6 +540,7 @@ class TauConfig(_Model):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     deploy: DeployConfig = Field(default_factory=DeployConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
 
     @model_validator(mode="after")
     def _enough_zero_bias(self) -> TauConfig:
@@ -550,14 +585,20 @@ class TauConfig(_Model):
 
 
 def load_tau_config(path: Path | str) -> TauConfig:
-    """Read and validate a soft-tau TOML file.
+    """Read and validate a soft-tau TOML file; a relative ``models.load`` is taken beside it.
 
     Raises:
         ConfigError: unreadable file, invalid TOML or a bad value (one line per
             bad field: the file and the dotted path of the field).
     """
     path = Path(path)
-    return validate_data(read_toml(path, "soft-tau configuration"), TauConfig, str(path))
+    data = read_toml(path, "soft-tau configuration")
+    models = data.get("models")
+    if isinstance(models, dict):
+        load = models.get("load")
+        if isinstance(load, str) and not Path(load).is_absolute():
+            models["load"] = str(path.parent / load)
+    return validate_data(data, TauConfig, str(path))
 
 
 def demo_config() -> TauConfig:

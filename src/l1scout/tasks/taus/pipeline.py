@@ -11,7 +11,14 @@ timed (:data:`STAGES`, :attr:`TauPipelineResult.stage_seconds`):
    :func:`~l1scout.tasks.taus.dataset.load_tau_datasets`: memory holds the
    candidates plus one file's PUPPI candidates, not every event's.
 3. **train**: NNPuppiTau and one transformer per clustering
-   (:func:`~l1scout.tasks.taus.study.train_tau_models`).
+   (:func:`~l1scout.tasks.taus.study.train_tau_models`), each written to
+   ``models/<name>.pt`` (:func:`~l1scout.tasks.taus.model_files.save_tau_models`,
+   atomically). With ``[models] load`` set, nothing is trained: the saved
+   models of that folder are read and checked **first, before the data
+   stage** (:func:`~l1scout.tasks.taus.model_files.load_tau_models`: a
+   missing or bad file stops the run with one line naming it), and this
+   stage only hands them on; the report and ``summary.json`` say where they
+   came from, and there are no training curves or times.
 4. **evaluate**: RECO / ID efficiencies, fakes, responses, charge accuracy and
    the di-tau working points at ``rate.rate_khz``
    (:func:`~l1scout.tasks.taus.study.evaluate_tau_models`; working points
@@ -41,8 +48,9 @@ metrics; the report, ``summary.json`` and the ONNX files as artifacts) and one
 child run per model (its per-epoch losses, its ONNX model, registered), all
 tagged with the dataset hash of the samples.
 
-Every file goes under the output folder: ``onnx/<model>.onnx``,
-``firmware/nnpuppitau/``, ``report/``, ``summary.json``.
+Every file goes under the output folder: ``models/<model>.pt`` (trained
+models only), ``onnx/<model>.onnx``, ``firmware/nnpuppitau/``, ``report/``,
+``summary.json``.
 """
 
 from __future__ import annotations
@@ -141,7 +149,12 @@ class FirmwareCheck:
 
 @dataclass
 class TauPipelineResult:
-    """What :func:`run_taus` made."""
+    """What :func:`run_taus` made.
+
+    ``model_files``: the saved models, name -> ``models/<name>.pt`` (empty
+    when they were loaded); ``models_loaded_from``: the ``[models] load``
+    folder they were read from (None: trained in this run).
+    """
 
     report: Path
     summary: Path
@@ -152,6 +165,8 @@ class TauPipelineResult:
     train_seconds: dict[str, float] = field(default_factory=dict)
     run_id: str = ""
     dataset_hash: str = ""
+    model_files: dict[str, Path] = field(default_factory=dict)
+    models_loaded_from: Path | None = None
 
 
 def _slug(text: str) -> str:
@@ -326,8 +341,12 @@ def _model_runs(
     history: Mapping[str, list[dict[str, float]]],
     onnx: dict[str, OnnxCheck],
     train_seconds: Mapping[str, float],
+    loaded_from: Path | None = None,
 ) -> None:
-    """One child run per model: its per-epoch losses; its ONNX model logged and registered."""
+    """One child run per model: its per-epoch losses; its ONNX model logged and registered.
+
+    Loaded models (*loaded_from*) have no losses; their runs are tagged with the folder.
+    """
     from l1scout.track.registry import register_model
     from l1scout.track.runs import start_run
 
@@ -343,7 +362,8 @@ def _model_runs(
             tracking.experiment,
             run_name=name,
             params=params,
-            tags={"l1scout.stage": "train", "l1scout.model": name},
+            tags={"l1scout.stage": "train", "l1scout.model": name}
+            | ({} if loaded_from is None else {"l1scout.loaded_from": str(loaded_from)}),
             dataset_hash=digest,
             parent=parent,
         ) as run:
@@ -368,7 +388,18 @@ def _model_runs(
                 )
 
 
-def _header(cfg: TauConfig, datasets: Mapping[str, TauDataset], digest: str) -> dict[str, str]:
+def _models_line(cfg: TauConfig, out: Path) -> str:
+    """Where the models came from, for the report and the summary."""
+    if cfg.models.load is not None:
+        return (
+            f"loaded from {cfg.models.load} ([models] load): not trained here, no training curves"
+        )
+    return f"trained here; saved in {out / 'models'}"
+
+
+def _header(
+    cfg: TauConfig, datasets: Mapping[str, TauDataset], digest: str, models: str
+) -> dict[str, str]:
     """The report's setup lines."""
     any_ds = next(iter(datasets.values()))
     samples = ", ".join(
@@ -380,6 +411,7 @@ def _header(cfg: TauConfig, datasets: Mapping[str, TauDataset], digest: str) -> 
         "samples": f"{samples}; pileup {cfg.data.pileup:g}, {cfg.data.view} view",
         "candidates": ", ".join(f"{m} ({len(ds)})" for m, ds in datasets.items()),
         "rate": f"{cfg.rate.rate_khz:g} kHz of a {cfg.rate.crossing_rate_khz:,.6g} kHz crossing rate",
+        "models": models,
         "dataset hash": digest,
     }
 
@@ -401,6 +433,12 @@ def _summary(result: TauPipelineResult, cfg: TauConfig) -> dict[str, object]:
         else asdict(result.firmware) | {"path": str(result.firmware.path)},
         "stage_seconds": result.stage_seconds,
         "train_seconds": result.train_seconds,
+        "models": {
+            "loaded_from": None
+            if result.models_loaded_from is None
+            else str(result.models_loaded_from),
+            "files": {k: str(v) for k, v in result.model_files.items()},
+        },
     }
 
 
@@ -432,8 +470,11 @@ def run_taus(
     Raises:
         ConfigError: a tracking URI of a scheme MLflow does not know (checked
             before any work).
+        DataFormatError: with ``[models] load``, a missing or bad model file
+            (checked before any work; one line naming the file).
         ProductionError: the samples could not be produced.
     """
+    from l1scout.tasks.taus.model_files import load_tau_models, save_tau_models
     from l1scout.tasks.taus.study import evaluate_tau_models, train_tau_models
     from l1scout.track.runs import start_run
 
@@ -445,11 +486,18 @@ def run_taus(
     out = Path(out)
     data_path = Path(data_dir) if data_dir is not None else out / "data"
     times: Timer = {}
+    loaded = None if cfg.models.load is None else load_tau_models(cfg)  # before the data
 
     datasets, digest = _events_and_datasets(cfg, data_path, times, progress)
     on_epoch, history = _train_progress(cfg, progress)
+    saved: dict[str, Path] = {}
     with stage(times, "train"):
-        models = train_tau_models(datasets, cfg, progress=on_epoch)
+        if loaded is not None:
+            models = loaded
+            _log.info("models: loaded from %s, not trained", cfg.models.load)
+        else:
+            models = train_tau_models(datasets, cfg, progress=on_epoch)
+            saved = save_tau_models(models, out / "models")
     with stage(times, "evaluate"):
         evaluation = evaluate_tau_models(datasets, models, cfg)
     onnx: dict[str, OnnxCheck] = {}
@@ -471,14 +519,14 @@ def run_taus(
         uri=cfg.tracking.uri,
     ) as parent:
         with stage(times, "mlflow"):
-            _model_runs(cfg, parent, digest, history, onnx, models.seconds)
+            _model_runs(cfg, parent, digest, history, onnx, models.seconds, cfg.models.load)
         with stage(times, "report"):
             from l1scout.tasks.taus.report import write_tau_report
 
             report = write_tau_report(
                 evaluation,
                 out / "report",
-                header=_header(cfg, datasets, digest),
+                header=_header(cfg, datasets, digest, _models_line(cfg, out)),
                 timings=dict(times),
             )
         result = TauPipelineResult(
@@ -491,6 +539,8 @@ def run_taus(
             train_seconds=dict(models.seconds),
             run_id=parent.run_id,
             dataset_hash=digest,
+            model_files=saved,
+            models_loaded_from=cfg.models.load,
         )
         text = json.dumps(_summary(result, cfg), indent=2, default=_json_default)
         atomic_write_bytes(result.summary, text.encode())
@@ -499,6 +549,8 @@ def run_taus(
         parent.log_artifact(result.summary)
         if onnx:
             parent.log_artifact(out / "onnx", "onnx")
+        if saved:
+            parent.log_artifact(out / "models", "models")
     return result
 
 

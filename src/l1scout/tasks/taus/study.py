@@ -10,7 +10,9 @@ The stage after the data (:mod:`l1scout.tasks.taus.dataset`): from one
    ``clue`` and ``ak4`` (training split; the validation split drives early
    stopping and reduce-on-plateau). Both are deterministic for the seeds of
    the configuration (``nnpuppitau.seed``, ``transformer.train.seed``) and a
-   fixed thread count.
+   fixed thread count. With ``[models] load`` set it trains nothing: it reads
+   the saved models of that folder instead, built from the configured
+   architectures and checked (:func:`~l1scout.tasks.taus.model_files.load_tau_models`).
 2. :func:`evaluate_tau_models` measures every method as the seed study plots
    it (Camagni et al., "Deep learning-based identification of soft taus in
    the L1 scouting stream for Phase-2", AI-INFN hackathon, Pavia, November
@@ -91,6 +93,7 @@ from l1scout.tasks.taus.metrics import (
     regression_response,
     tau_efficiency,
 )
+from l1scout.tasks.taus.model_files import load_tau_models
 from l1scout.tasks.taus.nnpuppitau import (
     double_tau_decision,
     predict_nnpuppitau,
@@ -168,6 +171,10 @@ def train_tau_models(
 ) -> TauModels:
     """Train NNPuppiTau and one transformer per clustering (module docstring).
 
+    With ``cfg.models.load`` set, nothing is trained: the models are read from
+    that folder (:func:`~l1scout.tasks.taus.model_files.load_tau_models`; no
+    training history, ``seconds`` empty) and *progress* is never called.
+
     Args:
         datasets: method -> its candidates (:func:`~l1scout.tasks.taus.dataset.build_tau_dataset`),
             at least every method of ``cfg.candidates.methods``.
@@ -177,9 +184,13 @@ def train_tau_models(
     Raises:
         ConfigError: a configured method without its dataset.
         DataFormatError: a training or validation split without candidates,
-            or without a true tau.
+            or without a true tau; with ``models.load``, a missing or bad model
+            file (one line naming the file).
     """
     _need(datasets, cfg)
+    if cfg.models.load is not None:
+        _log.info("models: loaded from %s, not trained", cfg.models.load)
+        return load_tau_models(cfg)
     methods = cfg.candidates.methods
     seconds: dict[str, float] = {}
     nnp = None
