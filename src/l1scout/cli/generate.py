@@ -19,6 +19,7 @@ from l1scout.production.job import (
     GenerationResult,
     output_path,
     run_generation,
+    with_elements,
 )
 from l1scout.production.shard import is_disk_full
 
@@ -141,6 +142,13 @@ def generate(
     truth_only: Annotated[
         bool, typer.Option(help="Write the generator level only (no detector views).")
     ] = False,
+    elements: Annotated[
+        bool,
+        typer.Option(
+            help="Also write each view's Track, Tower and TowerContrib collections with their "
+            "truth (inputs and targets of machine-learned particle flow; off: files unchanged)."
+        ),
+    ] = False,
     workers: Annotated[
         int, typer.Option(help="Processes used to build a missing pileup pool.", min=1)
     ] = 1,
@@ -161,6 +169,8 @@ def generate(
             tune=tune,
             views=() if truth_only else (tuple(view) if view else None),
         )
+        if elements:
+            config = with_elements(config)
         path = output_path(out, config.process, config.events, config.seed)
         made = _first_missing(path.parent)
         prepare_output_folder(path.parent)  # before the pileup pool (minutes)

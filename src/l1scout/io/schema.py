@@ -46,6 +46,29 @@ asked for: a production's ``collections`` names them, for example
   of particle sets with k <= 128 decodes 128 entries per event instead of
   ~1,000 (:func:`l1scout.io.particle_sets.particle_set_columns`).
 
+Detector-element collections (extension, :data:`ELEMENT_COLLECTIONS`, written
+only when asked for, as the pre-cut ones; :mod:`l1scout.reco.elements` makes
+them): the inputs of a machine-learned particle flow with their truth. Every
+float is float32: d0 and dz need it (float16 steps 0.06 mm at 100 mm), and so
+do energy sums that must add up (float16 keeps 3 digits) and track directions
+(the tracker measures them to 1e-4 rad, float16 steps 2e-3 near pi).
+
+* ``<View>_Track``: the view's reconstructed tracks, in generator order (the
+  Delphes ``Track`` names; ``EtaOuter``/``PhiOuter`` at the calorimeter
+  surface). Truth: ``GenIndex``, the particle's index in the event's
+  ``Gen_Part`` (``Gen_Part_PT[GenIndex]`` is its pT), and ``IsPU``.
+* ``<View>_Tower``: one entry per HCAL tower whose measured energy, with the
+  ECAL towers inside it, is positive; sorted by tower (eta row, then phi).
+  ``Eem``/``Ehad`` split the measured energy between ECAL and HCAL, ``Ehf``
+  is ``E`` in the forward calorimeter (the segments ECAL and HCAL share, HF,
+  2.958 < |eta| < 5 in the shipped cards) and 0 elsewhere. Truth: ``ETrue``
+  (all true deposits in the tower, ECAL and HCAL), ``PUFraction`` = sum(IsPU
+  x E) / sum(E) over them, ``NParticles``.
+* ``<View>_TowerContrib``: per event, every (tower, particle) pair with the
+  particle's true deposited energy; within a tower by decreasing energy.
+  ``Tower`` indexes the event's ``<View>_Tower``, ``GenIndex`` its ``Gen_Part``.
+  Per tower the ``E`` add up to ``ETrue``.
+
 Example:
     >>> [c.name for c in GEN_COLUMNS if c.collection == "Vertex"][:3]
     ['Vertex_Index', 'Vertex_X', 'Vertex_Y']
@@ -60,6 +83,7 @@ from types import MappingProxyType
 import pyarrow as pa
 
 __all__ = [
+    "ELEMENT_COLLECTIONS",
     "EVENT_COLUMNS",
     "GEN_COLUMNS",
     "GEN_PART_COLUMNS",
@@ -67,6 +91,7 @@ __all__ = [
     "VERTEX_COLUMNS",
     "Column",
     "arrow_schema",
+    "element_columns",
     "gen_object_columns",
     "precut_columns",
     "view_columns",
@@ -378,6 +403,64 @@ def precut_columns(view: str) -> tuple[Column, ...]:
         for field, dtype, unit, doc in _PARTICLE_FIELDS:
             note = f"{doc}; the {k} highest-pT entries of {view}_{full}"
             out.append(Column(f"{view}_{name}_{field}", dtype, unit, note, collide=False))
+    return tuple(out)
+
+
+#: Detector-element collections of a view (machine-learned particle flow), written only on request.
+ELEMENT_COLLECTIONS: tuple[str, ...] = ("Track", "Tower", "TowerContrib")
+
+_TRACK_FIELDS: tuple[tuple[str, str, str, str], ...] = (
+    ("PT", "float32", "GeV", "measured transverse momentum"),
+    ("Eta", "float32", "", "pseudorapidity at the vertex"),
+    ("Phi", "float32", "rad", "azimuth at the vertex"),
+    ("Charge", "int8", "e", "electric charge"),
+    ("P", "float32", "GeV", "measured momentum, PT cosh(Eta)"),
+    ("D0", "float32", "mm", "transverse impact parameter"),
+    ("DZ", "float32", "mm", "longitudinal impact parameter"),
+    ("ErrorPT", "float32", "GeV", "resolution of PT (the card's)"),
+    ("ErrorD0", "float32", "mm", "resolution of D0"),
+    ("ErrorDZ", "float32", "mm", "resolution of DZ"),
+    ("EtaOuter", "float32", "", "pseudorapidity of the impact point on the calorimeter surface"),
+    ("PhiOuter", "float32", "rad", "azimuth of the impact point on the calorimeter surface"),
+    ("GenIndex", "int32", "", "truth: the particle's index in the event's Gen_Part"),
+    ("IsPU", "int8", "", "truth: 1 if the particle comes from a pileup collision"),
+)
+
+_TOWER_FIELDS: tuple[tuple[str, str, str, str], ...] = (
+    ("E", "float32", "GeV", "measured energy, Eem + Ehad"),
+    ("ET", "float32", "GeV", "measured transverse energy, E / cosh(Eta)"),
+    ("Eem", "float32", "GeV", "measured ECAL energy (the ECAL towers inside this HCAL tower)"),
+    ("Ehad", "float32", "GeV", "measured HCAL energy"),
+    ("Ehf", "float32", "GeV", "E of a forward (HF) tower, 0 elsewhere"),
+    ("Eta", "float32", "", "pseudorapidity of the tower centre"),
+    ("Phi", "float32", "rad", "azimuth of the tower centre"),
+    ("X", "float32", "mm", "x of the tower centre on the calorimeter surface"),
+    ("Y", "float32", "mm", "y of the tower centre on the calorimeter surface"),
+    ("Z", "float32", "mm", "z of the tower centre on the calorimeter surface"),
+    ("NParticles", "int32", "", "truth: generator particles that deposit energy in the tower"),
+    ("ETrue", "float32", "GeV", "truth: sum of the true deposits (ECAL + HCAL)"),
+    ("PUFraction", "float32", "", "truth: sum(IsPU x E) / sum(E) over the true deposits"),
+)
+
+_TOWER_CONTRIB_FIELDS: tuple[tuple[str, str, str, str], ...] = (
+    ("Tower", "int32", "", "truth: index of the tower in the event's <View>_Tower"),
+    ("GenIndex", "int32", "", "truth: the particle's index in the event's Gen_Part"),
+    ("E", "float32", "GeV", "truth: the particle's deposited energy in the tower"),
+)
+
+
+def element_columns(view: str) -> tuple[Column, ...]:
+    """Columns of a view's detector-element collections (:data:`ELEMENT_COLLECTIONS`), written only on request.
+
+    >>> cols = element_columns("FullReco")
+    >>> cols[0].name, cols[0].dtype, cols[-1].name, len(cols)
+    ('FullReco_Track_PT', 'float32', 'FullReco_TowerContrib_E', 30)
+    """
+    out: list[Column] = []
+    fields = (_TRACK_FIELDS, _TOWER_FIELDS, _TOWER_CONTRIB_FIELDS)
+    for name, spec in zip(ELEMENT_COLLECTIONS, fields, strict=True):
+        for field, dtype, unit, doc in spec:
+            out.append(Column(f"{view}_{name}_{field}", dtype, unit, doc, collide=False))
     return tuple(out)
 
 

@@ -31,7 +31,11 @@ a two-view file), and each jet collection b-tags from a stream of its own.
 **Pre-cut collections** (:data:`l1scout.io.schema.PRECUT_COLLECTIONS`, such as
 ``L1T_PUPPIPart128``: the 128 highest-pT entries of ``L1T_PUPPIPart``) are
 written only when ``collections`` names them; a file of all collections plus
-the pre-cut ones asks for ``available_collections(config)``.
+the pre-cut ones asks for ``available_collections(config)``. So are the
+**detector-element collections** (:data:`l1scout.io.schema.ELEMENT_COLLECTIONS`:
+``<View>_Track``, ``<View>_Tower``, ``<View>_TowerContrib``, the inputs and
+truth of a machine-learned particle flow); :func:`with_elements` adds them to a
+job. They draw no random number: every other column keeps its values.
 """
 
 from __future__ import annotations
@@ -79,9 +83,11 @@ from l1scout.generate.vertex import DEFAULT_PILEUP_DEFINITION, PileupDefinition
 from l1scout.io.parquet import AtomicParquetWriter
 from l1scout.io.ragged import top_k
 from l1scout.io.schema import (
+    ELEMENT_COLLECTIONS,
     GEN_COLUMNS,
     PRECUT_COLLECTIONS,
     Column,
+    element_columns,
     gen_object_columns,
     precut_columns,
     view_columns,
@@ -106,6 +112,7 @@ __all__ = [
     "prepare_pool",
     "run_generation",
     "settings_hash",
+    "with_elements",
 ]
 
 _log = logging.getLogger(__name__)
@@ -278,7 +285,11 @@ def _fast_mode(
         return views, tuple(card.truth_jets), True
     kept: list[ViewCard | None] = []
     for view in views:
-        own = view_columns(view.name, [], _standalone(view)) + precut_columns(view.name)
+        own = (
+            view_columns(view.name, [], _standalone(view))
+            + precut_columns(view.name)
+            + element_columns(view.name)
+        )
         names = {collection_of(c.name) for c in own}
         jets = [j for j in view.jets if f"{view.name}_{j.name}" in wanted]
         if not jets and not names & wanted:
@@ -363,7 +374,7 @@ def columns_of(
         card: the front-end card (its truth jets).
         views: the view cards, in file order.
         collections: keep only the columns of these collections (None: all
-            but the pre-cut ones, which are written only when named here).
+            but the element and pre-cut ones, which are written only when named here).
     """
     if not views:
         cols = GEN_COLUMNS
@@ -371,8 +382,8 @@ def columns_of(
         cols = GEN_COLUMNS + gen_object_columns([j.name for j in card.truth_jets])
         for view in views:
             cols += view_columns(view.name, [j.name for j in view.jets], _standalone(view))
-            if collections is not None:  # pre-cut collections: only when asked for
-                cols += precut_columns(view.name)
+            if collections is not None:  # element and pre-cut collections: only when asked for
+                cols += element_columns(view.name) + precut_columns(view.name)
     if collections is not None:
         wanted = set(collections)
         cols = tuple(c for c in cols if collection_of(c.name) in wanted)
@@ -380,7 +391,7 @@ def columns_of(
 
 
 def available_collections(config: GenerationConfig) -> tuple[str, ...]:
-    """The collections a file of *config*'s views can hold, in file order, the pre-cut ones last.
+    """The collections a file of *config*'s views can hold: the default ones in file order, then the element ones, then the pre-cut ones.
 
     >>> cfg = GenerationConfig(process="minbias", events=1, seed=1, views=("L1T",))
     >>> names = available_collections(cfg)
@@ -394,7 +405,31 @@ def available_collections(config: GenerationConfig) -> tuple[str, ...]:
 
 def _available(card: FrontendCard, views: tuple[ViewCard, ...]) -> tuple[str, ...]:
     full = collection_names(columns_of(card, views))
-    return full + collection_names(c for v in views for c in precut_columns(v.name))
+    elements = collection_names(c for v in views for c in element_columns(v.name))
+    return full + elements + collection_names(c for v in views for c in precut_columns(v.name))
+
+
+def with_elements(config: GenerationConfig) -> GenerationConfig:
+    """*config* with every view's detector-element collections added to what it writes.
+
+    A job that writes all collections (``collections`` None) keeps them all and
+    gains the element ones.
+
+    >>> cfg = with_elements(GenerationConfig(process="minbias", events=1, seed=1, views=("L1T",)))
+    >>> [c for c in cfg.collections if c.startswith("L1T_T")]
+    ['L1T_Tower', 'L1T_TowerContrib', 'L1T_Track']
+
+    Raises:
+        ConfigError: the job simulates no detector view.
+    """
+    if not config.views:
+        msg = "the detector elements need a detector view (the job is generator level only)"
+        raise ConfigError(msg)
+    card = load_frontend_card(config.card)
+    views = tuple(load_view_card(v) for v in config.views)
+    base = config.collections or collection_names(columns_of(card, views))
+    elements = collection_names(c for v in views for c in element_columns(v.name))
+    return config.model_copy(update={"collections": tuple(sorted({*base, *elements}))})
 
 
 def settings_hash(config: GenerationConfig) -> str:
@@ -510,6 +545,7 @@ def _simulate(
         with stage(timer, "truth jets and MET"):
             cols.update(truth_objects(gen, list(plan.truth_jets)))
     shared: dict[str, Any] = {}
+    written = set(collection_names(plan.columns))
     for k, view in enumerate(plan.views):
         if view is None:  # fast mode: nothing of this view is written
             continue
@@ -517,7 +553,8 @@ def _simulate(
         # that a file of fewer views (views=("L1T",)) has the numbers of the full file
         stream = VIEW_NAMES.index(view.name) if view.name in VIEW_NAMES else k
         rng = np.random.default_rng([seed, 0x56494557, stream, first])
-        cols.update(simulate_view(gen, view, pv_z, n_vertices, rng, timer, shared))
+        elements = [e for e in ELEMENT_COLLECTIONS if f"{view.name}_{e}" in written]
+        cols.update(simulate_view(gen, view, pv_z, n_vertices, rng, timer, shared, elements))
     _add_precut(cols, plan.columns)
 
 

@@ -6,7 +6,8 @@ particle flow (with the L1T cut), vertices, CHS, PUPPI, rho, electrons,
 muons (and, when the card has a ``muon_system``, the standalone Level-1
 muons of the muon track finders), photons, jets with flavour and b-tagging,
 MET and HT. It returns the
-view's columns (:func:`l1scout.io.schema.view_columns`). :func:`truth_objects`
+view's columns (:func:`l1scout.io.schema.view_columns`), and on request its
+detector elements with their truth (:mod:`l1scout.reco.elements`). :func:`truth_objects`
 makes the generator jets and generator MET shared by the views.
 
 Every stage's wall time is added to an optional ``timer`` dictionary (the
@@ -16,7 +17,7 @@ simulation benchmark reads it).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -37,8 +38,11 @@ from l1scout.detector.particles import GenParticles
 from l1scout.detector.propagation import beyond_end_caps, propagate_to_surface
 from l1scout.detector.tracking import Tracks, reconstruct_tracks
 from l1scout.detector.view_card import BTagWorkingPoint, JetSpec, ViewCard
+from l1scout.errors import ConfigError
+from l1scout.io.schema import ELEMENT_COLLECTIONS
 from l1scout.pdg import is_heavy_flavour_hadron
 from l1scout.reco.chs import chs_flags
+from l1scout.reco.elements import element_arrays
 from l1scout.reco.jets import (
     JetDefinitionSpec,
     Jets,
@@ -238,6 +242,7 @@ def simulate_view(
     rng: np.random.Generator,
     timer: Timer | None = None,
     shared: dict[str, Any] | None = None,
+    elements: Collection[str] = (),
 ) -> Columns:
     """The columns of one view for a batch of generated events.
 
@@ -251,7 +256,16 @@ def simulate_view(
         shared: intermediate results of this batch that do not depend on the
             view's random stream (propagation, calorimeter deposits), keyed by
             the card sections they come from; views with equal sections reuse them.
+        elements: the detector-element collections to add (names of
+            :data:`l1scout.io.schema.ELEMENT_COLLECTIONS`, such as ``Track``);
+            they draw no random number and change no other column.
     """
+    unknown = sorted(set(elements) - set(ELEMENT_COLLECTIONS))
+    if unknown:
+        msg = (
+            f"elements: unknown collection {unknown[0]!r} (known: {', '.join(ELEMENT_COLLECTIONS)})"
+        )
+        raise ConfigError(msg)
     view = card.name
     n_ev = gen.n_events
     cols: Columns = {}
@@ -312,6 +326,9 @@ def simulate_view(
         hcal, hcal_neutral = run_calorimeter(
             gen, hits, tracks, card.hcal, f_hcal, t_hcal, rng, deposits[1]
         )
+    if elements:
+        with stage(timer, f"{view}: elements"):
+            cols.update(element_arrays(card, gen, tracks, (ecal, hcal), deposits, elements, cache))
     with stage(timer, f"{view}: particle flow"):
         pf = card.particle_flow
         cands = build_candidates(
