@@ -271,6 +271,7 @@ def nearest_higher_2d(
     s0: int,
     box: bool,
     runs: I64,
+    own: int,
 ) -> int:  # pragma: no cover - compiled
     """Nearest higher of entry *p* (an entry, or -1): the closest higher point within r.
 
@@ -279,7 +280,8 @@ def nearest_higher_2d(
     farther than the best so far; in sparse surroundings (the own tile's
     points times the tiles of the whole box below ``_SPARSE``) the whole box
     at once. Only the result depends on the rules, not the order of the
-    search. One branch-free pass per box keeps the smallest
+    search (*own*: the number of entries in *p*'s tile, which the caller
+    knows). One branch-free pass per box keeps the smallest
     distance, the first entry at it and how many candidates share it; only a
     tie (two candidates at exactly that distance) takes a second pass over
     the box, which applies the tie rule (higher density, then higher index).
@@ -304,15 +306,10 @@ def nearest_higher_2d(
     rb = min(r, r_in)
     iw0 = 1.0 / w[0]
     iw1 = 1.0 / w[1]
-    if rb < r:
+    if rb < r and own * (2.0 * r / w[0] + 1.0) * (2.0 * r / w[1] + 1.0) < _SPARSE:
         # sparse surroundings (few points in the own tile): one search of the whole box
         # visits fewer tiles than a sequence of growing boxes
-        t0 = int(min(max(np.floor((xi0 - lo[0]) * iw0), 0.0), nt[0] - 1.0))
-        t1 = int(min(max(np.floor((xi1 - lo[1]) * iw1), 0.0), nt[1] - 1.0))
-        cell = s0 + t0 * nt[1] + t1
-        own = start[cell + 1] - start[cell]
-        if own * (2.0 * r / w[0] + 1.0) * (2.0 * r / w[1] + 1.0) < _SPARSE:
-            rb = r
+        rb = r
     while True:
         l0, k0, b0 = _span(xi0, rb, per0, lo[0], w[0], iw0, nt[0])
         l1, k1, b1 = _span(xi1, rb, per1, lo[1], w[1], iw1, nt[1])
@@ -330,7 +327,7 @@ def nearest_higher_2d(
                     ok = (d2 <= r2) & hi
                     v = d2 if ok else np.inf
                     lt = v < dmin
-                    dmin = np.fmin(dmin, v)
+                    dmin = min(dmin, v)  # no NaN here: min is fmin, and a shorter chain
                     arg += (m - arg) * lt
                     count = count * (1 - lt) + (v == dmin)
                 continue
@@ -342,7 +339,7 @@ def nearest_higher_2d(
                 ok = inside & higher(rho[m], order[m], rho_i, idx_i)
                 v = d2 if ok else np.inf
                 lt = v < dmin
-                dmin = np.fmin(dmin, v)
+                dmin = min(dmin, v)
                 arg += (m - arg) * lt
                 count = count * (1 - lt) + (v == dmin)
         bound = min(b0, b1) - slack

@@ -453,13 +453,20 @@ def nearest_higher(
         tlo = np.empty(d, np.int64)
         tlen = np.empty(d, np.int64)
         cur = np.empty(d, np.int64)
+        own = 0  # entries in the tile of p (points are sorted by tile)
+        cend = 0
+        cell = sbase[e]
         for p in range(a, b):
+            while p - a >= cend:
+                own = start[cell + 1] - start[cell]
+                cend = start[cell + 1]
+                cell += 1
             r = dm if (box or rho[p] < rhoc) else seed_dc
             r1 = min(r, r_in)
             if d == 2:
                 best = nearest_higher_2d(
                     xs, rho, order, a, p, r_in, r, period, pinf, lo[e], we, nt[e], start,
-                    sbase[e], box, runs,
+                    sbase[e], box, runs, own,
                 )  # fmt: skip
             else:
                 best, bd2 = _scan_nh_nd(
