@@ -11,6 +11,7 @@ from l1scout.deploy.fpga import FpgaEstimate, estimate_fpga, trace_logic
 from l1scout.deploy.hls import FLOAT_DEFAULT, FirmwareProject, accumulator_format, build_firmware
 from l1scout.deploy.onnx import OnnxModel, export_onnx, onnx_parity
 from l1scout.deploy.quant import float_mlp, quantize, quantized_mlp
+from l1scout.deploy.triton import TritonTensor, write_triton_repository
 
 __all__ = [
     "FLOAT_DEFAULT",
@@ -21,6 +22,7 @@ __all__ = [
     "OnnxModel",
     "OpCount",
     "QuantSpec",
+    "TritonTensor",
     "accumulator_format",
     "build_firmware",
     "count_ops",
@@ -31,4 +33,5 @@ __all__ = [
     "quantize",
     "quantized_mlp",
     "trace_logic",
+    "write_triton_repository",
 ]

@@ -67,6 +67,13 @@ from l1scout.tasks.mlpf.particles import (
     particles_from_elements,
     particles_from_targets,
 )
+from l1scout.tasks.mlpf.report import write_mlpf_report
+from l1scout.tasks.mlpf.study import (
+    COLLECTIONS,
+    MLPFEvaluation,
+    MLPFEvaluationSettings,
+    evaluate_mlpf,
+)
 from l1scout.tasks.mlpf.targets import (
     CLASS_NAMES,
     CLS_CHARGED_HADRON,
@@ -91,6 +98,7 @@ __all__ = [
     "CLS_NEUTRAL_HADRON",
     "CLS_NONE",
     "CLS_PHOTON",
+    "COLLECTIONS",
     "DEFAULT_REJECTIONS",
     "INPUT_WIDTH",
     "LOSS_PARTS",
@@ -112,6 +120,8 @@ __all__ = [
     "ElementTargets",
     "Elements",
     "JetResponse",
+    "MLPFEvaluation",
+    "MLPFEvaluationSettings",
     "MLPFLossConfig",
     "MLPFModel",
     "MLPFModelConfig",
@@ -129,6 +139,7 @@ __all__ = [
     "check_same_events",
     "decode_outputs",
     "element_features",
+    "evaluate_mlpf",
     "export_mlpf",
     "focal_loss",
     "gen_particles_from_columns",
@@ -147,4 +158,5 @@ __all__ = [
     "particles_from_targets",
     "pileup_roc",
     "regression_targets",
+    "write_mlpf_report",
 ]
