@@ -377,7 +377,7 @@ def test_collections_are_validated(tmp_path: Path) -> None:
         run_generation(other_view, tmp_path)
     assert list(tmp_path.iterdir()) == []
     names = available_collections(GenerationConfig(process=TTBAR, events=1, seed=1, views=()))
-    assert names == ("Gen_Part", "Vertex", "Event")
+    assert names == ("Gen_Part", "Vertex", "Event", "Gen_PartHS")
 
 
 def test_zero_bias_trigger_collections_equal_those_of_the_full_file(tmp_path: Path) -> None:

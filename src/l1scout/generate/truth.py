@@ -16,18 +16,29 @@ Status codes follow HepMC (``statusHepMC`` in Pythia, as Delphes stores them):
 
 The link rewriting is a numba kernel, :func:`relink`, checked against the slow
 :func:`relink_reference`.
+
+The links are made on the hard collision's record alone, so a kept particle's
+mothers and daughters are hard-collision particles too; the pileup particles
+(final state only) have no links. :func:`hard_scatter_cut` keeps the hard
+collision's entries of a written ``Gen_Part`` (the optional ``Gen_PartHS``
+collection, :mod:`l1scout.io.schema`) and points the links into the cut list.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numba
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._jagged import event_index, offsets_from_counts
 from l1scout._types import I32, I64, B
+from l1scout.errors import DataFormatError
 from l1scout.pdg import is_hadron, is_heavy_flavour_hadron
 
 __all__ = [
+    "hard_scatter_cut",
     "relink",
     "relink_reference",
     "status_hepmc",
@@ -186,3 +197,57 @@ def relink_reference(
         np.asarray(d1s, dtype=np.int32),
         np.asarray(d2s, dtype=np.int32),
     )
+
+
+def hard_scatter_cut(
+    offsets: npt.ArrayLike, is_pu: npt.ArrayLike, links: Sequence[npt.ArrayLike] = ()
+) -> tuple[I64, I64, I64, list[I32]]:
+    """The hard collision's entries of a ``Gen_Part`` record, with its family links pointed into them.
+
+    Args:
+        offsets: per-event offsets into the record's flat arrays (starting at 0).
+        is_pu: ``IsPU`` of every entry (0: the hard collision).
+        links: ``M1``, ``M2``, ``D1``, ``D2`` (any of them), each an index into
+            the same event's full list (-1: none).
+
+    Returns:
+        ``(cut_offsets, take, index, cut_links)``: the per-event offsets of the
+        cut list; the flat positions of the kept entries in the full arrays
+        (``values[take]`` is a field of the cut list, in the same order); each
+        kept entry's index in its event's full list (``Gen_PartHS_Index``); the
+        links as indices into the event's cut list, -1 where there is none or
+        where the linked entry is not kept (it never is for a record that
+        :func:`relink` linked: the links stay within the hard collision).
+
+    Raises:
+        DataFormatError: *is_pu* or a link array does not have ``offsets[-1]`` entries.
+
+    >>> off, take, index, (m1,) = hard_scatter_cut([0, 4, 5], [0, 1, 0, 0, 1], [[-1, -1, 0, 2, -1]])
+    >>> off.tolist(), take.tolist(), index.tolist(), m1.tolist()
+    ([0, 3, 3], [0, 2, 3], [0, 2, 3], [-1, 0, 1])
+    """
+    off = np.asarray(offsets, dtype=np.int64)
+    pu = np.asarray(is_pu)
+    n = int(off[-1])
+    if pu.shape != (n,):
+        msg = f"is_pu: expected {n} entries (the last offset), got shape {pu.shape}"
+        raise DataFormatError(msg)
+    evt = event_index(off)
+    keep = pu == 0
+    take = np.flatnonzero(keep).astype(np.int64)
+    cut_off = offsets_from_counts(np.bincount(evt[take], minlength=len(off) - 1))
+    index = take - off[evt[take]]
+    # the position of every full entry in its event's cut list (-1: not kept)
+    new_local = np.full(n, -1, dtype=np.int64)
+    new_local[take] = np.arange(len(take), dtype=np.int64) - cut_off[evt[take]]
+    start = off[evt[take]]
+    out: list[I32] = []
+    for link in links:
+        full = np.asarray(link, dtype=np.int64)
+        if full.shape != (n,):
+            msg = f"links: expected {n} entries (the last offset), got shape {full.shape}"
+            raise DataFormatError(msg)
+        v = full[take]
+        ok = (v >= 0) & (v < (off[1:] - off[:-1])[evt[take]])
+        out.append(np.where(ok, new_local[np.where(ok, start + v, 0)], -1).astype(np.int32))
+    return cut_off, take, index, out

@@ -46,6 +46,19 @@ asked for: a production's ``collections`` names them, for example
   of particle sets with k <= 128 decodes 128 entries per event instead of
   ~1,000 (:func:`l1scout.io.particle_sets.particle_set_columns`).
 
+* ``Gen_PartHS`` (:data:`GEN_PART_HS_COLUMNS`) holds the ``Gen_Part`` entries
+  of the hard collision only (``IsPU`` = 0, ``VertexIndex`` = 0), with all the
+  fields of ``Gen_Part`` and the same values, in the same order (pT
+  descending). ``M1``/``M2``/``D1``/``D2`` index into the event's
+  ``Gen_PartHS`` list (-1: none; the family links of a hard-collision particle
+  only ever point to hard-collision particles). The extra field ``Index`` is
+  the entry's index in the event's full ``Gen_Part``, the index that the other
+  collections' truth links use (a track's ``fUniqueID`` - 1, ``<View>_Track_GenIndex``).
+  At pileup 200 ``Gen_Part`` holds the final-state particles of every pileup
+  collision too (about 96 % of a signal file); a study that needs only the
+  hard collision's record asks for ``Gen_PartHS`` instead
+  (:func:`l1scout.generate.truth.hard_scatter_cut` makes it).
+
 Detector-element collections (extension, :data:`ELEMENT_COLLECTIONS`, written
 only when asked for, as the pre-cut ones; :mod:`l1scout.reco.elements` makes
 them): the inputs of a machine-learned particle flow with their truth. Every
@@ -87,6 +100,7 @@ __all__ = [
     "EVENT_COLUMNS",
     "GEN_COLUMNS",
     "GEN_PART_COLUMNS",
+    "GEN_PART_HS_COLUMNS",
     "PRECUT_COLLECTIONS",
     "VERTEX_COLUMNS",
     "Column",
@@ -185,6 +199,28 @@ GEN_PART_COLUMNS = _cols(
         ("Z", "float32", "mm", "production vertex z, rounded to 1 um", False),
         ("T", "float32", "s", "production time, rounded to 1 fs", False),
     ],
+)
+
+#: The optional hard-collision cut of ``Gen_Part`` (module docstring): its fields, then ``Index``.
+GEN_PART_HS_COLUMNS: tuple[Column, ...] = (
+    *(
+        Column(
+            c.name.replace("Gen_Part_", "Gen_PartHS_", 1),
+            c.dtype,
+            c.unit,
+            c.doc.replace("the event's Gen_Part", "the event's Gen_PartHS")
+            + "; the hard collision's entries of Gen_Part",
+            collide=False,
+        )
+        for c in GEN_PART_COLUMNS
+    ),
+    Column(
+        "Gen_PartHS_Index",
+        "int32",
+        "",
+        "index of the entry in the event's full Gen_Part (track fUniqueID - 1, Track_GenIndex)",
+        collide=False,
+    ),
 )
 
 VERTEX_COLUMNS = _cols(

@@ -23,7 +23,7 @@ changes it (through the pool settings and a ``pileup_definition`` entry).
 view none of whose collections is asked for is not simulated, and jet
 collections (detector and generator level) that are not asked for are not
 clustered, and the family links and truth vertices are not made unless
-``Gen_Part`` and ``Vertex`` are asked for. The written values are those of the
+``Gen_Part`` (or ``Gen_PartHS``) and ``Vertex`` are asked for. The written values are those of the
 full file with the same seed: a shipped view draws from the random stream of
 its place among the shipped views (``views=("L1T",)`` gives the L1T numbers of
 a two-view file), and each jet collection b-tags from a stream of its own.
@@ -35,7 +35,11 @@ the pre-cut ones asks for ``available_collections(config)``. So are the
 **detector-element collections** (:data:`l1scout.io.schema.ELEMENT_COLLECTIONS`:
 ``<View>_Track``, ``<View>_Tower``, ``<View>_TowerContrib``, the inputs and
 truth of a machine-learned particle flow); :func:`with_elements` adds them to a
-job. They draw no random number: every other column keeps its values.
+job. So is ``Gen_PartHS`` (:data:`l1scout.io.schema.GEN_PART_HS_COLUMNS`), the
+hard collision's entries of ``Gen_Part`` with their links pointed into it
+(:func:`l1scout.generate.truth.hard_scatter_cut`): ``("Event", "Gen_PartHS")``
+writes the record of the hard collision without the pileup particles. They
+draw no random number: every other column keeps its values.
 """
 
 from __future__ import annotations
@@ -79,12 +83,14 @@ from l1scout.generate.pythia import (
     lhe_settings,
     process_settings,
 )
+from l1scout.generate.truth import hard_scatter_cut
 from l1scout.generate.vertex import DEFAULT_PILEUP_DEFINITION, PileupDefinition
 from l1scout.io.parquet import AtomicParquetWriter
 from l1scout.io.ragged import top_k
 from l1scout.io.schema import (
     ELEMENT_COLLECTIONS,
     GEN_COLUMNS,
+    GEN_PART_HS_COLUMNS,
     PRECUT_COLLECTIONS,
     Column,
     element_columns,
@@ -123,6 +129,8 @@ DATASET_VERSION = "l1scout_gen_v1"
 ROWS_PER_GROUP = 50
 #: Default pool size: COLLIDE-2V used 30,000 minimum-bias events per job.
 DEFAULT_POOL_SIZE = 30_000
+#: The optional hard-collision cut of ``Gen_Part``.
+_HARD_SCATTER = "Gen_PartHS"
 
 
 class GenerationConfig(BaseModel):
@@ -238,7 +246,7 @@ class _Plan:
     columns: tuple[Column, ...]
     record: dict[str, object]
     settings_hash: str
-    family: bool  # Gen_Part's family links are written
+    family: bool  # Gen_Part's family links are written (in Gen_Part or Gen_PartHS)
     vertices: bool  # the Vertex columns are written
 
 
@@ -358,7 +366,7 @@ def _plan(config: GenerationConfig) -> _Plan:
         columns_of(card, views, config.collections),
         record,
         digest,
-        family=wanted is None or "Gen_Part" in wanted,
+        family=wanted is None or bool({"Gen_Part", _HARD_SCATTER} & wanted),
         vertices=wanted is None or "Vertex" in wanted,
     )
 
@@ -374,12 +382,12 @@ def columns_of(
         card: the front-end card (its truth jets).
         views: the view cards, in file order.
         collections: keep only the columns of these collections (None: all
-            but the element and pre-cut ones, which are written only when named here).
+            but the element and pre-cut ones, ``Gen_PartHS`` included, which are
+            written only when named here).
     """
-    if not views:
-        cols = GEN_COLUMNS
-    else:
-        cols = GEN_COLUMNS + gen_object_columns([j.name for j in card.truth_jets])
+    cols = GEN_COLUMNS if collections is None else GEN_COLUMNS + GEN_PART_HS_COLUMNS
+    if views:
+        cols += gen_object_columns([j.name for j in card.truth_jets])
         for view in views:
             cols += view_columns(view.name, [j.name for j in view.jets], _standalone(view))
             if collections is not None:  # element and pre-cut collections: only when asked for
@@ -391,7 +399,7 @@ def columns_of(
 
 
 def available_collections(config: GenerationConfig) -> tuple[str, ...]:
-    """The collections a file of *config*'s views can hold: the default ones in file order, then the element ones, then the pre-cut ones.
+    """The collections a file of *config*'s views can hold: the default ones in file order, then ``Gen_PartHS``, the element ones and the pre-cut ones.
 
     >>> cfg = GenerationConfig(process="minbias", events=1, seed=1, views=("L1T",))
     >>> names = available_collections(cfg)
@@ -404,9 +412,36 @@ def available_collections(config: GenerationConfig) -> tuple[str, ...]:
 
 
 def _available(card: FrontendCard, views: tuple[ViewCard, ...]) -> tuple[str, ...]:
-    full = collection_names(columns_of(card, views))
+    full = (*collection_names(columns_of(card, views)), _HARD_SCATTER)
     elements = collection_names(c for v in views for c in element_columns(v.name))
     return full + elements + collection_names(c for v in views for c in precut_columns(v.name))
+
+
+def _add_hard_scatter(cols: dict[str, Any], columns: Sequence[Column]) -> None:
+    """Add ``Gen_PartHS`` when *columns* hold it: the hard collision's ``Gen_Part`` entries.
+
+    Made from the ``Gen_Part`` columns of the batch (their family links
+    included: the plan makes them when ``Gen_PartHS`` is asked for), whether
+    or not ``Gen_Part`` itself is written.
+    """
+    if not any(collection_of(c.name) == _HARD_SCATTER for c in columns):
+        return
+    offsets = np.asarray(cols["Gen_Part_IsPU"][0], dtype=np.int64)
+    first = int(offsets[0])
+    links = ("M1", "M2", "D1", "D2")
+    flat = {
+        c.field: np.asarray(cols[f"Gen_Part_{c.field}"][1])[first : offsets[-1]]
+        for c in columns
+        if collection_of(c.name) == _HARD_SCATTER and c.field != "Index"
+    }
+    cut, take, index, relinked = hard_scatter_cut(
+        offsets - first, flat["IsPU"], [flat[f] for f in links]
+    )
+    values: dict[str, Any] = {f: v[take] for f, v in flat.items()}
+    values.update(zip(links, relinked, strict=True), Index=index.astype(np.int32))
+    for c in columns:
+        if collection_of(c.name) == _HARD_SCATTER:
+            cols[c.name] = (cut, values[c.field])
 
 
 def with_elements(config: GenerationConfig) -> GenerationConfig:
@@ -655,6 +690,7 @@ def run_generation(
                         vertices=plan.vertices,
                     )
                 )
+            _add_hard_scatter(cols, columns)
             if plan.views and (plan.truth_objects or any(v is not None for v in plan.views)):
                 _simulate(cols, plan, config.seed, n_done, timer, draw)
             with stage(timer, "writing"):

@@ -146,7 +146,7 @@ def test_plans_are_fast_mode_with_the_columns_the_study_reads() -> None:
     zb, sig = plans["zero_bias"], plans["signals"]
     assert zb.views == sig.views == ("L1T",)
     assert zb.collections == ("Event", "L1T_PUPPIPart")
-    assert sig.collections == ("Event", "Gen_Part", "L1T_PUPPIPart")
+    assert sig.collections == ("Event", "Gen_PartHS", "L1T_PUPPIPart")
     assert [p.name for p in zb.processes] == ["minbias"]
     assert [(p.name, p.events) for p in sig.processes] == [(s, 300) for s in DEFAULT_TAU_SIGNALS]
     # one pileup pool: both plans draw it from the same seed and size
@@ -181,7 +181,8 @@ def test_production_writes_the_columns_and_truth_only_for_signals(produced: Prod
     puppi = {f"L1T_PUPPIPart_{f}" for f in PUPPI_FIELDS}
     assert puppi | {"Event_Number"} <= zb_cols
     assert not any(c.startswith("Gen_Part") for c in zb_cols)
-    assert puppi | {"Event_Number", "Gen_Part_M1", "Gen_Part_Z"} <= sig_cols
+    assert puppi | {"Event_Number", "Gen_PartHS_M1", "Gen_PartHS_Z", "Gen_PartHS_Index"} <= sig_cols
+    assert not any(c.startswith("Gen_Part_") for c in sig_cols)  # the hard collision's record only
     assert not any(c.startswith(("L1T_PFPart", "FullReco")) for c in sig_cols)
     rows = {p: pq.read_metadata(ps[0]).num_rows for p, ps in files.items()}
     assert rows == {"minbias": 10, SIGNAL: 6}

@@ -3,29 +3,41 @@
 The study reads, per event, the Level-1 PUPPI candidates of the ``L1T`` view
 (``L1T_PUPPIPart``: ``PT``, ``Eta``, ``Phi``, ``PID``, ``Charge``, ``DZ``,
 ``PuppiW``, ``IsPU``) and ``Event_Number`` (the splits); the signals also need
-the generator record ``Gen_Part`` (the truth taus of
-:mod:`l1scout.tasks.taus.truth`). At pileup 200, ``Gen_Part`` keeps the
-final-state particles of every pileup collision and weighs about 250 kB per
-event, twenty times the PUPPI candidates (about 11 kB), while zero bias needs
-no truth (every zero-bias candidate is a fake: minimum bias has no prompt
-tau). So the samples are made by two productions in the fast mode of
+the generator record of the hard collision (the truth taus of
+:mod:`l1scout.tasks.taus.truth`). At pileup 200 the full record ``Gen_Part``
+keeps the final-state particles of every pileup collision too and weighs
+about 430 kB per event, forty times the PUPPI candidates (about 11 kB), so
+the signals ask for ``Gen_PartHS``, its hard-collision entries
+(:mod:`l1scout.io.schema`): about 7 kB per event, a signal file about 19 kB
+per event instead of 440 (``docs/physics/data-format.md``); zero bias needs no truth (every zero-bias
+candidate is a fake: minimum bias has no prompt tau). So the samples are made
+by two productions in the fast mode of
 ``docs/production.md`` (only the L1T view simulated, only the named
 collections written), each in its own folder with its own manifest:
 
 * ``<data_dir>/zero_bias``: the zero-bias sample, ``Event`` and ``L1T_PUPPIPart``
   (:data:`ZERO_BIAS_COLLECTIONS`);
-* ``<data_dir>/signals``: the signals, plus ``Gen_Part`` (:data:`SIGNAL_COLLECTIONS`).
+* ``<data_dir>/signals``: the signals, plus ``Gen_PartHS`` (:data:`SIGNAL_COLLECTIONS`).
 
 Both plans have the same seed, pileup and pool size, so both draw their
 pileup from the same pool, as one plan with a shared pool would. A rerun
 verifies what is there and makes only the missing or broken shards; a folder
 made with another configuration is refused (use another data folder).
 
+**Signal folders of the earlier layout.** Before ``Gen_PartHS`` existed the
+signals were written with the full ``Gen_Part``
+(:data:`LEGACY_SIGNAL_COLLECTIONS`), which holds everything ``Gen_PartHS``
+holds: the truth taus read from it are the same
+(:mod:`l1scout.tasks.taus.dataset` reads whichever record a file has). A
+signal folder made so with the same configuration otherwise is kept and, if
+incomplete, completed in its own layout (one plan per folder; the dataset
+hash stays what it was); any other difference is refused as before.
+
 Example:
     >>> from l1scout.tasks.taus.config import TauConfig
     >>> plans = production_plans(TauConfig())
     >>> sorted(plans), plans["signals"].collections, plans["zero_bias"].views
-    (['signals', 'zero_bias'], ('Event', 'Gen_Part', 'L1T_PUPPIPart'), ('L1T',))
+    (['signals', 'zero_bias'], ('Event', 'Gen_PartHS', 'L1T_PUPPIPart'), ('L1T',))
 """
 
 from __future__ import annotations
@@ -35,9 +47,9 @@ import json
 import logging
 from pathlib import Path
 
-from l1scout.errors import DataFormatError
+from l1scout.errors import DataFormatError, ProductionError
 from l1scout.production.driver import Progress
-from l1scout.production.manifest import read_manifest
+from l1scout.production.manifest import check_same_plan, read_manifest
 from l1scout.production.plan import ProductionPlan
 from l1scout.production.samples import (
     check_sample_folder,
@@ -48,6 +60,7 @@ from l1scout.production.samples import (
 from l1scout.tasks.taus.config import TauConfig
 
 __all__ = [
+    "LEGACY_SIGNAL_COLLECTIONS",
     "PUPPI_FIELDS",
     "SIGNAL_COLLECTIONS",
     "ZERO_BIAS_COLLECTIONS",
@@ -63,8 +76,10 @@ _log = logging.getLogger(__name__)
 PUPPI_FIELDS: tuple[str, ...] = ("PT", "Eta", "Phi", "PID", "Charge", "DZ", "PuppiW", "IsPU")
 #: Collections of the zero-bias production.
 ZERO_BIAS_COLLECTIONS: tuple[str, ...] = ("Event", "L1T_PUPPIPart")
-#: Collections of the signal production (the truth taus need ``Gen_Part``).
-SIGNAL_COLLECTIONS: tuple[str, ...] = ("Event", "Gen_Part", "L1T_PUPPIPart")
+#: Collections of the signal production (the truth taus need the hard collision's record).
+SIGNAL_COLLECTIONS: tuple[str, ...] = ("Event", "Gen_PartHS", "L1T_PUPPIPart")
+#: Collections of the signal productions made before ``Gen_PartHS`` (still read and completed).
+LEGACY_SIGNAL_COLLECTIONS: tuple[str, ...] = ("Event", "Gen_Part", "L1T_PUPPIPart")
 
 _PARTS = ("zero_bias", "signals")
 
@@ -72,8 +87,13 @@ _PARTS = ("zero_bias", "signals")
 TauSampleFiles = tuple[dict[str, list[Path]], str]
 
 
-def production_plans(cfg: TauConfig) -> dict[str, ProductionPlan]:
+def production_plans(cfg: TauConfig, *, legacy: bool = False) -> dict[str, ProductionPlan]:
     """The two fast-mode plans: ``"zero_bias"`` and ``"signals"`` (module docstring).
+
+    Args:
+        cfg: the study's configuration.
+        legacy: the signals with :data:`LEGACY_SIGNAL_COLLECTIONS` (the plan of
+            signal folders made before ``Gen_PartHS``).
 
     Raises:
         ConfigError: a plan does not validate (naming the plan's fields).
@@ -99,7 +119,7 @@ def production_plans(cfg: TauConfig) -> dict[str, ProductionPlan]:
         ),
         "signals": fast_plan(
             data.signals,
-            collections=SIGNAL_COLLECTIONS,
+            collections=LEGACY_SIGNAL_COLLECTIONS if legacy else SIGNAL_COLLECTIONS,
             source="the signal production plan",
             **common,  # type: ignore[arg-type]
         ),
@@ -109,9 +129,35 @@ def production_plans(cfg: TauConfig) -> dict[str, ProductionPlan]:
 def tau_sample_files(cfg: TauConfig, data_dir: Path | str) -> dict[str, list[Path]]:
     """The files of every sample in *data_dir*, process by process, zero bias first (they need not exist)."""
     out: dict[str, list[Path]] = {}
-    for part, plan in production_plans(cfg).items():
+    for part, plan in _folder_plans(cfg, Path(data_dir)).items():
         out.update(files_by_process(plan, Path(data_dir) / part))
     return out
+
+
+def _folder_plans(cfg: TauConfig, data_dir: Path) -> dict[str, ProductionPlan]:
+    """The plans of *data_dir*'s folders: :func:`production_plans`, the signals' legacy one where the folder holds it.
+
+    A signal folder whose manifest is of the legacy plan (module docstring)
+    keeps it; any other folder gets the current plan (and
+    :func:`~l1scout.production.samples.check_sample_folder` refuses it if it
+    holds another).
+    """
+    plans = production_plans(cfg)
+    folder = data_dir / "signals"
+    manifest = read_manifest(folder) if folder.is_dir() else None
+    if manifest is None or manifest.plan_hash == plans["signals"].plan_hash():
+        return plans
+    legacy = production_plans(cfg, legacy=True)["signals"]
+    try:
+        check_same_plan(manifest, legacy, folder)
+    except ProductionError:
+        return plans  # not the legacy layout either: refused by the caller's check
+    _log.info(
+        "%s: signals of the earlier layout (Gen_Part instead of Gen_PartHS, the same "
+        "truth taus): kept, and completed in that layout",
+        folder,
+    )
+    return {**plans, "signals": legacy}
 
 
 def _dataset_hash(plans: dict[str, ProductionPlan], data_dir: Path) -> str:
@@ -169,11 +215,13 @@ def ensure_tau_samples(
     Raises:
         ProductionError: a folder holds samples of another configuration
             (nothing is touched: both folders are checked before either
-            production starts), cannot be written, or shards failed on every
-            attempt (listed; the others are kept, rerun to retry).
+            production starts; a signal folder of the earlier layout with
+            ``Gen_Part`` is not another configuration, module docstring),
+            cannot be written, or shards failed on every attempt (listed; the
+            others are kept, rerun to retry).
     """
     data_dir = Path(data_dir)
-    plans = production_plans(cfg)
+    plans = _folder_plans(cfg, data_dir)
     for part in _PARTS:
         check_sample_folder(plans[part], data_dir / part, what="soft-tau data")
     for part in _PARTS:

@@ -8,7 +8,10 @@ Two steps:
    flat L1T PUPPI candidates (:data:`~l1scout.tasks.taus.data.PUPPI_FIELDS`)
    with per-event offsets; and the prompt hadronic truth taus
    (:func:`~l1scout.tasks.taus.truth.truth_taus` ``.hadronic()``) of the
-   signals. **Zero bias has no truth**: its files hold no ``Gen_Part``
+   signals, from ``Gen_PartHS`` (the hard collision's generator record, which
+   the signal production writes) or, in files without it, ``Gen_Part``
+   (the same taus, :mod:`l1scout.tasks.taus.truth`), file by file.
+   **Zero bias has no truth**: its files hold no ``Gen_Part``
    (:mod:`l1scout.tasks.taus.data`) and every zero-bias candidate is a fake;
    minimum bias (Pythia SoftQCD) has no prompt tau, and a tau from a D_s
    decay is not a target of the study (``from_hadron``).
@@ -70,7 +73,7 @@ from l1scout.tasks.taus.data import PUPPI_FIELDS
 from l1scout.tasks.taus.nnpuppitau import nnpuppitau_inputs
 from l1scout.tasks.taus.transformer import TransformerInputs, transformer_inputs
 from l1scout.tasks.taus.transformer_training import TauTargets
-from l1scout.tasks.taus.truth import TruthTaus, match_taus, truth_taus
+from l1scout.tasks.taus.truth import TruthTaus, gen_record, match_taus, truth_taus
 
 __all__ = [
     "TauDataset",
@@ -83,9 +86,12 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 _EVENT_NUMBER = "Event_Number"
-_GEN_COLUMNS = tuple(
-    f"Gen_Part_{f}" for f in ("PT", "PID", "Eta", "Phi", "Mass", "Charge", "M1", "Z")
-)
+_GEN_FIELDS = ("PT", "PID", "Eta", "Phi", "Mass", "Charge", "M1", "Z")
+#: The generator columns the truth taus read, per record (preferred first).
+_GEN_COLUMNS: dict[str, tuple[str, ...]] = {
+    "Gen_PartHS": tuple(f"Gen_PartHS_{f}" for f in (*_GEN_FIELDS, "Index")),
+    "Gen_Part": tuple(f"Gen_Part_{f}" for f in _GEN_FIELDS),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -322,9 +328,12 @@ def _file_events(
     names: tuple[str, ...],
     fractions: tuple[float, ...],
     prefix: str,
+    gen: str | None,
 ) -> TauEvents:
-    """The events of one file of sample *index* (chunk by chunk)."""
-    signal = index > 0
+    """The events of one file of sample *index* (chunk by chunk), with the truth taus of record *gen*."""
+    ds = Dataset(
+        (file,), [*ds.columns, *_GEN_COLUMNS.get(gen or "", ())], ds.chunk_size, ds.chunk_bytes
+    )
     per_event: dict[str, list[np.ndarray]] = {"split": [], "number": []}
     flat: dict[str, list[np.ndarray]] = {f: [] for f in PUPPI_FIELDS}
     counts: list[I64] = [np.zeros(0, np.int64)]
@@ -339,7 +348,7 @@ def _file_events(
         flat["PT"].append(pt)
         for f in PUPPI_FIELDS[1:]:
             flat[f].append(field_like(chunk, prefix, f, off, np.float64))
-        truth.append(truth_taus(chunk).hadronic() if signal else _empty_truth(n))
+        truth.append(truth_taus(gen_record(chunk, gen)).hadronic() if gen else _empty_truth(n))
     cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in flat.items()}
     numbers_all = (
         np.concatenate(per_event["number"]) if per_event["number"] else np.zeros(0, np.int64)
@@ -363,6 +372,22 @@ def _file_events(
     )
 
 
+def _gen_collection(file: DataFile) -> str:
+    """The generator record a signal file's truth taus are read from: ``Gen_PartHS``, else ``Gen_Part``.
+
+    Raises:
+        DataFormatError: the file holds neither completely.
+    """
+    for name, cols in _GEN_COLUMNS.items():
+        if all(c in file.physical for c in cols):
+            return name
+    msg = (
+        f"{file.path}: a signal file needs the generator record of its taus, "
+        f"{' or '.join(_GEN_COLUMNS)} ({', '.join(_GEN_FIELDS)}); it has neither"
+    )
+    raise DataFormatError(msg)
+
+
 def _iter_file_events(
     zero_bias: Source,
     signals: Mapping[str, Source],
@@ -380,13 +405,17 @@ def _iter_file_events(
     names = (zero_bias_name, *signals)
     sources = (zero_bias, *signals.values())
     opened = [
-        _open(source, [*puppi, *(_GEN_COLUMNS if index else ())], f"sample {name!r}")
-        for index, (name, source) in enumerate(zip(names, sources, strict=True))
+        _open(source, puppi, f"sample {name!r}")
+        for name, source in zip(names, sources, strict=True)
+    ]
+    # every signal file's record is found before the first file is read
+    gens = [
+        [_gen_collection(f) if index else None for f in ds.files] for index, ds in enumerate(opened)
     ]
     for index, ds in enumerate(opened):
         fractions = splits.signal if index else splits.zero_bias
-        for file in ds.files:
-            yield _file_events(ds, file, index, names, fractions, prefix)
+        for file, gen in zip(ds.files, gens[index], strict=True):
+            yield _file_events(ds, file, index, names, fractions, prefix, gen)
 
 
 def _concat_events(parts: Sequence[TauEvents]) -> TauEvents:
@@ -418,7 +447,7 @@ def load_tau_events(
 
     Args:
         zero_bias: the zero-bias files (a folder, a glob, a list of files).
-        signals: signal name -> its files (they need ``Gen_Part``).
+        signals: signal name -> its files (they need ``Gen_PartHS`` or ``Gen_Part``).
         splits: the split fractions (default :class:`~l1scout.tasks.taus.config.SplitsConfig`).
         zero_bias_name: the zero-bias sample's name in :attr:`TauEvents.samples`.
         view: the view of the PUPPI candidates.
@@ -466,7 +495,7 @@ def load_tau_datasets(
 
     Args:
         zero_bias: the zero-bias files.
-        signals: signal name -> its files (they need ``Gen_Part``).
+        signals: signal name -> its files (they need ``Gen_PartHS`` or ``Gen_Part``).
         methods: the builders (:data:`~l1scout.tasks.taus.config.METHODS`).
         cfg: the builders' parameters and the matching distance.
         splits: the split fractions.

@@ -10,6 +10,13 @@ neutrinos, e or mu, pi+-, K+- (final), and pi0, eta, K0 or K0S (decayed, their
 decay products kept only when final, with ``M1`` pointing to the direct
 product since nothing in between is kept).
 
+**Hard collision only.** The taus are the hard collision's (the pileup
+collisions' particles are final-state only, without links), so the record
+may be a file's ``Gen_PartHS`` instead (the hard collision's entries of
+``Gen_Part``, links pointed into it, :mod:`l1scout.io.schema`): the taus are
+the same, and :func:`gen_record` reads it where a chunk holds it (``Index``
+maps each entry back to ``Gen_Part``, so ``gen_index`` keeps its meaning).
+
 **Which taus** (:func:`truth_taus`): the *decaying* copy of every tau: a tau
 with at least one child in the record and no tau among its children. A tau
 whose first non-tau ancestor (following ``M1`` through its copies) is a hadron
@@ -67,6 +74,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from functools import cached_property
 
+import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
@@ -86,6 +94,7 @@ __all__ = [
     "DECAY_MODE_GROUPS",
     "DM_LEPTONIC",
     "DM_OTHER",
+    "GEN_COLLECTIONS",
     "MATCH_DR",
     "GenRecord",
     "TauMatch",
@@ -105,6 +114,9 @@ DM_OTHER = 15
 DECAY_MODE_GROUPS = ("1-prong", "1-prong+pi0s", "3-prong", "3-prong+pi0s", "other")
 #: Matching distance of candidates to truth taus (exclusive).
 MATCH_DR = 0.2
+
+#: The generator records the truth taus read, preferred first: the hard collision's cut, the full one.
+GEN_COLLECTIONS: tuple[str, ...] = ("Gen_PartHS", "Gen_Part")
 
 _NEUTRINOS = (12, 14, 16)
 _LEPTONS = (11, 13)
@@ -133,6 +145,9 @@ class GenRecord:
         charge: electric charge (e).
         m1: first mother, an index into the same event's list (-1: none).
         z: production vertex z (mm).
+        index: each entry's index in its event's full ``Gen_Part`` when the
+            record is a cut of it (``Gen_PartHS_Index``); None: the record is
+            the full ``Gen_Part``.
 
     Raises:
         ConfigError: bad offsets.
@@ -149,13 +164,16 @@ class GenRecord:
     charge: I64
     m1: I64
     z: F64
+    index: I64 | None = None
 
     def __post_init__(self) -> None:
         off = check_offsets(self.offsets, "Gen_Part offsets")
         object.__setattr__(self, "offsets", off)
         n = int(off[-1])
         for f in fields(self)[1:]:
-            dtype = np.int64 if f.name in ("pid", "charge", "m1") else np.float64
+            if getattr(self, f.name) is None:  # index: the full record
+                continue
+            dtype = np.int64 if f.name in ("pid", "charge", "m1", "index") else np.float64
             arr = np.asarray(getattr(self, f.name), dtype=dtype)
             if arr.ndim != 1 or len(arr) != n:
                 msg = f"Gen_Part {f.name}: expected {n} entries (the last offset), got shape {arr.shape}"
@@ -172,18 +190,40 @@ class GenRecord:
         return len(self.offsets) - 1
 
 
-def gen_record(events: EventsLike) -> GenRecord:
-    """The :class:`GenRecord` of a chunk of events (an ``ak.Array`` or a mapping of ``Gen_Part_*`` columns).
+def gen_record(events: EventsLike, collection: str | None = None) -> GenRecord:
+    """The :class:`GenRecord` of a chunk of events (an ``ak.Array`` or a mapping of ``Gen_Part*`` columns).
 
-    Reads ``Gen_Part_`` ``PT``, ``PID``, ``Eta``, ``Phi``, ``Mass``, ``Charge``,
-    ``M1`` and ``Z``.
+    Reads ``PT``, ``PID``, ``Eta``, ``Phi``, ``Mass``, ``Charge``, ``M1`` and
+    ``Z`` of *collection* (:data:`GEN_COLLECTIONS`), and ``Index`` of
+    ``Gen_PartHS``.
+
+    Args:
+        events: the chunk.
+        collection: ``"Gen_PartHS"`` or ``"Gen_Part"``; None: ``Gen_PartHS``
+            where the chunk has ``Gen_PartHS_PT``, else ``Gen_Part``.
 
     Raises:
-        DataFormatError: a column is missing or its lists differ from ``Gen_Part_PT``'s.
+        ConfigError: *collection* is neither.
+        DataFormatError: a column is missing or its lists differ from the ``PT``'s.
+
+    >>> hs = {"Gen_PartHS_" + k: v for k, v in dict(PT=[[20, 12, 8]], PID=[[15, -211, 16]],
+    ...       Eta=[[0.5] * 3], Phi=[[1.0] * 3], Mass=[[1.777, 0.1396, 0]], Charge=[[-1, -1, 0]],
+    ...       M1=[[-1, 0, 0]], Z=[[3.2] * 3], Index=[[2, 5, 9]]).items()}
+    >>> truth_taus(gen_record(hs)).gen_index.tolist()
+    [2]
     """
-    off, pt = jagged(events, "Gen_Part_PT", np.float64)
+    if collection is None:
+        names = events.fields if isinstance(events, ak.Array) else list(events)
+        collection = GEN_COLLECTIONS[0] if f"{GEN_COLLECTIONS[0]}_PT" in names else "Gen_Part"
+    if collection not in GEN_COLLECTIONS:
+        msg = f"collection: expected one of {', '.join(GEN_COLLECTIONS)}, got {collection!r}"
+        raise ConfigError(msg)
+    off, pt = jagged(events, f"{collection}_PT", np.float64)
+    index = None
+    if collection == GEN_COLLECTIONS[0]:
+        index = field_like(events, collection, "Index", off, np.int64)
     get = {
-        name: field_like(events, "Gen_Part", name, off, dtype)
+        name: field_like(events, collection, name, off, dtype)
         for name, dtype in (
             ("PID", np.int64),
             ("Eta", np.float64),
@@ -204,6 +244,7 @@ def gen_record(events: EventsLike) -> GenRecord:
         charge=get["Charge"],
         m1=get["M1"],
         z=get["Z"],
+        index=index,
     )
 
 
@@ -247,7 +288,8 @@ class TruthTaus:
 
     Attributes:
         offsets: per-event offsets into the tau arrays.
-        gen_index: index of the tau in its event's ``Gen_Part`` list.
+        gen_index: index of the tau in its event's ``Gen_Part`` list (the
+            full one also when the record was ``Gen_PartHS``).
         pt: the tau's pT (GeV), neutrinos included.
         eta: its pseudorapidity.
         phi: its azimuth (rad).
@@ -333,7 +375,8 @@ def truth_taus(record: GenRecord | EventsLike) -> TruthTaus:
 
     Args:
         record: a :class:`GenRecord`, or a chunk of events with the
-            ``Gen_Part`` columns (read with :func:`gen_record`).
+            ``Gen_PartHS`` or ``Gen_Part`` columns (read with :func:`gen_record`:
+            ``Gen_PartHS`` where the chunk has it; the taus are the same).
 
     Returns:
         All decaying taus, leptonic ones and those from hadron decays included
@@ -406,7 +449,9 @@ def truth_taus(record: GenRecord | EventsLike) -> TruthTaus:
     counts = np.bincount(evt[tau_idx], minlength=rec.n_events)
     return TruthTaus(
         offsets=offsets_from_counts(counts),
-        gen_index=(tau_idx - off[evt[tau_idx]]).astype(np.int64),
+        gen_index=(tau_idx - off[evt[tau_idx]] if rec.index is None else rec.index[tau_idx]).astype(
+            np.int64
+        ),
         pt=rec.pt[tau_idx],
         eta=rec.eta[tau_idx],
         phi=rec.phi[tau_idx],
