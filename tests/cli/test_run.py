@@ -42,7 +42,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> dict[str, _Recorder]:
 
 
 def test_registry_entries() -> None:
-    assert list(run_cli.TASKS) == ["anomaly", "recalib", "taus"]
+    assert list(run_cli.TASKS) == ["anomaly", "recalib", "taus", "mlpf"]
     for name, task in run_cli.TASKS.items():
         assert task.name == name
         assert task.help
@@ -69,7 +69,10 @@ def test_run_help_lists_the_tasks_and_the_shared_options() -> None:
 def test_unknown_task_is_one_line_naming_the_tasks(recorded: dict[str, _Recorder]) -> None:
     result = runner.invoke(app, ["run", "nosuch"])
     assert result.exit_code == 2
-    assert result.output == "error: unknown task 'nosuch'; the tasks are: anomaly, recalib, taus\n"
+    assert (
+        result.output
+        == "error: unknown task 'nosuch'; the tasks are: anomaly, recalib, taus, mlpf\n"
+    )
     assert not any(rec.calls for rec in recorded.values())
 
 

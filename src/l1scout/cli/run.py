@@ -25,6 +25,7 @@ from l1scout.cli._common import (
     handle_errors,
 )
 from l1scout.cli.anomaly import load_anomaly, run_anomaly
+from l1scout.cli.mlpf import load_mlpf, run_mlpf_cli
 from l1scout.cli.recalib import load_recalib, run_recalib
 from l1scout.cli.taus import load_taus, run_taus_cli
 from l1scout.errors import ConfigError
@@ -58,6 +59,14 @@ TASKS: dict[str, Task[Any]] = _registry(
         "(CONFIG optional: the demo defaults).",
         load=load_taus,
         run=run_taus_cli,
+    ),
+    Task(
+        "mlpf",
+        "Machine-learned particle flow: tracks and towers -> windowed transformer with a "
+        "per-particle pileup flag -> jets, MET and pileup ROC against PF+CHS and PUPPI "
+        "-> ONNX and a Triton repository (CONFIG optional: the demo defaults).",
+        load=load_mlpf,
+        run=run_mlpf_cli,
     ),
 )
 """The tasks of ``l1scout run``, by name."""

@@ -305,16 +305,23 @@ def decode_outputs(
 def _quiet_export() -> Iterator[None]:
     """Send the exporter's progress lines to the log and drop torch's own pytree warning."""
     noisy = logging.getLogger("torch.onnx._internal.exporter._registration")
-    level = noisy.level
+    # the exporter's optimisers log an INFO line per de-duplicated initializer,
+    # folded constant and rewritten slice (hundreds): keep their warnings only
+    passes = [logging.getLogger(name) for name in ("onnx_ir", "onnxscript")]
+    level, pass_levels = noisy.level, [p.level for p in passes]
     stdout = io.StringIO()
     try:
         noisy.setLevel(logging.ERROR)
+        for p in passes:
+            p.setLevel(logging.WARNING)
         with warnings.catch_warnings(), contextlib.redirect_stdout(stdout):
             warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\..*")
             warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
             yield
     finally:
         noisy.setLevel(level)
+        for p, lv in zip(passes, pass_levels, strict=True):
+            p.setLevel(lv)
         for line in stdout.getvalue().splitlines():
             _log.debug("torch.onnx: %s", line)
 
