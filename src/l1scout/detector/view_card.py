@@ -29,6 +29,7 @@ from l1scout.detector.param import BinnedFunction
 from l1scout.errors import CardError
 
 __all__ = [
+    "CARD_NAMES",
     "VIEW_NAMES",
     "BTagWorkingPoint",
     "CaloSegment",
@@ -52,6 +53,9 @@ __all__ = [
 
 #: The views shipped with l1scout, in the order they are written.
 VIEW_NAMES = ("FullReco", "L1T")
+#: Every card shipped with l1scout, loadable by name: the views and ``FullRecoCLD`` (FullReco changed as
+#: CLD differs from CLICdet, the second detector of the MLPF transfer study; not written by default).
+CARD_NAMES = (*VIEW_NAMES, "FullRecoCLD")
 
 
 class _Model(BaseModel):
@@ -310,17 +314,17 @@ class ViewCard(_Model):
 
 
 def load_view_card(name_or_path: str | Path) -> ViewCard:
-    """Load a view card: a shipped view by name (``FullReco``, ``L1T``) or a TOML file.
+    """Load a view card: a shipped card by name (:data:`CARD_NAMES`) or a TOML file.
 
     Raises:
         CardError: unknown view, unreadable or malformed card; the message
             names the file and the field.
     """
-    if isinstance(name_or_path, str) and name_or_path in VIEW_NAMES:
+    if isinstance(name_or_path, str) and name_or_path in CARD_NAMES:
         path = Path(__file__).with_name("cards") / f"{name_or_path}.toml"
     else:
         path = Path(name_or_path)
         if not path.suffix:
-            msg = f"view {str(name_or_path)!r}: not a shipped view ({', '.join(VIEW_NAMES)}) nor a .toml file"
+            msg = f"view {str(name_or_path)!r}: not a shipped view ({', '.join(CARD_NAMES)}) nor a .toml file"
             raise CardError(msg)
     return load_toml_model(path, ViewCard, CardError)

@@ -193,3 +193,19 @@ def test_a_file_without_the_elements_is_refused_naming_the_column(
     pq.write_table(table, bad)
     with pytest.raises(DataFormatError, match="FullReco_Tower_Eem"):
         load_mlpf_data({"x": [bad]})
+
+
+def test_a_card_file_as_the_view_names_the_collections_after_the_card() -> None:
+    """A view given as a card file's path writes and reads the card's own name."""
+    from l1scout.detector import view_card
+    from l1scout.tasks.mlpf.data import production_plan
+
+    card = Path(view_card.__file__).with_name("cards") / "FullRecoCLD.toml"
+    cfg = MLPFConfig.model_validate(
+        {"data": {"view": str(card), "samples": [{"process": "QCD_HT50toInf", "events": 40}]}}
+    )
+    assert cfg.data.view_name == "FullRecoCLD"
+    plan = production_plan(cfg)
+    assert plan.collections is not None
+    assert "FullRecoCLD_PFPart" in plan.collections
+    assert not any(str(card) in c for c in plan.collections)

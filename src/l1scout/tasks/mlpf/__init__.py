@@ -122,6 +122,15 @@ from l1scout.tasks.mlpf.training import (
     save_mlpf_model,
     train_mlpf,
 )
+from l1scout.tasks.mlpf.transfer import (
+    FINE_TUNED,
+    FROM_SCRATCH,
+    TransferRun,
+    TransferStudy,
+    plot_transfer,
+    subset_split,
+    transfer_study,
+)
 
 __all__ = [
     "CLASS_NAMES",
@@ -134,6 +143,8 @@ __all__ = [
     "COLLECTIONS",
     "DEFAULT_MLPF_SAMPLES",
     "DEFAULT_REJECTIONS",
+    "FINE_TUNED",
+    "FROM_SCRATCH",
     "INPUT_WIDTH",
     "LOSS_PARTS",
     "N_FEATURES",
@@ -179,6 +190,8 @@ __all__ = [
     "TargetBookkeeping",
     "TrackingConfig",
     "TrainingConfig",
+    "TransferRun",
+    "TransferStudy",
     "applied_pileup_flag",
     "batch_targets",
     "check_same_events",
@@ -211,10 +224,13 @@ __all__ = [
     "particles_from_elements",
     "particles_from_targets",
     "pileup_roc",
+    "plot_transfer",
     "predict_mlpf",
     "regression_targets",
     "run_mlpf",
     "save_mlpf_model",
+    "subset_split",
     "train_mlpf",
+    "transfer_study",
     "write_mlpf_report",
 ]

@@ -144,6 +144,17 @@ class MLPFSamplesConfig(_Model):
             raise ValueError(msg) from None
         return value
 
+    @property
+    def view_name(self) -> str:
+        """The view's name in the files (a card file's own ``name``; ``view`` for a shipped card).
+
+        >>> MLPFSamplesConfig().view_name
+        'FullReco'
+        """
+        from l1scout.detector.view_card import load_view_card
+
+        return load_view_card(self.view).name
+
     @model_validator(mode="after")
     def _consistent(self) -> MLPFSamplesConfig:
         seen: dict[str, int] = {}

@@ -151,7 +151,7 @@ def production_plan(cfg: MLPFConfig) -> ProductionPlan:
         pileup=data.pileup,
         pool_size=data.pool_size,
         views=(data.view,),
-        collections=mlpf_collections(data.view),
+        collections=mlpf_collections(data.view_name),
         engine=engine,
         source="the MLPF production plan",
     )

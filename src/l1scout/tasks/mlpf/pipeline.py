@@ -343,7 +343,7 @@ def run_mlpf(
     with stage(times, "data"):
         files, digest = ensure_mlpf_samples(cfg, data_path, progress=progress)
     with stage(times, "read"):
-        data = load_mlpf_data(files, view=cfg.data.view, fractions=cfg.splits.fractions)
+        data = load_mlpf_data(files, view=cfg.data.view_name, fractions=cfg.splits.fractions)
 
     def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
         if progress is not None:
@@ -371,7 +371,7 @@ def run_mlpf(
         )
     with stage(times, "evaluate"):
         evaluation = evaluate_mlpf(
-            test.columns or {}, cfg.data.view, predictions, test.targets, cfg.evaluation
+            test.columns or {}, cfg.data.view_name, predictions, test.targets, cfg.evaluation
         )
     onnx: MLPFOnnxCheck | None = None
     with stage(times, "onnx"), torch_threads(tc.threads):

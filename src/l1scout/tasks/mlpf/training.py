@@ -274,6 +274,7 @@ def train_mlpf(
     train_cfg: TrainingConfig,
     *,
     on_epoch: OnEpoch | None = None,
+    initial_state: Mapping[str, torch.Tensor] | None = None,
 ) -> MLPFTrainResult:
     """Train an :class:`~l1scout.tasks.mlpf.model.MLPFModel` (module docstring).
 
@@ -284,9 +285,14 @@ def train_mlpf(
         loss_cfg: the loss weights.
         train_cfg: optimiser, batching, schedule, seed, threads.
         on_epoch: called after every epoch with the epoch and its metrics.
+        initial_state: start from these weights (a ``state_dict`` of a model of
+            *model_cfg*, e.g. a pre-trained one: fine-tuning,
+            :mod:`l1scout.tasks.mlpf.transfer`) instead of the seed's random
+            ones; they are copied, the caller's tensors are untouched.
 
     Raises:
-        DataFormatError: a split without events, or elements and targets that disagree.
+        DataFormatError: a split without events, elements and targets that
+            disagree, or an *initial_state* that does not fit *model_cfg*.
         L1ScoutError: no finite validation loss (diverged).
     """
     _check_split(train, "train")
@@ -294,7 +300,7 @@ def train_mlpf(
     start = time.perf_counter()
     with torch_threads(train_cfg.threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(train_cfg.seed)
-        result = _fit(train, validation, model_cfg, loss_cfg, train_cfg, on_epoch)
+        result = _fit(train, validation, model_cfg, loss_cfg, train_cfg, on_epoch, initial_state)
     result.seconds = time.perf_counter() - start
     return result
 
@@ -306,9 +312,20 @@ def _fit(
     loss_cfg: MLPFLossConfig,
     cfg: TrainingConfig,
     on_epoch: OnEpoch | None,
+    initial_state: Mapping[str, torch.Tensor] | None = None,
 ) -> MLPFTrainResult:
     """The training loop of :func:`train_mlpf` (inside its forked, seeded torch generator)."""
     model = MLPFModel(model_cfg)
+    if initial_state is not None:
+        try:
+            model.load_state_dict(
+                dict(initial_state), strict=True
+            )  # copies into the model's tensors
+        except (RuntimeError, TypeError) as exc:
+            line = (str(exc).splitlines() or [""])[0][:160]
+            raise DataFormatError(
+                f"initial_state: does not fit the model configuration: {line}"
+            ) from None
     rng = np.random.default_rng(cfg.seed)
     w = model_cfg.bin_size
     val_groups = event_batches(
