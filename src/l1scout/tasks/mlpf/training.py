@@ -34,7 +34,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import logging
 import math
@@ -54,7 +53,8 @@ from l1scout._arrays import flat_array
 from l1scout._files import atomic_write_bytes
 from l1scout._jagged import offsets_from_counts
 from l1scout._types import I64
-from l1scout.errors import ConfigError, DataFormatError, L1ScoutError
+from l1scout.errors import ConfigError, DataFormatError
+from l1scout.tasks._early_stopping import EarlyStopping
 from l1scout.tasks.mlpf.config import TrainingConfig
 from l1scout.tasks.mlpf.data import MLPFSplit
 from l1scout.tasks.mlpf.features import Elements, pad_events
@@ -340,7 +340,9 @@ def _fit(
         optimizer, factor=cfg.lr_factor, patience=cfg.lr_patience
     )
     result = MLPFTrainResult(model)
-    best, best_state, since = math.inf, copy.deepcopy(model.state_dict()), 0
+    stopping = EarlyStopping(
+        patience=cfg.patience, min_delta=cfg.min_delta, max_epochs=cfg.max_epochs
+    )
     counts = train.element_counts()
     for epoch in range(cfg.max_epochs):
         start = time.perf_counter()
@@ -374,22 +376,10 @@ def _fit(
         if on_epoch is not None:
             on_epoch(epoch, metrics)
         _log.debug("epoch %d: loss %.4f, val_loss %.4f", epoch, metrics["loss"], val["loss"])
-        if math.isfinite(val["loss"]) and val["loss"] < best - cfg.min_delta:
-            best, best_state, since = val["loss"], copy.deepcopy(model.state_dict()), 0
-            result.best_epoch = epoch
-        else:
-            since += 1
-            if since >= cfg.patience:
-                result.stopped_early = epoch < cfg.max_epochs - 1
-                break
-    if not math.isfinite(best):
-        msg = (
-            "training diverged: no finite validation loss; "
-            f"try a lower training.learning_rate (now {cfg.learning_rate})"
-        )
-        raise L1ScoutError(msg)
-    model.load_state_dict(best_state)
-    model.eval()
+        if stopping.step(epoch, val["loss"], model):
+            break
+    stopping.restore(model, "training.learning_rate", cfg.learning_rate)
+    result.best_epoch, result.stopped_early = stopping.best_epoch, stopping.stopped_early
     return result
 
 

@@ -38,9 +38,7 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -51,7 +49,8 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from l1scout.errors import DataFormatError, L1ScoutError
+from l1scout.errors import DataFormatError
+from l1scout.tasks._early_stopping import EarlyStopping
 from l1scout.tasks.taus.transformer import (
     FEATURE_NAMES,
     OUTPUT_NAMES,
@@ -290,7 +289,9 @@ def _fit(
         optimizer, factor=cfg.lr_factor, patience=cfg.lr_patience
     )
     result = TransformerTrainResult(model)
-    best, best_state, since = math.inf, copy.deepcopy(model.state_dict()), 0
+    stopping = EarlyStopping(
+        patience=cfg.patience, min_delta=cfg.min_delta, max_epochs=cfg.max_epochs
+    )
     n_train = train_set.x.shape[0]
     for epoch in range(cfg.max_epochs):
         start = time.perf_counter()
@@ -314,20 +315,8 @@ def _fit(
         if on_epoch is not None:
             on_epoch(epoch, metrics)
         _log.debug("epoch %d: loss %.4f, val_loss %.4f", epoch, metrics["loss"], val["loss"])
-        if math.isfinite(val["loss"]) and val["loss"] < best - cfg.min_delta:
-            best, best_state, since = val["loss"], copy.deepcopy(model.state_dict()), 0
-            result.best_epoch = epoch
-        else:
-            since += 1
-            if since >= cfg.patience:
-                result.stopped_early = epoch < cfg.max_epochs - 1
-                break
-    if not math.isfinite(best):
-        msg = (
-            "training diverged: no finite validation loss; "
-            f"try a lower train.learning_rate (now {cfg.learning_rate})"
-        )
-        raise L1ScoutError(msg)
-    model.load_state_dict(best_state)
-    model.eval()
+        if stopping.step(epoch, val["loss"], model):
+            break
+    stopping.restore(model, "train.learning_rate", cfg.learning_rate)
+    result.best_epoch, result.stopped_early = stopping.best_epoch, stopping.stopped_early
     return result
