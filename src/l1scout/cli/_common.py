@@ -49,7 +49,9 @@ __all__ = [
     "console",
     "handle_errors",
     "print_error",
+    "print_stage_times",
     "progress_bars",
+    "result_console",
     "setup_logging",
     "stdout",
     "warn",
@@ -61,6 +63,25 @@ console = Console(stderr=True, soft_wrap=True)
 #: stdout: a command's results (tables, the files it wrote), with the same soft wrap.
 stdout = Console(soft_wrap=True)
 C = TypeVar("C")
+
+
+def result_console() -> Console:
+    """:data:`stdout`, or, for a file or a pipe (no terminal width to fit), a 160-column console."""
+    return stdout if stdout.is_terminal else Console(width=160, soft_wrap=True)
+
+
+def print_stage_times(out: Console, title: str, stage_seconds: dict[str, float]) -> None:
+    """A table of a pipeline's stage wall times (s) and their total."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("stage")
+    table.add_column("wall time (s)", justify="right")
+    for name, seconds in stage_seconds.items():
+        table.add_row(name, f"{seconds:.1f}")
+    table.add_row("total", f"{sum(stage_seconds.values()):.1f}")
+    out.print(table)
+
 
 # ---------------------------------------------------------------------------
 # the options shared by the commands that run a task (one definition each)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from l1scout.cli._common import RunOptions, console, progress_bars
+from l1scout.cli._common import RunOptions, console, print_stage_times, progress_bars
 
 if TYPE_CHECKING:
     from l1scout.tasks.anomaly.pipeline import PipelineResult
@@ -23,15 +23,7 @@ def load_anomaly(path: Path | None) -> PipelineConfig:
 
 def print_result(result: PipelineResult) -> None:
     """Print the stage wall times, the deployment checks and the report path."""
-    from rich.table import Table
-
-    table = Table(title="pipeline stages")
-    table.add_column("stage")
-    table.add_column("wall time (s)", justify="right")
-    for name, seconds in result.stage_seconds.items():
-        table.add_row(name, f"{seconds:.1f}")
-    table.add_row("total", f"{sum(result.stage_seconds.values()):.1f}")
-    console.print(table)
+    print_stage_times(console, "pipeline stages", dict(result.stage_seconds))
     for dep in result.deployed:
         for key, value in dep.metrics().items():
             console.print(f"  {dep.name} {key}: {value:.6g}", highlight=False)

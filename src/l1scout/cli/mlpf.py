@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-
-from l1scout.cli._common import RunOptions, progress_bars, stdout
+from l1scout.cli._common import RunOptions, print_stage_times, progress_bars, result_console
 
 if TYPE_CHECKING:
     from l1scout.tasks.mlpf.config import MLPFConfig
@@ -25,18 +23,8 @@ def load_mlpf(path: Path | None) -> MLPFConfig:
 
 def print_mlpf_result(result: MLPFPipelineResult) -> None:
     """Print the stage wall times, the training, the ONNX check and the report path."""
-    from rich.table import Table
-
-    console = stdout
-    if not console.is_terminal:  # a file or a pipe: no terminal width to fit
-        console = Console(width=160, soft_wrap=True)
-    stages = Table(title="MLPF pipeline stages")
-    stages.add_column("stage")
-    stages.add_column("wall time (s)", justify="right")
-    for name, seconds in result.stage_seconds.items():
-        stages.add_row(name, f"{seconds:.1f}")
-    stages.add_row("total", f"{sum(result.stage_seconds.values()):.1f}")
-    console.print(stages)
+    console = result_console()
+    print_stage_times(console, "MLPF pipeline stages", dict(result.stage_seconds))
     tr = result.training
     events = ", ".join(f"{k} {v}" for k, v in result.events.items())
     best = tr.history[tr.best_epoch] if tr.history else {}

@@ -69,6 +69,7 @@ from l1scout.production.job import DEFAULT_POOL_SIZE
 from l1scout.production.plan import DEFAULT_SHARD_SIZE, EngineSpec
 from l1scout.production.samples import SampleRequest, shard_slots_problem
 from l1scout.production.seeds import MAX_PLAN_SEED
+from l1scout.tasks._splits import check_split_sizes
 from l1scout.tasks._tracking import ExperimentName, ModelAlias, RegisteredModelName, TrackingUri
 from l1scout.tasks.mlpf.loss import MLPFLossConfig
 from l1scout.tasks.mlpf.model import MLPFModelConfig
@@ -299,14 +300,12 @@ class MLPFConfig(_Model):
 
     @model_validator(mode="after")
     def _enough_events(self) -> MLPFConfig:
-        for i, s in enumerate(self.data.samples):
-            small = [f for f in self.splits.fractions if s.events * f < 1]
-            if small:
-                msg = (
-                    f"data.samples[{i}].events: {s.events} events leave fewer than one expected "
-                    f"in a split (splits.fractions {list(self.splits.fractions)})"
-                )
-                raise ValueError(msg)
+        check_split_sizes(
+            [s.events for s in self.data.samples],
+            self.splits.fractions,
+            "data.samples",
+            "splits.fractions",
+        )
         return self
 
 

@@ -89,6 +89,7 @@ from l1scout.production.plan import DEFAULT_SHARD_SIZE, EngineSpec
 from l1scout.production.samples import SampleRequest, shard_slots_problem
 from l1scout.production.seeds import MAX_PLAN_SEED
 from l1scout.reco.taus import CLUE_TAU_DC, CLUE_TAU_DM, CLUE_TAU_RHOC
+from l1scout.tasks._splits import check_split_sizes
 from l1scout.tasks._tracking import ExperimentName, ModelAlias, RegisteredModelName, TrackingUri
 from l1scout.tasks.rates import crossing_rate_khz
 from l1scout.tasks.taus.nnpuppitau import DoubleTauMenu, NNPuppiTauTraining
@@ -573,14 +574,12 @@ class TauConfig(_Model):
                     f"{self.rate.rate_khz:g}): more events, or a larger fraction"
                 )
                 raise ValueError(msg)
-        for i, s in enumerate(self.data.signals):
-            small = [f for f in self.splits.signal if s.events * f < 1]
-            if small:
-                msg = (
-                    f"data.signals[{i}].events: {s.events} events leave fewer than one expected "
-                    f"in a split (splits.signal {list(self.splits.signal)})"
-                )
-                raise ValueError(msg)
+        check_split_sizes(
+            [s.events for s in self.data.signals],
+            self.splits.signal,
+            "data.signals",
+            "splits.signal",
+        )
         return self
 
 
