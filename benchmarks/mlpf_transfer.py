@@ -19,7 +19,7 @@ from pathlib import Path
 from l1scout.tasks.mlpf.config import MLPFConfig, demo_config
 from l1scout.tasks.mlpf.data import ensure_mlpf_samples, load_mlpf_data
 from l1scout.tasks.mlpf.training import train_mlpf
-from l1scout.tasks.mlpf.transfer import plot_transfer, transfer_study
+from l1scout.tasks.mlpf.transfer import default_sizes, plot_transfer, transfer_study
 
 
 def _config(view: str, events: int) -> MLPFConfig:
@@ -55,8 +55,7 @@ def main() -> None:
         cfg.loss,
         cfg.training.model_copy(update={"max_epochs": 12}),
     )
-    n_train = target.train.n_events
-    sizes = sorted({max(n_train // 10, 5), max(n_train // 3, 10), n_train})
+    sizes = default_sizes(target.train.n_events)
     study = transfer_study(
         pre.model,
         target.train,

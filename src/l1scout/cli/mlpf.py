@@ -46,6 +46,15 @@ def print_mlpf_result(result: MLPFPipelineResult) -> None:
         )
     if result.triton is not None:
         console.print(f"Triton model repository: {result.triton.parent.parent}", highlight=False)
+    study = result.transfer
+    if study is not None:
+        sizes = sorted({r.size for r in study.runs})
+        seeds = sorted({r.seed for r in study.runs})
+        console.print(
+            f"transfer to {study.view}: fine-tuned and from scratch on {sizes} training events, "
+            f"seeds {seeds}; table and plot in the report",
+            highlight=False,
+        )
     console.print(f"report: [bold]{result.report}[/]", highlight=False)
 
 

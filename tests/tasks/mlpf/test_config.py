@@ -100,6 +100,14 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("[evaluation]\nmatch_dr = -1\n", "evaluation.match_dr: Input should be greater than 0"),
         ("[loss]\nfocal_gamma = -2.0\n", "loss.focal_gamma: Input should be greater than"),
         ("[training]\nbatch_events = 0\n", "training.batch_events: Input should be greater"),
+        ('[transfer]\nview = "CLD"\n', "transfer.view: expected a detector view card"),
+        (
+            '[transfer]\ncollection = "PF+CHS"\n',
+            "transfer: collection: expected 'MLPF' or 'MLPF + PU flag', got 'PF+CHS'",
+        ),
+        ("[transfer]\nsizes = [10, 10]\n", "transfer: sizes: expected distinct values"),
+        ("[transfer]\njet_pt_range = [50, 20]\n", "transfer: jet_pt_range: expected 0 <= low"),
+        ("[transfer]\nevents = 0\n", "transfer.events: Input should be greater than"),
     ],
 )
 def test_config_errors_are_one_line_naming_file_and_field(

@@ -153,9 +153,8 @@ def _synthetic_data() -> MLPFData:
     test = synthetic_split(6, seed=11)
     n = test.n_events
     gen = (np.arange(n + 1, dtype=np.int64), np.full(n, 10.0))
-    test = type(test)(
-        test.elements, test.targets, test.sample, test.event_number, {"Gen_Part_PT": gen}
-    )
+    sample = np.arange(n, dtype=np.int64) % 2  # events of both samples
+    test = type(test)(test.elements, test.targets, sample, test.event_number, {"Gen_Part_PT": gen})
     return MLPFData(
         samples=("a", "b"),
         train=synthetic_split(16, seed=1),
@@ -170,9 +169,11 @@ def test_the_pipeline_hands_the_stages_their_inputs_and_records_the_run(
     data = _synthetic_data()
     seen: dict[str, Any] = {}
 
+    calls: list[tuple[Any, ...]] = []
+
     def evaluate(columns: Any, view: str, predictions: Any, targets: Any, settings: Any) -> Any:
-        seen["evaluate"] = (columns, view, predictions, targets, settings)
-        return _Evaluation(data.test.n_events)
+        calls.append((columns, view, predictions, targets, settings))
+        return _Evaluation(len(targets.elements.offsets) - 1)
 
     def report(evaluation: Any, out: Path, **kwargs: Any) -> Path:
         seen["report"] = kwargs
@@ -208,7 +209,7 @@ def test_the_pipeline_hands_the_stages_their_inputs_and_records_the_run(
         cfg, tmp_path / "out", tracking_uri=uri, progress=lambda s, d, t: bars.append((s, d, t))
     )
     # the evaluation gets the test events' columns, targets and flat predictions
-    columns, view, predictions, targets, settings = seen["evaluate"]
+    columns, view, predictions, targets, settings = calls[0]
     assert view == "FullReco"
     assert columns is data.test.columns
     assert targets is data.test.targets
@@ -220,6 +221,19 @@ def test_the_pipeline_hands_the_stages_their_inputs_and_records_the_run(
         np.testing.assert_allclose(
             np.asarray(predictions[key], float), np.asarray(value, float), rtol=1e-4, atol=1e-5
         )
+    # then each sample's test events alone, with their own elements' predictions
+    assert len(calls) == 3
+    off = data.test.elements.offsets
+    for k, (sub_columns, sub_view, sub_pred, sub_targets, _) in enumerate(calls[1:]):
+        events = np.flatnonzero(data.test.sample == k)
+        rows = np.concatenate([np.arange(off[e], off[e + 1]) for e in events])
+        assert sub_view == "FullReco"
+        assert len(sub_targets.elements.offsets) - 1 == events.size
+        np.testing.assert_array_equal(sub_targets.elements.pt, data.test.targets.elements.pt[rows])
+        np.testing.assert_array_equal(sub_pred["pt"], np.asarray(predictions["pt"])[rows])
+        assert sub_columns["Gen_Part_PT"][1].size == events.size  # one particle per event
+    assert set(seen["report"]["by_sample"]) == {"a", "b"}
+    assert seen["report"]["transfer"] is None
     # ... and the element order is the files': event 0's first slot sorted by eta is not row 0
     batch = pad_events(data.test.elements, [0], multiple=16)
     assert batch.index[0, 0] != 0 or batch.index[0, 1] != 1
@@ -236,11 +250,14 @@ def test_the_pipeline_hands_the_stages_their_inputs_and_records_the_run(
     assert summary["triton"] is None
     assert summary["events"] == {"train": 16, "validation": 6, "test": 6}
     assert summary["training"]["best_epoch"] == result.training.best_epoch
+    assert summary["by_sample"]["b"] == summary["metrics"]
+    assert summary["transfer"] is None
     # MLflow: the finite metrics and the per-epoch losses
     client = mlflow.MlflowClient(tracking_uri=uri)
     run = client.get_run(result.run_id)
     assert run.data.metrics["jets.mlpf.resolution"] == 0.25
     assert "met.puppi.resolution" not in run.data.metrics
+    assert run.data.metrics["sample.a.jets.mlpf.resolution"] == 0.25
     assert len(client.get_metric_history(result.run_id, "loss")) == len(result.training.history)
     assert run.data.tags["dataset.hash"] == "f" * 64
 

@@ -104,3 +104,46 @@ def test_unwritable_folder_is_a_config_error(tmp_path: Path, evaluation: Any) ->
     blocker.write_text("x")
     with pytest.raises(ConfigError, match="cannot write the MLPF report"):
         write_mlpf_report(evaluation, blocker / "sub", header={}, history=None, timing=None)
+
+
+def test_each_sample_and_the_transfer_study_have_their_sections(
+    tmp_path: Path, evaluation: Any
+) -> None:
+    from l1scout.tasks.mlpf.transfer import TransferRun, TransferStudy
+
+    noisy = _evaluation(noise=1.5)
+    study = TransferStudy(
+        view="FullRecoCLD",
+        collection="MLPF + PU flag",
+        jet_pt_range=(20.0, 100.0),
+        runs=(
+            TransferRun("fine-tuned", 10, 1, 0.21, 0.31, 0, 1, 1.0, 1.0),
+            TransferRun("from scratch", 10, 1, 0.41, 0.51, 0, 1, 2.0, 1.0),
+        ),
+        reference={"jet_resolution": 0.125, "met_resolution": 0.35},
+        zero_shot={"jet_resolution": 0.5, "met_resolution": 0.6},
+        n_test_events=50,
+    )
+    path = write_mlpf_report(
+        evaluation,
+        tmp_path,
+        header={},
+        history=None,
+        timing=None,
+        by_sample={"ttbar": evaluation, "QCD <multijet>": noisy},
+        transfer=study,
+    )
+    page = path.read_text()
+    text = _text(page)
+    assert "Each sample alone" in text
+    assert "QCD &lt;multijet&gt; (100 test events)" in page
+    # the pivot: IQR / median (efficiency) of the collection in its first pT bin
+    jr = noisy.jets["MLPF"]
+    cell = f"{jr.response.iqr_over_median[0]:.3g} ({100 * jr.efficiency.value[0]:.1f} %)"
+    assert cell in text
+    for v in noisy.worse:  # the noisy sample's worse verdicts are listed in its section
+        assert html.escape(v.text) in page
+    assert "Transfer to FullRecoCLD" in text
+    assert "0.125" in text
+    assert "0.41" in text
+    assert (tmp_path / "transfer.png").read_bytes()[:4] == b"\x89PNG"

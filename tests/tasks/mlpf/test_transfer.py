@@ -20,8 +20,8 @@ import pytest
 import torch
 
 from l1scout.errors import ConfigError, DataFormatError
-from l1scout.tasks.mlpf.config import TrainingConfig
-from l1scout.tasks.mlpf.data import MLPFSplit
+from l1scout.tasks.mlpf.config import MLPFConfig, TrainingConfig
+from l1scout.tasks.mlpf.data import MLPFData, MLPFSplit
 from l1scout.tasks.mlpf.features import element_features, pad_events
 from l1scout.tasks.mlpf.loss import TARGET_NAMES, MLPFLossConfig, batch_targets, mlpf_loss
 from l1scout.tasks.mlpf.model import MLPFModel, MLPFModelConfig
@@ -32,6 +32,7 @@ from l1scout.tasks.mlpf.transfer import (
     FROM_SCRATCH,
     TransferStudy,
     plot_transfer,
+    run_transfer,
     subset_split,
     transfer_study,
 )
@@ -279,3 +280,83 @@ def test_a_test_split_without_columns_is_refused(pretrained: MLPFModel, target: 
     bare = MLPFSplit(test.elements, test.targets, test.sample, test.event_number, None)
     with pytest.raises(DataFormatError, match="test: expected the evaluation columns"):
         _study(pretrained, (train, val, bare))
+
+
+def test_subset_split_carries_the_evaluation_columns_and_evaluates_like_the_whole(
+    target: Any,
+) -> None:
+    test = target[2]
+    sub = subset_split(test, [3, 1])
+    assert sub.columns is not None
+    assert test.columns is not None
+    for name, (off, values) in test.columns.items():
+        want = np.concatenate([values[off[3] : off[4]], values[off[1] : off[2]]])
+        np.testing.assert_array_equal(sub.columns[name][1], want)
+        np.testing.assert_array_equal(
+            np.diff(sub.columns[name][0]), [off[4] - off[3], off[2] - off[1]]
+        )
+    g_off = test.columns["Gen_Part_PT"][0]
+    want_gen = np.r_[
+        test.targets.gen_element[g_off[3] : g_off[4]], test.targets.gen_element[g_off[1] : g_off[2]]
+    ]
+    np.testing.assert_array_equal(sub.targets.gen_element, want_gen)
+    # all events in their order: the evaluation of the subset is that of the whole
+    pred = {
+        "particle_score": test.targets.elements.is_particle.astype(float),
+        "cls": test.targets.elements.cls,
+        "pt": test.targets.elements.pt,
+        "eta": test.targets.elements.eta,
+        "phi": np.arctan2(test.targets.elements.sin_phi, test.targets.elements.cos_phi),
+        "energy": test.targets.elements.energy,
+        "pileup_score": test.targets.elements.is_pu.astype(float),
+    }
+    whole = evaluate_mlpf(test.columns, VIEW, pred, test.targets, SETTINGS)
+    same = subset_split(test, np.arange(test.n_events))
+    again = evaluate_mlpf(same.columns or {}, VIEW, pred, same.targets, SETTINGS)
+    assert again.metrics() == whole.metrics()
+
+
+def test_run_transfer_makes_the_target_card_samples_and_runs_the_study(
+    pretrained: MLPFModel, target: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def ensure(cfg: MLPFConfig, folder: Path, **kwargs: Any) -> tuple[dict[str, list[Path]], str]:
+        seen["cfg"], seen["folder"] = cfg, folder
+        return {}, "0" * 64
+
+    monkeypatch.setattr("l1scout.tasks.mlpf.data.ensure_mlpf_samples", ensure)
+    monkeypatch.setattr(
+        "l1scout.tasks.mlpf.data.load_mlpf_data",
+        lambda *a, **k: MLPFData(("a",), target[0], target[1], target[2]),
+    )
+    cfg = MLPFConfig.model_validate(
+        {
+            "model": MODEL.model_dump(),
+            "training": TRAIN.model_dump(),
+            "evaluation": SETTINGS.model_dump(),
+            # the hand-made events carry FullReco's column names: FullReco is the "new" card
+            "transfer": {
+                "enabled": True,
+                "view": VIEW,
+                "events": 30,
+                "seeds": [3],
+                "max_epochs": 1,
+            },
+        }
+    )
+    bars: list[tuple[str, int, int]] = []
+    study = run_transfer(
+        cfg, pretrained, Path("/data"), progress=lambda s, d, t: bars.append((s, d, t))
+    )
+    made = seen["cfg"]
+    assert made.data.view == VIEW
+    assert [s.events for s in made.data.samples] == [30, 30]
+    assert made.data.processes == cfg.data.processes
+    assert seen["folder"] == Path(f"/data/transfer-{VIEW}")
+    # the default sizes: 1/10, 1/3 and all of the 40 target training events
+    assert sorted({r.size for r in study.runs}) == [5, 13, 40]
+    assert {r.seed for r in study.runs} == {3}
+    assert {r.epochs for r in study.runs} == {1}
+    assert study.view == VIEW
+    assert bars[-1] == ("transfer", 6, 6)

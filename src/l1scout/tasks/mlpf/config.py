@@ -83,6 +83,7 @@ __all__ = [
     "SplitsConfig",
     "TrackingConfig",
     "TrainingConfig",
+    "TransferConfig",
     "demo_config",
     "load_mlpf_config",
 ]
@@ -105,6 +106,18 @@ class _Model(BaseModel):
 
 def _default_samples() -> tuple[SampleRequest, ...]:
     return tuple(SampleRequest(process=name, events=20_000) for name in DEFAULT_MLPF_SAMPLES)
+
+
+def _check_view(value: str) -> str:
+    """*value* if it names a view card (shipped or a file), else a ValueError saying so."""
+    from l1scout.detector.view_card import load_view_card
+
+    try:
+        load_view_card(value)
+    except L1ScoutError as exc:
+        msg = f"expected a detector view card (FullReco, L1T or a card file): {exc}"
+        raise ValueError(msg) from None
+    return value
 
 
 class MLPFSamplesConfig(_Model):
@@ -136,14 +149,7 @@ class MLPFSamplesConfig(_Model):
     @field_validator("view")
     @classmethod
     def _known_view(cls, value: str) -> str:
-        from l1scout.detector.view_card import load_view_card
-
-        try:
-            load_view_card(value)
-        except L1ScoutError as exc:
-            msg = f"expected a detector view card (FullReco, L1T or a card file): {exc}"
-            raise ValueError(msg) from None
-        return value
+        return _check_view(value)
 
     @property
     def view_name(self) -> str:
@@ -285,6 +291,66 @@ class DeployConfig(_Model):
         return self
 
 
+class TransferConfig(_Model):
+    """The transfer study to a second detector card, run after the main training (off by default).
+
+    The trained model is the pre-trained one; the samples of ``data`` are
+    produced again with the card ``view`` (the same processes, pileup and
+    seeds, ``events`` per process) into ``<data>/transfer-<view>``, and
+    :func:`~l1scout.tasks.mlpf.transfer.transfer_study` fine-tunes it and
+    trains from scratch on ``sizes`` target training events with each of
+    ``seeds`` (arXiv:2503.00131, Fig. 7; ``docs/mlpf.md``).
+
+    Attributes:
+        enabled: run the study.
+        view: the target detector's view card (a shipped name or a card file).
+        events: events per process of the target samples (None: those of ``data``).
+        sizes: target training-set sizes (None: about 1/10, 1/3 and all of
+            the target training split, at least 5 events).
+        seeds: one run per seed, size and mode.
+        jet_pt_range: generator-jet pT range of the one-bin jet resolution (GeV).
+        collection: the MLPF collection measured (against PF+CHS).
+        max_epochs: epochs at most of every transfer run (None: ``training.max_epochs``).
+    """
+
+    enabled: bool = False
+    view: str = Field(default="FullRecoCLD", min_length=1)
+    events: PositiveInt | None = None
+    sizes: tuple[PositiveInt, ...] | None = Field(default=None, min_length=1)
+    seeds: tuple[Annotated[int, Field(ge=0)], ...] = Field(default=(1, 2), min_length=1)
+    jet_pt_range: tuple[float, float] = (20.0, 100.0)
+    collection: str = "MLPF + PU flag"
+    max_epochs: PositiveInt | None = None
+
+    @field_validator("view")
+    @classmethod
+    def _known_view(cls, value: str) -> str:
+        return _check_view(value)
+
+    @model_validator(mode="after")
+    def _valid(self) -> TransferConfig:
+        from l1scout.tasks.mlpf.study import MLPF, MLPF_PU
+
+        if self.collection not in (MLPF, MLPF_PU):
+            msg = f"collection: expected {MLPF!r} or {MLPF_PU!r}, got {self.collection!r}"
+            raise ValueError(msg)
+        lo, hi = self.jet_pt_range
+        if not 0.0 <= lo < hi:
+            msg = f"jet_pt_range: expected 0 <= low < high (GeV), got {list(self.jet_pt_range)}"
+            raise ValueError(msg)
+        for name, values in (("sizes", self.sizes or ()), ("seeds", self.seeds)):
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name}: expected distinct values, got {list(values)}")
+        return self
+
+    @property
+    def view_name(self) -> str:
+        """The target view's name in the files (a card file's own ``name``)."""
+        from l1scout.detector.view_card import load_view_card
+
+        return load_view_card(self.view).name
+
+
 class MLPFConfig(_Model):
     """One MLPF run: samples, splits, model, loss, training, evaluation, tracking, deploy."""
 
@@ -297,6 +363,7 @@ class MLPFConfig(_Model):
     evaluation: MLPFEvaluationSettings = Field(default_factory=MLPFEvaluationSettings)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     deploy: DeployConfig = Field(default_factory=DeployConfig)
+    transfer: TransferConfig = Field(default_factory=TransferConfig)
 
     @model_validator(mode="after")
     def _enough_events(self) -> MLPFConfig:

@@ -16,7 +16,9 @@ timed (:data:`STAGES`, :attr:`MLPFPipelineResult.stage_seconds`):
    files' element order through each padded batch's ``index`` and decoded
    (:func:`~l1scout.tasks.mlpf.training.predict_mlpf`).
 5. **evaluate**: MLPF, MLPF with its pileup flag, PF+CHS and PUPPI on jets,
-   MET, particles and the pileup ROC (:func:`~l1scout.tasks.mlpf.study.evaluate_mlpf`).
+   MET, particles and the pileup ROC (:func:`~l1scout.tasks.mlpf.study.evaluate_mlpf`),
+   on all test events and, with more than one sample, on each sample's
+   test events alone (top-quark pairs and QCD separately).
 6. **onnx** (``deploy.onnx``): ``onnx/mlpf.onnx``
    (:func:`~l1scout.tasks.mlpf.model.export_mlpf`), checked against torch on
    the first ``deploy.parity_events`` (100) test events, a few events per
@@ -30,8 +32,12 @@ timed (:data:`STAGES`, :attr:`MLPFPipelineResult.stage_seconds`):
    (step = epoch), the evaluation's metrics, the parity and the stage times;
    the ONNX model logged and registered as ``tracking.registered_model`` with
    ``tracking.alias``; tagged with the dataset hash.
-9. **report**: :func:`~l1scout.tasks.mlpf.report.write_mlpf_report`, then
-   ``summary.json`` (written atomically) beside it; both logged as artifacts.
+9. **transfer** (``transfer.enabled``): the pre-trained model fine-tuned
+   and a model trained from scratch on a second detector card's samples, by
+   training-set size and seed (:func:`~l1scout.tasks.mlpf.transfer.run_transfer`);
+   its table, plot and metrics go into the report, the summary and the run.
+10. **report**: :func:`~l1scout.tasks.mlpf.report.write_mlpf_report`, then
+    ``summary.json`` (written atomically) beside it; both logged as artifacts.
 
 Every file goes under the output folder: ``models/mlpf.pt``,
 ``onnx/mlpf.onnx``, ``onnx/triton/``, ``report/``, ``summary.json`` (and the
@@ -60,6 +66,7 @@ if TYPE_CHECKING:
     from l1scout.tasks.mlpf.model import MLPFModel
     from l1scout.tasks.mlpf.study import MLPFEvaluation
     from l1scout.tasks.mlpf.training import MLPFTrainResult
+    from l1scout.tasks.mlpf.transfer import TransferStudy
     from l1scout.track.runs import TrackedRun
 
 __all__ = [
@@ -74,7 +81,18 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 #: The stages, in order, as they appear in :attr:`MLPFPipelineResult.stage_seconds`.
-STAGES = ("data", "read", "train", "predict", "evaluate", "onnx", "triton", "mlflow", "report")
+STAGES = (
+    "data",
+    "read",
+    "train",
+    "predict",
+    "evaluate",
+    "onnx",
+    "triton",
+    "mlflow",
+    "transfer",
+    "report",
+)
 #: Largest relative |ONNX - torch| of the regression outputs (above 1; absolute below).
 REGRESSION_TOLERANCE = 1e-4
 #: The model's file name (``models/<name>.pt``, ``onnx/<name>.onnx``) and Triton name.
@@ -121,6 +139,9 @@ class MLPFPipelineResult:
         report: the HTML report.
         summary: ``summary.json``.
         evaluation: the evaluation on the test events.
+        by_sample: the evaluation of each sample's test events alone (sample
+            process -> evaluation; empty with one sample).
+        transfer: the transfer study (None: ``transfer.enabled`` off).
         training: the trained model and its history.
         model_file: ``models/mlpf.pt``.
         onnx: the ONNX check (None: ``deploy.onnx`` off).
@@ -136,6 +157,8 @@ class MLPFPipelineResult:
     evaluation: MLPFEvaluation
     training: MLPFTrainResult
     model_file: Path
+    by_sample: dict[str, MLPFEvaluation] = field(default_factory=dict)
+    transfer: TransferStudy | None = None
     onnx: MLPFOnnxCheck | None = None
     triton: Path | None = None
     events: dict[str, int] = field(default_factory=dict)
@@ -196,9 +219,22 @@ def _metrics(
     training: MLPFTrainResult,
     onnx: MLPFOnnxCheck | None,
     times: Mapping[str, float],
+    by_sample: Mapping[str, MLPFEvaluation],
+    transfer: TransferStudy | None,
 ) -> dict[str, float]:
-    """The run's metrics (names: letters, digits, ``. _ - /``)."""
+    """The run's metrics (names: letters, digits, ``. _ - /``).
+
+    Per sample: ``sample.<process>.<metric>``; the transfer study:
+    ``transfer.<mode>.n<events>.{jet_resolution, met_resolution}`` (mean over
+    seeds) and ``transfer.{pretrained, pf_chs}.{jet_resolution, met_resolution}``.
+    """
+    from l1scout.tasks.mlpf.study import metric_slug
+
     out = dict(evaluation.metrics())
+    for name, ev in by_sample.items():
+        out.update({f"sample.{metric_slug(name)}.{k}": v for k, v in ev.metrics().items()})
+    if transfer is not None:
+        out.update(_transfer_metrics(transfer))
     best = training.history[training.best_epoch] if training.history else {}
     out["train.best_epoch"] = float(training.best_epoch)
     out["train.epochs"] = float(len(training.history))
@@ -212,6 +248,49 @@ def _metrics(
         out["onnx.events"] = float(onnx.events)
     out.update({f"stage.{k}.seconds": v for k, v in times.items()})
     return _finite(out)
+
+
+def _transfer_metrics(study: TransferStudy) -> dict[str, float]:
+    from l1scout.tasks.mlpf.study import metric_slug
+
+    out: dict[str, float] = {}
+    for row in study.table():
+        mode = str(row["mode"])
+        key = (
+            "pretrained"
+            if mode.startswith("pre-trained")
+            else "pf_chs"
+            if float(row["training events"]) == 0.0
+            else f"{metric_slug(mode)}.n{int(float(row['training events']))}"
+        )
+        out[f"transfer.{key}.jet_resolution"] = float(row["jet resolution"])
+        out[f"transfer.{key}.met_resolution"] = float(row["MET resolution"])
+    return out
+
+
+def _evaluate_by_sample(
+    cfg: MLPFConfig, data: MLPFData, predictions: Mapping[str, np.ndarray]
+) -> dict[str, MLPFEvaluation]:
+    """Each sample's test events evaluated alone (empty with one sample)."""
+    from l1scout.tasks.mlpf.study import evaluate_mlpf
+    from l1scout.tasks.mlpf.training import subset_elements
+    from l1scout.tasks.mlpf.transfer import subset_split
+
+    test = data.test
+    if len(data.samples) < 2:
+        return {}
+    out: dict[str, MLPFEvaluation] = {}
+    for i, name in enumerate(data.samples):
+        events = np.flatnonzero(test.sample == i)
+        if events.size == 0:
+            continue
+        sub = subset_split(test, events)
+        _, rows = subset_elements(test.elements, events)
+        pred = {k: np.asarray(v)[rows] for k, v in predictions.items()}
+        out[name] = evaluate_mlpf(
+            sub.columns or {}, cfg.data.view_name, pred, sub.targets, cfg.evaluation
+        )
+    return out
 
 
 def _header(cfg: MLPFConfig, data: MLPFData, digest: str, model_file: Path) -> dict[str, str]:
@@ -285,6 +364,11 @@ def _summary(result: MLPFPipelineResult, cfg: MLPFConfig) -> dict[str, object]:
         },
         "onnx": None if onnx is None else asdict(onnx) | {"path": str(onnx.path), "ok": onnx.ok},
         "triton": None if result.triton is None else str(result.triton),
+        "by_sample": {
+            name: {k: (v if math.isfinite(v) else None) for k, v in ev.metrics().items()}
+            for name, ev in result.by_sample.items()
+        },
+        "transfer": None if result.transfer is None else result.transfer.table(),
         "stage_seconds": result.stage_seconds,
     }
 
@@ -328,6 +412,7 @@ def run_mlpf(
         torch_threads,
         train_mlpf,
     )
+    from l1scout.tasks.mlpf.transfer import run_transfer
     from l1scout.track.runs import start_run
 
     if tracking_uri is not None:
@@ -373,6 +458,7 @@ def run_mlpf(
         evaluation = evaluate_mlpf(
             test.columns or {}, cfg.data.view_name, predictions, test.targets, cfg.evaluation
         )
+        by_sample = _evaluate_by_sample(cfg, data, predictions)
     onnx: MLPFOnnxCheck | None = None
     with stage(times, "onnx"), torch_threads(tc.threads):
         if cfg.deploy.onnx:
@@ -392,6 +478,10 @@ def run_mlpf(
     ) as run:
         with stage(times, "mlflow"):
             onnx = _log_run(cfg, run, training, onnx)
+        transfer: TransferStudy | None = None
+        with stage(times, "transfer"), torch_threads(tc.threads):
+            if cfg.transfer.enabled:
+                transfer = run_transfer(cfg, training.model, data_path, progress=progress)
         with stage(times, "report"):
             report = write_mlpf_report(
                 evaluation,
@@ -399,6 +489,8 @@ def run_mlpf(
                 header=_header(cfg, data, digest, model_file),
                 history=training.curves(),
                 timing=dict(times),
+                by_sample=by_sample,
+                transfer=transfer,
             )
         result = MLPFPipelineResult(
             report=report,
@@ -406,6 +498,8 @@ def run_mlpf(
             evaluation=evaluation,
             training=training,
             model_file=model_file,
+            by_sample=by_sample,
+            transfer=transfer,
             onnx=onnx,
             triton=triton,
             events={k: s.n_events for k, s in data.splits().items()},
@@ -415,7 +509,7 @@ def run_mlpf(
         )
         text = json.dumps(_summary(result, cfg), indent=2, default=_json_default)
         atomic_write_bytes(result.summary, text.encode())
-        run.log_metrics(_metrics(evaluation, training, onnx, times))
+        run.log_metrics(_metrics(evaluation, training, onnx, times, by_sample, transfer))
         run.log_artifact(report.parent, "report")
         run.log_artifact(result.summary)
         run.log_artifact(model_file, "models")

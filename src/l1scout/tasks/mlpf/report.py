@@ -16,6 +16,11 @@ it, as the MLPF study reports its results (J. Pata et al., Commun. Phys. 7
   of the MLPF head against PUPPI (plot and table, with the warning that the
   two are on different particle sets), the per-class efficiency and fake
   rate (table and plot);
+* with more than one sample, each sample's test events alone (top-quark
+  pairs and QCD separately): the jet resolution and matching efficiency per
+  collection and pT bin, the MET resolution and where MLPF is worse;
+* the transfer study to a second detector, when given: the resolution
+  against the number of target training events (plot and table);
 * the training history (plot and last values) and the timing table (seconds
   unless a name carries its unit), when given.
 
@@ -40,6 +45,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from l1scout._files import atomic_write_bytes
 from l1scout._html import figure_html, json_safe, page_head, plot_style
@@ -51,7 +57,11 @@ from l1scout.tasks.mlpf._report_plots import (
     plot_particles,
     plot_pileup_roc,
 )
+from l1scout.tasks.mlpf._verdicts import bin_label
 from l1scout.tasks.mlpf.study import MLPFEvaluation
+
+if TYPE_CHECKING:
+    from l1scout.tasks.mlpf.transfer import TransferStudy
 
 __all__ = ["REPORT_NAME", "write_mlpf_report"]
 
@@ -202,6 +212,56 @@ def _history_table(history: Mapping[str, Sequence[float]]) -> str:
 _UNIT_MARKS = ("ms", "/", "MB", "GB", "(s)", "seconds", "%")
 
 
+def _jet_pivot(ev: MLPFEvaluation) -> list[dict[str, float | str]]:
+    """Per collection: ``IQR / median (efficiency)`` in each generator-jet pT bin."""
+    rows: list[dict[str, float | str]] = []
+    for name, jr in ev.jets.items():
+        e = jr.response.edges
+        row: dict[str, float | str] = {"collection": name}
+        for k in range(len(e) - 1):
+            res = _cell(float(jr.response.iqr_over_median[k]))
+            eff = _cell(float(jr.efficiency.value[k]), "pct")
+            row[f"{bin_label(e[k], e[k + 1])} GeV"] = f"{res} ({eff})"
+        rows.append(row)
+    return rows
+
+
+def _by_sample(by_sample: Mapping[str, MLPFEvaluation]) -> list[str]:
+    """The per-sample sections."""
+    parts = [
+        "<h2>Each sample alone</h2>",
+        "<p>The test events of each sample evaluated alone. Jets: IQR / median of "
+        "pT_reco / pT_gen (matching efficiency) per generator-jet pT bin.</p>",
+    ]
+    for name, ev in by_sample.items():
+        worse = "".join(f"<li>{_E(v.text)}</li>" for v in ev.worse)
+        parts += [
+            f"<h3>{_E(name)} ({ev.n_events} test events)</h3>",
+            _rows_table(_jet_pivot(ev)),
+            _rows_table(ev.tables()["met"]),
+            f"<ul class='worse'>{worse}</ul>"
+            if worse
+            else "<p>MLPF is nowhere resolved worse in this sample.</p>",
+        ]
+    return parts
+
+
+def _transfer(study: TransferStudy, plot: Path | None) -> list[str]:
+    lo, hi = study.jet_pt_range
+    parts = [
+        f"<h2>Transfer to {_E(study.view)}</h2>",
+        f"<p>The model above, fine-tuned on events of the {_E(study.view)} card, against the "
+        f"same architecture trained from scratch on them, by the number of training events "
+        f"({_E(study.collection)}; jet resolution: IQR / median of pT_reco / pT_gen for "
+        f"generator jets of {lo:g}-{hi:g} GeV; MET resolution: IQR / median of MET_reco / "
+        f"MET_gen; mean and standard deviation over seeds; {study.n_test_events} test "
+        f"events of the target card).</p>",
+    ]
+    if plot is not None:
+        parts.append(figure_html("Resolution against target training events", plot.name))
+    return [*parts, _rows_table(study.table())]
+
+
 def _timing_table(timing: Mapping[str, float]) -> str:
     """Name -> value; seconds unless the name carries a unit (``ms``, ``/event``, ``MB``, ...)."""
     return _pairs(
@@ -218,6 +278,8 @@ def _page(
     history: Mapping[str, Sequence[float]] | None,
     timing: Mapping[str, float] | None,
     plots: Mapping[str, Path | None],
+    by_sample: Mapping[str, MLPFEvaluation],
+    transfer: TransferStudy | None,
 ) -> str:
     config = header.get("config")
     title = "l1scout MLPF study" + (f": {config}" if config else "")
@@ -246,6 +308,10 @@ def _page(
         *fig("particles", "Per-class efficiency and fake rate vs pT"),
         _rows_table(tables["particles"]),
     ]
+    if by_sample:
+        parts += _by_sample(by_sample)
+    if transfer is not None:
+        parts += _transfer(transfer, plots.get("transfer"))
     if history:
         parts += ["<h2>Training history</h2>", *fig("history", "Training history")]
         parts.append(_history_table(history))
@@ -262,6 +328,8 @@ def write_mlpf_report(
     header: Mapping[str, str],
     history: Mapping[str, Sequence[float]] | None,
     timing: Mapping[str, float] | None,
+    by_sample: Mapping[str, MLPFEvaluation] | None = None,
+    transfer: TransferStudy | None = None,
 ) -> Path:
     """Write ``out/report.html``, its PNG plots and ``metrics.json`` (module docstring).
 
@@ -274,6 +342,8 @@ def write_mlpf_report(
             one value per epoch, or None.
         timing: name -> value, or None: wall seconds (a pipeline stage) unless the
             name carries a unit (e.g. ``MLPF ONNX ms/event``).
+        by_sample: sample -> the evaluation of its events alone (a section each).
+        transfer: the transfer study (its plot ``transfer.png`` and table).
 
     Returns:
         The path of ``out/report.html``.
@@ -291,9 +361,13 @@ def write_mlpf_report(
                 "particles": plot_particles(evaluation, folder / "particles.png"),
                 "history": plot_history(history, folder / "history.png") if history else None,
             }
+        if transfer is not None:
+            from l1scout.tasks.mlpf.transfer import plot_transfer
+
+            plots["transfer"] = plot_transfer(transfer, folder / "transfer.png")
         metrics = json.dumps(json_safe(evaluation.metrics()), indent=1, sort_keys=True) + "\n"
         atomic_write_bytes(folder / "metrics.json", metrics.encode("utf-8"))
-        page = _page(evaluation, dict(header), history, timing, plots)
+        page = _page(evaluation, dict(header), history, timing, plots, by_sample or {}, transfer)
         path = atomic_write_bytes(folder / REPORT_NAME, page.encode("utf-8"))
     except OSError as exc:
         msg = f"cannot write the MLPF report into {folder} ({exc.strerror or exc})"

@@ -49,6 +49,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -56,9 +57,11 @@ from pathlib import Path
 
 import numpy as np
 
+from l1scout._jagged import Jagged, offsets_from_counts
 from l1scout._types import I64
 from l1scout.errors import ConfigError, DataFormatError
-from l1scout.tasks.mlpf.config import TrainingConfig
+from l1scout.production.driver import Progress
+from l1scout.tasks.mlpf.config import MLPFConfig, TrainingConfig
 from l1scout.tasks.mlpf.data import MLPFSplit
 from l1scout.tasks.mlpf.loss import MLPFLossConfig
 from l1scout.tasks.mlpf.model import MLPFModel
@@ -78,10 +81,14 @@ __all__ = [
     "FROM_SCRATCH",
     "TransferRun",
     "TransferStudy",
+    "default_sizes",
     "plot_transfer",
+    "run_transfer",
     "subset_split",
     "transfer_study",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: mode: trained from the pre-trained weights
 FINE_TUNED = "fine-tuned"
@@ -221,11 +228,15 @@ class TransferStudy:
 
 
 def subset_split(split: MLPFSplit, events: Sequence[int] | I64) -> MLPFSplit:
-    """The *events* of *split* (indices, in the order given): elements, element targets, bookkeeping.
+    """The *events* of *split* (indices, in the order given): elements, targets, bookkeeping, columns.
 
-    For training only: the per-generator-particle ``targets.gen_element``
-    (flat, its offsets are in the ``Gen_Part`` columns) and the evaluation
-    columns are not carried (an empty ``gen_element``, ``columns`` None).
+    The evaluation columns (and with them the per-generator-particle
+    ``targets.gen_element``, whose offsets are those of ``Gen_Part_PT``) are
+    carried when the split has them (the test split of
+    :func:`~l1scout.tasks.mlpf.data.load_mlpf_data`); a split without them
+    (training, validation) gives an empty ``gen_element`` and ``columns`` None.
+    The pipeline evaluates every sample's test events this way, the transfer
+    study draws its training subsets.
 
     Raises:
         DataFormatError: an index outside the split.
@@ -237,12 +248,19 @@ def subset_split(split: MLPFSplit, events: Sequence[int] | I64) -> MLPFSplit:
     elements, rows = subset_elements(split.elements, ev)
     el = split.targets.elements
     book = split.targets.bookkeeping
+    columns = None
+    gen_element = np.zeros(0, dtype=np.int64)
+    if split.columns is not None:
+        columns = {name: _take_events(col, ev) for name, col in split.columns.items()}
+        gen = split.columns.get("Gen_Part_PT")
+        if gen is not None and len(split.targets.gen_element) == len(gen[1]):
+            gen_element = _take_events((gen[0], split.targets.gen_element), ev)[1]
     targets = MLPFTargets(
         elements=ElementTargets(
             offsets=elements.offsets,
             **{f.name: getattr(el, f.name)[rows] for f in fields(el) if f.name != "offsets"},
         ),
-        gen_element=np.zeros(0, dtype=np.int64),
+        gen_element=gen_element,
         bookkeeping=TargetBookkeeping(**{f.name: getattr(book, f.name)[ev] for f in fields(book)}),
     )
     return MLPFSplit(
@@ -250,8 +268,17 @@ def subset_split(split: MLPFSplit, events: Sequence[int] | I64) -> MLPFSplit:
         targets=targets,
         sample=split.sample[ev],
         event_number=split.event_number[ev],
-        columns=None,
+        columns=columns,
     )
+
+
+def _take_events(col: Jagged, events: I64) -> Jagged:
+    """The *events* (indices, in the order given) of one jagged column."""
+    off, values = col
+    counts = off[events + 1] - off[events]
+    new_off = offsets_from_counts(counts)
+    rows = np.repeat(off[events] - new_off[:-1], counts) + np.arange(int(new_off[-1]))
+    return new_off, values[rows]
 
 
 def _resolutions(ev: MLPFEvaluation, collection: str) -> dict[str, float]:
@@ -391,6 +418,89 @@ def transfer_study(
         reference=reference,
         zero_shot=zero,
         n_test_events=test.n_events,
+    )
+
+
+def default_sizes(n_train: int) -> tuple[int, ...]:
+    """About 1/10, 1/3 and all of *n_train* target training events (at least 5 each, distinct).
+
+    >>> default_sizes(300), default_sizes(12), default_sizes(4)
+    ((30, 100, 300), (5, 12), (4,))
+    """
+    if n_train <= 5:
+        return (n_train,)
+    return tuple(sorted({max(n_train // 10, 5), max(n_train // 3, 5), n_train}))
+
+
+def run_transfer(
+    cfg: MLPFConfig,
+    pretrained: MLPFModel,
+    data_dir: Path | str,
+    *,
+    progress: Progress | None = None,
+) -> TransferStudy:
+    """The transfer study of ``cfg.transfer`` for the model *pretrained* on ``cfg.data`` (what the pipeline runs).
+
+    The target samples are ``cfg.data`` made again with the card
+    ``cfg.transfer.view`` (``cfg.transfer.events`` per process), produced where
+    missing into ``<data_dir>/transfer-<view>`` and split as ``cfg.splits``;
+    every run trains with ``cfg.training`` (``max_epochs`` replaced by
+    ``cfg.transfer.max_epochs`` when given) and ``cfg.loss``, and is evaluated
+    with ``cfg.evaluation`` in one jet-pT bin, ``cfg.transfer.jet_pt_range``.
+
+    Raises:
+        ConfigError: a size above the target training events.
+        ProductionError: the target samples could not be produced.
+    """
+    from l1scout.tasks.mlpf.data import ensure_mlpf_samples, load_mlpf_data
+
+    tr = cfg.transfer
+    data = cfg.data.model_dump()
+    data["view"] = tr.view
+    if tr.events is not None:
+        data["samples"] = [{"process": s.process, "events": tr.events} for s in cfg.data.samples]
+    target_cfg = cfg.model_copy(update={"data": type(cfg.data).model_validate(data)})
+    view = tr.view_name
+    files, _ = ensure_mlpf_samples(
+        target_cfg, Path(data_dir) / f"transfer-{view}", progress=progress
+    )
+    target = load_mlpf_data(files, view=view, fractions=cfg.splits.fractions)
+    train_cfg = cfg.training
+    if tr.max_epochs is not None:
+        train_cfg = train_cfg.model_copy(update={"max_epochs": tr.max_epochs})
+    sizes = tr.sizes if tr.sizes is not None else default_sizes(target.train.n_events)
+    n_runs = 2 * len(sizes) * len(tr.seeds)
+    done = 0
+
+    def on_run(run: TransferRun) -> None:
+        nonlocal done
+        done += 1
+        _log.info(
+            "transfer %s, %d events, seed %d: jet resolution %.3f, MET resolution %.3f (%.0f s)",
+            run.mode,
+            run.size,
+            run.seed,
+            run.jet_resolution,
+            run.met_resolution,
+            run.seconds,
+        )
+        if progress is not None:
+            progress("transfer", done, n_runs)
+
+    return transfer_study(
+        pretrained,
+        target.train,
+        target.validation,
+        target.test,
+        view=view,
+        sizes=sizes,
+        seeds=tr.seeds,
+        loss_cfg=cfg.loss,
+        train_cfg=train_cfg,
+        settings=cfg.evaluation,
+        jet_pt_range=tr.jet_pt_range,
+        collection=tr.collection,
+        on_run=on_run,
     )
 
 
