@@ -25,6 +25,8 @@ from l1scout.cli._common import (
     handle_errors,
 )
 from l1scout.cli.anomaly import load_anomaly, run_anomaly
+from l1scout.cli.classify import load_classify, run_classify_cli
+from l1scout.cli.jettag import load_jettag, run_jettag_cli
 from l1scout.cli.mlpf import load_mlpf, run_mlpf_cli
 from l1scout.cli.recalib import load_recalib, run_recalib
 from l1scout.cli.taus import load_taus, run_taus_cli
@@ -67,6 +69,22 @@ TASKS: dict[str, Task[Any]] = _registry(
         "-> ONNX and a Triton repository (CONFIG optional: the demo defaults).",
         load=load_mlpf,
         run=run_mlpf_cli,
+    ),
+    Task(
+        "classify",
+        "Event classification into the 18 public COLLIDE-2V classes: object transformer, MLP "
+        "and particle DeepSets on the same events in FullReco and L1T -> mean ROC AUC, trigger "
+        "bits at 1 and 10 kHz -> ONNX (CONFIG optional: the demo defaults).",
+        load=load_classify,
+        run=run_classify_cli,
+    ),
+    Task(
+        "jettag",
+        "Level-1 jet tagging: 8 classes and a pT regression on PUPPI jets, L1T vs FullReco "
+        "-> quantized DeepSets, ONNX and bit-exact firmware -> the HH -> 4b seed with "
+        "b-tags at equal rate (CONFIG optional: the demo defaults).",
+        load=load_jettag,
+        run=run_jettag_cli,
     ),
 )
 """The tasks of ``l1scout run``, by name."""

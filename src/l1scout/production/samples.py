@@ -22,6 +22,8 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from l1scout._datafile import format_validation_error
-from l1scout.errors import ConfigError, ProductionError
+from l1scout.errors import ConfigError, DataFormatError, ProductionError
 
 if TYPE_CHECKING:
     from l1scout.production.driver import ProductionSummary, Progress
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 __all__ = [
     "SampleRequest",
     "check_sample_folder",
+    "dataset_hash",
+    "ensure_fast_samples",
     "fast_plan",
     "files_by_process",
     "produce_or_raise",
@@ -214,3 +218,61 @@ def produce_or_raise(
         )
         raise ProductionError(msg)
     return summary
+
+
+def dataset_hash(plan: ProductionPlan, folder: Path) -> str:
+    """SHA-256 of the plan's hash and the (file, SHA-256, events) of every shard's manifest record.
+
+    It names the data a study read: the same plan and the same bytes give the
+    same hash, whatever the folder.
+
+    Raises:
+        DataFormatError: no manifest in *folder*, or a shard without its record.
+    """
+    from l1scout.production.manifest import read_manifest
+
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise DataFormatError(f"{folder}: no manifest; produce the samples first")
+    records = manifest.records()
+    rows = []
+    for shard in plan.shards():
+        rec = records.get(shard.file)
+        if rec is None:
+            msg = f"{folder / shard.file}: no record in the manifest; rerun the production"
+            raise DataFormatError(msg)
+        rows.append([rec.file, rec.sha256, rec.events])
+    payload = {"plan_hash": manifest.plan_hash, "files": rows}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def ensure_fast_samples(
+    plan: ProductionPlan, folder: Path, *, what: str, progress: Progress | None = None
+) -> tuple[dict[str, list[Path]], str]:
+    """Make what is missing of *plan* in *folder*; return its files by process and :func:`dataset_hash`.
+
+    A folder holding another plan's samples is refused untouched
+    (:func:`check_sample_folder`); the production resumes (:func:`produce_or_raise`).
+
+    Args:
+        plan: the fast-mode plan.
+        folder: its production folder (created if needed).
+        what: the samples' name in messages, e.g. ``"MLPF samples"``.
+        progress: ``progress(stage, done, total)`` as ``produce`` calls it.
+
+    Raises:
+        ProductionError: another plan's folder, a folder that cannot be
+            written, or shards failed on every attempt.
+        DataFormatError: a planned file missing after the production.
+    """
+    check_sample_folder(plan, folder, what=what)
+    produce_or_raise(plan, folder, what=what, progress=progress)
+    files = files_by_process(plan, folder)
+    missing = [p for paths in files.values() for p in paths if not p.is_file()]
+    if missing:
+        msg = f"{folder}: {len(missing)} sample files missing after the production: {missing[0]}"
+        raise DataFormatError(msg)
+    digest = dataset_hash(plan, folder)
+    n_files = sum(len(v) for v in files.values())
+    _log.info("%s in %s: %d files, dataset %s", what, folder, n_files, digest[:12])
+    return files, digest

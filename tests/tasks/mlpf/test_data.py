@@ -180,7 +180,7 @@ def test_rerun_makes_nothing_and_another_configuration_is_refused(produced: Prod
     _, digest2 = ensure_mlpf_samples(cfg, out)
     assert digest2 == digest
     assert {p: p.stat().st_mtime_ns for ps in files.values() for p in ps} == before
-    with pytest.raises(ProductionError, match="another MLPF data configuration"):
+    with pytest.raises(ProductionError, match="another MLPF samples configuration"):
         ensure_mlpf_samples(_tiny(events=7), out)
 
 

@@ -30,8 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -48,13 +46,11 @@ from l1scout.io.footer import DataFile
 from l1scout.io.ragged import jagged
 from l1scout.io.torchdata import split_of
 from l1scout.production.driver import Progress
-from l1scout.production.manifest import read_manifest
 from l1scout.production.plan import ProductionPlan
 from l1scout.production.samples import (
-    check_sample_folder,
+    ensure_fast_samples,
     fast_plan,
     files_by_process,
-    produce_or_raise,
 )
 from l1scout.tasks.mlpf.config import MLPFConfig
 from l1scout.tasks.mlpf.features import TOWER_COLUMNS, TRACK_COLUMNS, Elements, element_features
@@ -162,24 +158,6 @@ def mlpf_sample_files(cfg: MLPFConfig, data_dir: Path | str) -> dict[str, list[P
     return files_by_process(production_plan(cfg), Path(data_dir) / _SAMPLES)
 
 
-def _dataset_hash(plan: ProductionPlan, folder: Path) -> str:
-    """SHA-256 of the plan hash and the (file, SHA-256, events) of every file's manifest record."""
-    manifest = read_manifest(folder)
-    if manifest is None:
-        msg = f"{folder}: no manifest; produce the samples first (ensure_mlpf_samples)"
-        raise DataFormatError(msg)
-    records = manifest.records()
-    rows = []
-    for shard in plan.shards():
-        rec = records.get(shard.file)
-        if rec is None:
-            msg = f"{folder / shard.file}: no record in the manifest; rerun the production"
-            raise DataFormatError(msg)
-        rows.append([rec.file, rec.sha256, rec.events])
-    payload = {"plan_hash": manifest.plan_hash, "files": rows}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
 def ensure_mlpf_samples(
     cfg: MLPFConfig, data_dir: Path | str, *, progress: Progress | None = None
 ) -> MLPFSampleFiles:
@@ -199,19 +177,10 @@ def ensure_mlpf_samples(
             (nothing is touched), cannot be written, or shards failed on every
             attempt (listed; the others are kept, rerun to retry).
     """
-    folder = Path(data_dir) / _SAMPLES
     plan = production_plan(cfg)
-    check_sample_folder(plan, folder, what="MLPF data")
-    produce_or_raise(plan, folder, what="MLPF samples", progress=progress)
-    files = files_by_process(plan, folder)
-    missing = [p for paths in files.values() for p in paths if not p.is_file()]
-    if missing:
-        msg = f"{folder}: {len(missing)} sample files missing after the production: {missing[0]}"
-        raise DataFormatError(msg)
-    digest = _dataset_hash(plan, folder)
-    n_files = sum(len(v) for v in files.values())
-    _log.info("MLPF samples in %s: %d files, dataset %s", folder, n_files, digest[:12])
-    return files, digest
+    return ensure_fast_samples(
+        plan, Path(data_dir) / _SAMPLES, what="MLPF samples", progress=progress
+    )
 
 
 # -- the events of one split ------------------------------------------------------------

@@ -403,13 +403,13 @@ def run_mlpf(
         DataFormatError: the files lack a column, or a split has no event.
         L1ScoutError: the training diverged.
     """
+    from l1scout.tasks._threads import torch_threads
     from l1scout.tasks.mlpf.data import ensure_mlpf_samples, load_mlpf_data
     from l1scout.tasks.mlpf.report import write_mlpf_report
     from l1scout.tasks.mlpf.study import evaluate_mlpf
     from l1scout.tasks.mlpf.training import (
         predict_mlpf,
         save_mlpf_model,
-        torch_threads,
         train_mlpf,
     )
     from l1scout.tasks.mlpf.transfer import run_transfer

@@ -33,7 +33,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import math
@@ -55,6 +54,7 @@ from l1scout._jagged import offsets_from_counts
 from l1scout._types import I64
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.tasks._early_stopping import EarlyStopping
+from l1scout.tasks._threads import torch_threads
 from l1scout.tasks.mlpf.config import TrainingConfig
 from l1scout.tasks.mlpf.data import MLPFSplit
 from l1scout.tasks.mlpf.features import Elements, pad_events
@@ -78,7 +78,6 @@ __all__ = [
     "raw_outputs",
     "save_mlpf_model",
     "subset_elements",
-    "torch_threads",
     "train_mlpf",
 ]
 
@@ -221,26 +220,6 @@ def _make_batches(
             pileup_fraction_min=loss_cfg.pileup_fraction_min,
         )
         yield _Batch(torch.from_numpy(batch.x), targets, int(batch.mask.sum()))
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Torch's CPU threads set to *threads* inside the block, restored after (None: unchanged).
-
-    >>> before = torch.get_num_threads()
-    >>> with torch_threads(1):
-    ...     torch.get_num_threads()
-    1
-    >>> torch.get_num_threads() == before
-    True
-    """
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _check_split(split: MLPFSplit, what: str) -> None:

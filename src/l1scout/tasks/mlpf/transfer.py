@@ -61,6 +61,7 @@ from l1scout._jagged import Jagged, offsets_from_counts
 from l1scout._types import I64
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.production.driver import Progress
+from l1scout.tasks._threads import torch_threads
 from l1scout.tasks.mlpf.config import MLPFConfig, TrainingConfig
 from l1scout.tasks.mlpf.data import MLPFSplit
 from l1scout.tasks.mlpf.loss import MLPFLossConfig
@@ -74,7 +75,7 @@ from l1scout.tasks.mlpf.study import (
     evaluate_mlpf,
 )
 from l1scout.tasks.mlpf.targets import ElementTargets, MLPFTargets, TargetBookkeeping
-from l1scout.tasks.mlpf.training import predict_mlpf, subset_elements, torch_threads, train_mlpf
+from l1scout.tasks.mlpf.training import predict_mlpf, subset_elements, train_mlpf
 
 __all__ = [
     "FINE_TUNED",
