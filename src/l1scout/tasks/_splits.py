@@ -1,4 +1,4 @@
-"""The check that every sample leaves at least one expected event in each split (shared by the task configs).
+"""The task configs' ``[splits]`` table and the check that every sample leaves an event in each split.
 
 >>> check_split_sizes([200, 3], (0.6, 0.2, 0.2), "data.samples", "splits.fractions")
 Traceback (most recent call last):
@@ -10,7 +10,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["check_split_sizes"]
+from pydantic import BaseModel, ConfigDict, field_validator
+
+__all__ = ["SplitsConfig", "check_split_sizes"]
+
+
+class SplitsConfig(BaseModel):
+    """Train / validation / test fractions, by a stable hash of (file identity, ``Event_Number``).
+
+    :func:`l1scout.io.torchdata.split_of`: the same event is in the same split
+    in every run, whatever the file order, and in every view of the same files.
+
+    Attributes:
+        fractions: train, validation and test fractions, positive, adding up to 1.
+
+    >>> SplitsConfig(fractions=(0.6, 0.2, 0.2)).fractions
+    (0.6, 0.2, 0.2)
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+
+    @field_validator("fractions")
+    @classmethod
+    def _fractions(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(f <= 0 for f in value) or abs(sum(value) - 1.0) > 1e-9:
+            msg = f"expected three positive numbers (train, val, test) adding up to 1, got {list(value)}"
+            raise ValueError(msg)
+        return value
 
 
 def check_split_sizes(

@@ -66,6 +66,7 @@ from l1scout.production.job import DEFAULT_POOL_SIZE
 from l1scout.production.plan import DEFAULT_SHARD_SIZE, EngineSpec
 from l1scout.production.samples import SampleRequest, shard_slots_problem
 from l1scout.production.seeds import MAX_PLAN_SEED
+from l1scout.tasks._splits import SplitsConfig
 from l1scout.tasks._tracking import ExperimentName, ModelAlias, RegisteredModelName, TrackingUri
 from l1scout.tasks.classify.classes import CLASS_NAMES, EVENT_CLASSES, ZERO_BIAS_CLASS
 from l1scout.tasks.classify.models import ClassifierModelConfig
@@ -188,27 +189,6 @@ class ClassifyDataConfig(_Model):
     def samples(self) -> tuple[SampleRequest, ...]:
         """One production request per class: its process and ``events_per_class`` events."""
         return tuple(SampleRequest(process=p, events=self.events_per_class) for p in self.processes)
-
-
-class SplitsConfig(_Model):
-    """Train / validation / test fractions, by a stable hash of (file identity, ``Event_Number``).
-
-    :func:`l1scout.io.torchdata.split_of`: an event is in the same split in
-    every run and in both views (the views are columns of the same rows).
-
-    Attributes:
-        fractions: train, validation and test fractions, positive, adding up to 1.
-    """
-
-    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
-
-    @field_validator("fractions")
-    @classmethod
-    def _fractions(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
-        if any(f <= 0 for f in value) or abs(sum(value) - 1.0) > 1e-9:
-            msg = f"expected three positive numbers (train, val, test) adding up to 1, got {list(value)}"
-            raise ValueError(msg)
-        return value
 
 
 class TrainingConfig(_Model):

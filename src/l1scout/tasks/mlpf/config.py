@@ -69,7 +69,7 @@ from l1scout.production.job import DEFAULT_POOL_SIZE
 from l1scout.production.plan import DEFAULT_SHARD_SIZE, EngineSpec
 from l1scout.production.samples import SampleRequest, shard_slots_problem
 from l1scout.production.seeds import MAX_PLAN_SEED
-from l1scout.tasks._splits import check_split_sizes
+from l1scout.tasks._splits import SplitsConfig, check_split_sizes
 from l1scout.tasks._tracking import ExperimentName, ModelAlias, RegisteredModelName, TrackingUri
 from l1scout.tasks.mlpf.loss import MLPFLossConfig
 from l1scout.tasks.mlpf.model import MLPFModelConfig
@@ -186,27 +186,6 @@ class MLPFSamplesConfig(_Model):
     def processes(self) -> tuple[str, ...]:
         """The sample processes in order."""
         return tuple(s.process for s in self.samples)
-
-
-class SplitsConfig(_Model):
-    """Train / validation / test fractions, by a stable hash of (file identity, ``Event_Number``).
-
-    :func:`l1scout.io.torchdata.split_of`: the same event is in the same split
-    in every run, whatever the file order.
-
-    Attributes:
-        fractions: train, validation and test fractions, positive, adding up to 1.
-    """
-
-    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
-
-    @field_validator("fractions")
-    @classmethod
-    def _fractions(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
-        if any(f <= 0 for f in value) or abs(sum(value) - 1.0) > 1e-9:
-            msg = f"expected three positive numbers (train, val, test) adding up to 1, got {list(value)}"
-            raise ValueError(msg)
-        return value
 
 
 PositiveInt = Annotated[int, Field(ge=1)]
