@@ -27,7 +27,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -45,6 +45,7 @@ __all__ = [
     "dataset_hash",
     "ensure_fast_samples",
     "fast_plan",
+    "fast_plan_of",
     "files_by_process",
     "produce_or_raise",
     "shard_slots_problem",
@@ -144,6 +145,55 @@ def fast_plan(
         return ProductionPlan.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
+
+
+class SamplesTable(Protocol):
+    """What :func:`fast_plan_of` reads of a task's ``[data]`` table."""
+
+    @property
+    def seed(self) -> int: ...
+    @property
+    def shard_size(self) -> int: ...
+    @property
+    def pileup(self) -> float: ...
+    @property
+    def pool_size(self) -> int: ...
+    @property
+    def engine(self) -> EngineSpec: ...
+    @property
+    def workers(self) -> int | None: ...
+
+
+def fast_plan_of(
+    data: SamplesTable,
+    requests: Sequence[SampleRequest],
+    *,
+    views: Sequence[str],
+    collections: Sequence[str],
+    source: str,
+) -> ProductionPlan:
+    """:func:`fast_plan` of *requests* with a task's ``[data]`` table: its seed, sizes, pileup and engine.
+
+    ``data.workers``, when given, replaces ``data.engine.workers`` (the tasks'
+    shortcut).
+
+    Raises:
+        ConfigError: the plan does not validate (the message starts with *source*).
+    """
+    engine = data.engine
+    if data.workers is not None:
+        engine = engine.model_copy(update={"workers": data.workers})
+    return fast_plan(
+        requests,
+        seed=data.seed,
+        shard_size=data.shard_size,
+        pileup=data.pileup,
+        pool_size=data.pool_size,
+        views=views,
+        collections=collections,
+        engine=engine,
+        source=source,
+    )
 
 
 def files_by_process(plan: ProductionPlan, out: Path | str) -> dict[str, list[Path]]:

@@ -128,10 +128,13 @@ def test_every_model_and_view_is_trained_evaluated_exported_and_tracked(
         assert text in page
     assert "nan" not in page
     assert (result.report.parent / "roc.png").is_file()
-    mlflow.set_tracking_uri(uri)
-    runs = mlflow.search_runs(experiment_names=["classify-test"], output_format="list")
+    # a client of the test's store: the process-wide tracking URI is left alone
+    mlf = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = mlf.get_experiment_by_name("classify-test")
+    assert experiment is not None
+    runs = mlf.search_runs([experiment.experiment_id])
     assert len(runs) == 1 + 6  # the study and one nested run per model and view
-    parent = mlflow.get_run(result.run_id)
+    parent = mlf.get_run(result.run_id)
     assert parent.data.metrics["mean_auc/mlp/L1T"] == pytest.approx(
         result.model("mlp", "L1T").mean_auc
     )

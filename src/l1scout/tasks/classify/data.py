@@ -51,7 +51,7 @@ from l1scout.production.driver import Progress
 from l1scout.production.plan import ProductionPlan
 from l1scout.production.samples import (
     ensure_fast_samples,
-    fast_plan,
+    fast_plan_of,
 )
 from l1scout.tasks.classify.config import ClassifyConfig
 from l1scout.tasks.classify.inputs import (
@@ -126,18 +126,11 @@ def production_plan(cfg: ClassifyConfig) -> ProductionPlan:
         ConfigError: the plan does not validate (naming the plan's fields).
     """
     data = cfg.data
-    engine = data.engine
-    if data.workers is not None:
-        engine = engine.model_copy(update={"workers": data.workers})
-    return fast_plan(
+    return fast_plan_of(
+        data,
         data.samples,
-        seed=data.seed,
-        shard_size=data.shard_size,
-        pileup=data.pileup,
-        pool_size=data.pool_size,
         views=data.views,
         collections=classify_collections(data.views),
-        engine=engine,
         source="the classification production plan",
     )
 

@@ -44,7 +44,7 @@ from l1scout.production.driver import Progress
 from l1scout.production.plan import ProductionPlan
 from l1scout.production.samples import (
     ensure_fast_samples,
-    fast_plan,
+    fast_plan_of,
 )
 from l1scout.tasks.jettag.config import JetTagConfig
 from l1scout.tasks.jettag.features import JetTagInputs, jet_tag_columns, jet_tag_inputs
@@ -105,18 +105,11 @@ def production_plan(cfg: JetTagConfig) -> ProductionPlan:
         ConfigError: the plan does not validate.
     """
     data = cfg.data
-    engine = data.engine
-    if data.workers is not None:
-        engine = engine.model_copy(update={"workers": data.workers})
-    return fast_plan(
+    return fast_plan_of(
+        data,
         data.samples,
-        seed=data.seed,
-        shard_size=data.shard_size,
-        pileup=data.pileup,
-        pool_size=data.pool_size,
         views=data.views,
         collections=jettag_collections(data.views, data.jets),
-        engine=engine,
         source="the jet-tagging production plan",
     )
 

@@ -49,7 +49,7 @@ from l1scout.production.driver import Progress
 from l1scout.production.plan import ProductionPlan
 from l1scout.production.samples import (
     ensure_fast_samples,
-    fast_plan,
+    fast_plan_of,
     files_by_process,
 )
 from l1scout.tasks.mlpf.config import MLPFConfig
@@ -137,18 +137,11 @@ def production_plan(cfg: MLPFConfig) -> ProductionPlan:
         ConfigError: the plan does not validate (naming the plan's fields).
     """
     data = cfg.data
-    engine = data.engine
-    if data.workers is not None:
-        engine = engine.model_copy(update={"workers": data.workers})
-    return fast_plan(
+    return fast_plan_of(
+        data,
         data.samples,
-        seed=data.seed,
-        shard_size=data.shard_size,
-        pileup=data.pileup,
-        pool_size=data.pool_size,
         views=(data.view,),
         collections=mlpf_collections(data.view_name),
-        engine=engine,
         source="the MLPF production plan",
     )
 

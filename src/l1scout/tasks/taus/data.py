@@ -53,7 +53,7 @@ from l1scout.production.manifest import check_same_plan, read_manifest
 from l1scout.production.plan import ProductionPlan
 from l1scout.production.samples import (
     check_sample_folder,
-    fast_plan,
+    fast_plan_of,
     files_by_process,
     produce_or_raise,
 )
@@ -99,29 +99,21 @@ def production_plans(cfg: TauConfig, *, legacy: bool = False) -> dict[str, Produ
         ConfigError: a plan does not validate (naming the plan's fields).
     """
     data = cfg.data
-    engine = data.engine
-    if data.workers is not None:
-        engine = engine.model_copy(update={"workers": data.workers})
-    common = {
-        "seed": data.seed,
-        "shard_size": data.shard_size,
-        "pileup": data.pileup,
-        "pool_size": data.pool_size,
-        "views": (data.view,),
-        "engine": engine,
-    }
+    views = (data.view,)
     return {
-        "zero_bias": fast_plan(
+        "zero_bias": fast_plan_of(
+            data,
             (data.zero_bias,),
+            views=views,
             collections=ZERO_BIAS_COLLECTIONS,
             source="the zero-bias production plan",
-            **common,  # type: ignore[arg-type]
         ),
-        "signals": fast_plan(
+        "signals": fast_plan_of(
+            data,
             data.signals,
+            views=views,
             collections=LEGACY_SIGNAL_COLLECTIONS if legacy else SIGNAL_COLLECTIONS,
             source="the signal production plan",
-            **common,  # type: ignore[arg-type]
         ),
     }
 
