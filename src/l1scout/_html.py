@@ -33,7 +33,16 @@ from l1scout._files import atomic_write_bytes
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["figure_html", "json_safe", "page_head", "plot_style", "save_png"]
+__all__ = ["REPORT_CSS", "figure_html", "json_safe", "page_head", "plot_style", "save_png"]
+
+#: The style the task reports share (a report adds its own classes after it).
+REPORT_CSS = """
+body { font-family: sans-serif; margin: 2em; max-width: 1500px; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 3px 10px; text-align: left; }
+td.num { text-align: right; font-family: monospace; white-space: nowrap; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0 1.5em 0; }
+"""
 
 
 def page_head(title: str, css: str) -> list[str]:

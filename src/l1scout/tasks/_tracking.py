@@ -31,7 +31,7 @@ Example:
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, Field
 
@@ -43,6 +43,7 @@ __all__ = [
     "RegisteredModelName",
     "TrackingUri",
     "check_tracking_uri",
+    "with_tracking_uri",
 ]
 
 _SCHEMES = (
@@ -91,6 +92,33 @@ def check_tracking_uri(uri: str | None) -> str | None:
         return _known_scheme(uri)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+_Config = TypeVar("_Config", bound=Any)
+
+
+def with_tracking_uri(cfg: _Config, uri: str | None) -> _Config:
+    """*cfg* with ``tracking.uri`` replaced by *uri* (checked first; None: *cfg* unchanged).
+
+    What every task's ``--tracking-uri`` does, before any work.
+
+    Raises:
+        ConfigError: an unknown scheme; the message names the URI.
+
+    >>> from types import SimpleNamespace
+    >>> class _T(SimpleNamespace):
+    ...     def model_copy(self, update):
+    ...         return _T(**{**vars(self), **update})
+    >>> with_tracking_uri(_T(tracking=_T(uri=None)), "sqlite:///x.db").tracking.uri
+    'sqlite:///x.db'
+    """
+    if uri is None:
+        return cfg
+    check_tracking_uri(uri)
+    updated: _Config = cfg.model_copy(
+        update={"tracking": cfg.tracking.model_copy(update={"uri": uri})}
+    )
+    return updated
 
 
 def _not_reserved(alias: str) -> str:

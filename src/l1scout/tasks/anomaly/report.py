@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from l1scout._files import atomic_write_bytes
-from l1scout._html import figure_html, page_head, plot_style
+from l1scout._html import REPORT_CSS, figure_html, page_head, plot_style
 from l1scout._version import __version__
 from l1scout.errors import ConfigError
 from l1scout.tasks.anomaly._report_plots import plot_efficiency, plot_roc, plot_scores
@@ -61,16 +61,14 @@ __all__ = ["efficiency_table_rich", "efficiency_table_text", "format_efficiency"
 _log = logging.getLogger(__name__)
 
 _NOT_MEASURABLE = "not measurable"
-_CSS = """
-body { font-family: sans-serif; margin: 2em; max-width: 1500px; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: 3px 10px; text-align: left; }
-td.num { text-align: right; font-family: monospace; white-space: nowrap; }
+_CSS = (
+    REPORT_CSS
+    + """
 th.nm, td.nm { background: #eee; color: #999; font-style: italic; }
 p.warn { background: #fff3cd; border: 1px solid #e0c060; padding: 0.6em; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0 1.5em 0; }
 code { background: #f4f4f4; padding: 1px 4px; }
 """
+)
 
 
 def _rate_text(rate_khz: float) -> str:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from l1scout._files import atomic_write_bytes
-from l1scout._html import figure_html, page_head, plot_style
+from l1scout._html import REPORT_CSS, figure_html, page_head, plot_style
 from l1scout._version import __version__
 from l1scout.tasks.classify._report_plots import plot_confusion, plot_history, plot_roc
 from l1scout.tasks.classify.classes import ZERO_BIAS_CLASS
@@ -50,14 +50,12 @@ _log = logging.getLogger(__name__)
 
 #: The page's file name in the output folder.
 REPORT_NAME = "report.html"
-_CSS = """
-body { font-family: sans-serif; margin: 2em; max-width: 1500px; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: 3px 10px; text-align: left; }
-td.num { text-align: right; font-family: monospace; white-space: nowrap; }
+_CSS = (
+    REPORT_CSS
+    + """
 p.note { background: #fff8e0; border: 1px solid #dc8; padding: 0.6em; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0 1.5em 0; }
 """
+)
 _E = html.escape
 
 

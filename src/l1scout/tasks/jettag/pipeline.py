@@ -47,7 +47,7 @@ import numpy as np
 from l1scout._files import atomic_write_bytes
 from l1scout._html import json_safe
 from l1scout._timing import Timer, stage
-from l1scout.tasks._tracking import check_tracking_uri
+from l1scout.tasks._tracking import with_tracking_uri
 from l1scout.tasks.jettag.config import JetTagConfig
 from l1scout.tasks.jettag.labels import JET_CLASSES
 from l1scout.tasks.jettag.results import (
@@ -378,11 +378,7 @@ def run_jettag(
     from l1scout.tasks.jettag.training import train_jettag
     from l1scout.track.runs import start_run
 
-    if tracking_uri is not None:
-        check_tracking_uri(tracking_uri)
-        cfg = cfg.model_copy(
-            update={"tracking": cfg.tracking.model_copy(update={"uri": tracking_uri})}
-        )
+    cfg = with_tracking_uri(cfg, tracking_uri)
     out = Path(out)
     data_path = Path(data_dir) if data_dir is not None else out / "data"
     times: Timer = {}

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from l1scout._files import atomic_write_bytes
-from l1scout._html import figure_html, json_safe, page_head, plot_style
+from l1scout._html import REPORT_CSS, figure_html, json_safe, page_head, plot_style
 from l1scout._version import __version__
 from l1scout.errors import ConfigError
 from l1scout.tasks.mlpf._report_plots import (
@@ -69,17 +69,15 @@ _log = logging.getLogger(__name__)
 
 #: The page's file name in the output folder.
 REPORT_NAME = "report.html"
-_CSS = """
-body { font-family: sans-serif; margin: 2em; max-width: 1500px; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: 3px 10px; text-align: left; }
-td.num { text-align: right; font-family: monospace; white-space: nowrap; }
+_CSS = (
+    REPORT_CSS
+    + """
 tr.worse td { background: #fde8e8; }
 tr.better td { background: #e8f6e8; }
 p.note { background: #fff8e0; border: 1px solid #dc8; padding: 0.6em; }
 ul.worse li { font-weight: bold; color: #922; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0 1.5em 0; }
 """
+)
 _E = html.escape
 # columns shown as percentages, and as integers
 _PCT = {"efficiency", "fake rate"}

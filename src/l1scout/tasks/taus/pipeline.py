@@ -69,7 +69,7 @@ import numpy as np
 from l1scout._files import atomic_write_bytes
 from l1scout._timing import Timer, stage
 from l1scout.errors import L1ScoutError
-from l1scout.tasks._tracking import check_tracking_uri
+from l1scout.tasks._tracking import with_tracking_uri
 from l1scout.tasks.taus.config import TauConfig
 
 if TYPE_CHECKING:
@@ -478,11 +478,7 @@ def run_taus(
     from l1scout.tasks.taus.study import evaluate_tau_models, train_tau_models
     from l1scout.track.runs import start_run
 
-    if tracking_uri is not None:
-        check_tracking_uri(tracking_uri)
-        cfg = cfg.model_copy(
-            update={"tracking": cfg.tracking.model_copy(update={"uri": tracking_uri})}
-        )
+    cfg = with_tracking_uri(cfg, tracking_uri)
     out = Path(out)
     data_path = Path(data_dir) if data_dir is not None else out / "data"
     times: Timer = {}

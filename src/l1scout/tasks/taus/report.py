@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from l1scout._files import atomic_write_bytes
-from l1scout._html import figure_html, page_head, plot_style
+from l1scout._html import REPORT_CSS, figure_html, page_head, plot_style
 from l1scout._version import __version__
 from l1scout.errors import ConfigError
 from l1scout.tasks.rates import Efficiency, describe_crossing_rate
@@ -68,15 +68,13 @@ _log = logging.getLogger(__name__)
 
 #: The page's file name in the output folder.
 REPORT_NAME = "report.html"
-_CSS = """
-body { font-family: sans-serif; margin: 2em; max-width: 1500px; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: 3px 10px; text-align: left; }
-td.num { text-align: right; font-family: monospace; white-space: nowrap; }
+_CSS = (
+    REPORT_CSS
+    + """
 td.nm { background: #eee; color: #888; font-style: italic; }
 p.verdict { font-size: 1.2em; background: #eef5ff; border: 1px solid #9bc; padding: 0.6em; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0 1.5em 0; }
 """
+)
 _E = html.escape
 
 
