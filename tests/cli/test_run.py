@@ -42,7 +42,15 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> dict[str, _Recorder]:
 
 
 def test_registry_entries() -> None:
-    assert list(run_cli.TASKS) == ["anomaly", "recalib", "taus", "mlpf", "classify", "jettag"]
+    assert list(run_cli.TASKS) == [
+        "anomaly",
+        "recalib",
+        "taus",
+        "mlpf",
+        "classify",
+        "jettag",
+        "scouting",
+    ]
     for name, task in run_cli.TASKS.items():
         assert task.name == name
         assert task.help
@@ -71,7 +79,7 @@ def test_unknown_task_is_one_line_naming_the_tasks(recorded: dict[str, _Recorder
     assert result.exit_code == 2
     assert (
         result.output
-        == "error: unknown task 'nosuch'; the tasks are: anomaly, recalib, taus, mlpf, classify, jettag\n"
+        == "error: unknown task 'nosuch'; the tasks are: anomaly, recalib, taus, mlpf, classify, jettag, scouting\n"
     )
     assert not any(rec.calls for rec in recorded.values())
 

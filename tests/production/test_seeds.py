@@ -100,6 +100,7 @@ CATALOG_ORDER = (
     "dark_photon_dilepton",
     "minbias_inelastic",
     "ZTauTau",
+    "WTo3Pi",
 )
 
 

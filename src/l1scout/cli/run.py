@@ -29,6 +29,7 @@ from l1scout.cli.classify import load_classify, run_classify_cli
 from l1scout.cli.jettag import load_jettag, run_jettag_cli
 from l1scout.cli.mlpf import load_mlpf, run_mlpf_cli
 from l1scout.cli.recalib import load_recalib, run_recalib
+from l1scout.cli.scouting import load_scouting, run_scouting_cli
 from l1scout.cli.taus import load_taus, run_taus_cli
 from l1scout.errors import ConfigError
 
@@ -85,6 +86,15 @@ TASKS: dict[str, Task[Any]] = _registry(
         "b-tags at equal rate (CONFIG optional: the demo defaults).",
         load=load_jettag,
         run=run_jettag_cli,
+    ),
+    Task(
+        "scouting",
+        "The 40 MHz L1 scouting stream: zero bias and injected signals in orbits of Phase-2 "
+        "64-bit words -> unpacker -> a menu of selections and models (W -> 3 pions, soft "
+        "di-tau, anomaly score, muon, HT) -> rates, overlaps, efficiencies (CONFIG optional: "
+        "the demo defaults).",
+        load=load_scouting,
+        run=run_scouting_cli,
     ),
 )
 """The tasks of ``l1scout run``, by name."""

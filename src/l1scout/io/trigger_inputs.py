@@ -44,7 +44,7 @@ import numpy as np
 
 from l1scout._jagged import event_index, first_per_event, offsets_from_counts
 from l1scout._types import F32, I64
-from l1scout.errors import ConfigError
+from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.ragged import (
     EventsLike,
     field_like,
@@ -58,6 +58,7 @@ from l1scout.io.ragged import (
 __all__ = [
     "N_TRIGGER_INPUTS",
     "TRIGGER_OBJECTS",
+    "egamma_objects",
     "trigger_input_columns",
     "trigger_input_names",
     "trigger_inputs",
@@ -140,6 +141,57 @@ def _photons_apart(
     if keep.all():
         return g_off, g
     return offsets_from_counts(keep)[g_off], [v[keep] for v in g]
+
+
+def egamma_objects(
+    events: EventsLike, view: str = "L1T", *, overlap_dr: float = 0.1
+) -> tuple[I64, list[F32]]:
+    """Every e/gamma object of every event: the electrons, then the photons kept by the overlap removal.
+
+    The merge of :func:`trigger_inputs` (module docstring: a photon within
+    *overlap_dr* of an electron of its event is dropped) without its cut to
+    the four highest: per event the electrons in their order, then the kept
+    photons in theirs (a stable sort by pT then puts an electron first on a
+    tie, as :func:`trigger_inputs` does).
+
+    Returns:
+        (int64 offsets, [pT (GeV), eta, phi (rad)] flat float32).
+
+    Raises:
+        DataFormatError: a column is missing or malformed.
+        ConfigError: *overlap_dr* is negative or not finite.
+
+    >>> ev = {f"L1T_{c}_{q}": [[v]] for c, v in (("Electron", 1.0), ("PhotonTight", 1.05))
+    ...       for q in ("PT", "Eta", "Phi")}
+    >>> ev["L1T_PhotonTight_PT"] = [[9.0]]
+    >>> off, (pt, eta, phi) = egamma_objects(ev)
+    >>> off.tolist(), pt.tolist()
+    ([0, 1], [1.0])
+    >>> egamma_objects(ev, overlap_dr=0)[1][0].tolist()
+    [1.0, 9.0]
+    """
+    if not np.isfinite(overlap_dr) or overlap_dr < 0:
+        msg = f"overlap_dr: expected a finite distance >= 0, got {overlap_dr!r}"
+        raise ConfigError(msg)
+    e_off, e = _objects(events, f"{view}_Electron")
+    g_off, g = _objects(events, f"{view}_PhotonTight")
+    if len(e_off) != len(g_off):
+        msg = (
+            f"{view}_Electron and {view}_PhotonTight: {len(e_off) - 1} and {len(g_off) - 1} events"
+        )
+        raise DataFormatError(msg)
+    g_off, g = _photons_apart(e_off, e, g_off, g, overlap_dr)
+    n_e, n_g = np.diff(e_off), np.diff(g_off)
+    off = offsets_from_counts(n_e + n_g)
+    to_e = segment_arange(off[:-1], n_e)  # where each electron goes
+    to_g = segment_arange(off[:-1] + n_e, n_g)
+    out = []
+    for ve, vg in zip(e, g, strict=True):
+        merged = np.empty(int(off[-1]), dtype=np.float32)
+        merged[to_e] = ve
+        merged[to_g] = vg
+        out.append(merged)
+    return off, out
 
 
 def _egamma(events: EventsLike, view: str, overlap_dr: float, photons: bool) -> F32:

@@ -19,9 +19,9 @@ import importlib
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from l1scout.errors import ProductionError
 from l1scout.production.manifest import ShardRecord
@@ -41,6 +41,7 @@ __all__ = [
     "WORKER_ENVIRON",
     "ShardSink",
     "check_engine",
+    "dask_map",
     "default_workers",
     "make_jobqueue_cluster",
     "run_dask",
@@ -66,6 +67,10 @@ WORKER_ENVIRON: dict[str, int] = {
     "MKL_NUM_THREADS": 1,
     "OPENBLAS_NUM_THREADS": 1,
 }
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 class ShardSink(Protocol):
@@ -319,3 +324,45 @@ def run_dask(
             client.cancel(list(futures))
             client.unsubscribe_topic(_TOPIC)
     return failures
+
+
+def dask_map(
+    engine: EngineSpec,
+    fn: Callable[[_T], _R],
+    items: Sequence[_T],
+    workers: int | None = None,
+) -> list[_R]:
+    """``[fn(item) for item in items]`` on the Dask engine *engine*, one task per item.
+
+    The results come back in the order of *items*, whatever order the workers
+    finish in. *fn* and the items travel to the workers by pickle (a module-level
+    function or a ``functools.partial`` of one). A task that raises fails the
+    map: the first error is raised here (catch the expected ones inside *fn*).
+
+    Args:
+        engine: the engine (``local``, ``address``, ``slurm``, ``htcondor``;
+            ``single`` runs the plain loop in this process).
+        fn: the task.
+        items: one task per item.
+        workers: worker processes of the ``local`` engine (default
+            ``engine.workers``, else one per core).
+
+    Raises:
+        ProductionError: the scheduler of an ``address`` engine cannot be reached.
+
+    >>> dask_map(EngineSpec(kind="single"), abs, [-2, 3])
+    [2, 3]
+    """
+    if engine.kind == "single" or not items:
+        return [fn(item) for item in items]
+    import dask
+
+    n = workers or engine.workers or default_workers()
+    settings = {"distributed.nanny.pre-spawn-environ": WORKER_ENVIRON}
+    with _quiet_dask(), dask.config.set(settings), _dask_client(engine, n) as client:
+        futures = client.map(fn, list(items), pure=False)
+        try:
+            results: list[_R] = client.gather(futures)
+        finally:
+            client.cancel(futures)
+    return results
