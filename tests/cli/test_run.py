@@ -50,6 +50,7 @@ def test_registry_entries() -> None:
         "classify",
         "jettag",
         "scouting",
+        "compress",
     ]
     for name, task in run_cli.TASKS.items():
         assert task.name == name
@@ -79,7 +80,7 @@ def test_unknown_task_is_one_line_naming_the_tasks(recorded: dict[str, _Recorder
     assert result.exit_code == 2
     assert (
         result.output
-        == "error: unknown task 'nosuch'; the tasks are: anomaly, recalib, taus, mlpf, classify, jettag, scouting\n"
+        == "error: unknown task 'nosuch'; the tasks are: anomaly, recalib, taus, mlpf, classify, jettag, scouting, compress\n"
     )
     assert not any(rec.calls for rec in recorded.values())
 

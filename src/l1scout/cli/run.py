@@ -26,6 +26,7 @@ from l1scout.cli._common import (
 )
 from l1scout.cli.anomaly import load_anomaly, run_anomaly
 from l1scout.cli.classify import load_classify, run_classify_cli
+from l1scout.cli.compress import load_compress, run_compress_cli
 from l1scout.cli.jettag import load_jettag, run_jettag_cli
 from l1scout.cli.mlpf import load_mlpf, run_mlpf_cli
 from l1scout.cli.recalib import load_recalib, run_recalib
@@ -95,6 +96,15 @@ TASKS: dict[str, Task[Any]] = _registry(
         "the demo defaults).",
         load=load_scouting,
         run=run_scouting_cli,
+    ),
+    Task(
+        "compress",
+        "Learned compression of L1 scouting events: float16 Parquet, stream words, integer "
+        "packing and quantization vs a set autoencoder and a VICReg embedding -> bytes per "
+        "event against HT / MET resolution and downstream AUC -> ONNX throughput (CONFIG "
+        "optional: the demo defaults).",
+        load=load_compress,
+        run=run_compress_cli,
     ),
 )
 """The tasks of ``l1scout run``, by name."""
