@@ -49,6 +49,7 @@ __all__ = [
     "deep_update",
     "format_validation_error",
     "load_toml_model",
+    "path_beside",
     "read_toml",
     "validate_data",
 ]
@@ -211,6 +212,28 @@ def read_toml(
         return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{path}: not a valid TOML file: {exc}") from exc
+
+
+def path_beside(data: dict[str, Any], table: str, key: str, path: Path | str) -> dict[str, Any]:
+    """Make ``data[table][key]``, a relative path, relative to the folder of the file *path*.
+
+    A configuration names its other files (a menu, a model folder, data
+    files) relative to itself, wherever the command runs from. An absolute
+    path, a missing table or key, or a value that is not a string (left for
+    the validation to report) is left as it is. *data* is changed in place
+    and returned.
+
+    >>> path_beside({"menu": {"path": "menu.toml"}}, "menu", "path", "/runs/a/config.toml")
+    {'menu': {'path': '/runs/a/menu.toml'}}
+    >>> path_beside({"menu": {"path": "/etc/menu.toml"}, "x": 1}, "menu", "path", "c.toml")
+    {'menu': {'path': '/etc/menu.toml'}, 'x': 1}
+    """
+    section = data.get(table)
+    if isinstance(section, dict):
+        value = section.get(key)
+        if isinstance(value, str) and not Path(value).is_absolute():
+            section[key] = str(Path(path).parent / value)
+    return data
 
 
 def deep_update(base: Mapping[str, Any], updates: Mapping[str, Any]) -> dict[str, Any]:

@@ -66,7 +66,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from l1scout._datafile import deep_update, read_toml, validate_data
+from l1scout._datafile import deep_update, path_beside, read_toml, validate_data
 from l1scout.errors import ConfigError
 from l1scout.io.paths import resolve_paths
 from l1scout.tasks._tracking import ExperimentName, ModelAlias, RegisteredModelName, TrackingUri
@@ -516,10 +516,7 @@ def load_config(path: Path | str, overrides: Mapping[str, Any] | None = None) ->
             the message names the file and the dotted path of each bad field.
     """
     path = Path(path)
-    data = read_toml(path, "study file")
-    files = data.get("data", {}).get("files") if isinstance(data.get("data"), dict) else None
-    if isinstance(files, str) and not Path(files).is_absolute():
-        data["data"]["files"] = str(path.parent / files)
+    data = path_beside(read_toml(path, "study file"), "data", "files", path)
     config = validate_data(deep_update(data, overrides or {}), RecalibConfig, str(path))
     if config.data is None:
         msg = (

@@ -72,7 +72,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from l1scout._datafile import read_toml, validate_data
+from l1scout._datafile import path_beside, read_toml, validate_data
 from l1scout.production.plan import EngineSpec
 from l1scout.tasks._splits import SplitsConfig, check_split_sizes
 from l1scout.tasks._tracking import ExperimentName, ModelAlias, RegisteredModelName, TrackingUri
@@ -436,13 +436,7 @@ def load_scouting_config(path: Path | str) -> ScoutingConfig:
         ConfigError: unreadable file, invalid TOML or a bad value (one line per
             bad field: the file and the dotted path of the field).
     """
-    path = Path(path)
-    data = read_toml(path, "scouting configuration")
-    menu = data.get("menu")
-    if isinstance(menu, dict):
-        where = menu.get("path")
-        if isinstance(where, str) and not Path(where).is_absolute():
-            menu["path"] = str(path.parent / where)
+    data = path_beside(read_toml(path, "scouting configuration"), "menu", "path", path)
     return validate_data(data, ScoutingConfig, str(path))
 
 

@@ -83,7 +83,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from l1scout._datafile import read_toml, validate_data
+from l1scout._datafile import path_beside, read_toml, validate_data
 from l1scout.production.job import DEFAULT_POOL_SIZE
 from l1scout.production.plan import DEFAULT_SHARD_SIZE, EngineSpec
 from l1scout.production.samples import SampleRequest, shard_slots_problem
@@ -590,13 +590,7 @@ def load_tau_config(path: Path | str) -> TauConfig:
         ConfigError: unreadable file, invalid TOML or a bad value (one line per
             bad field: the file and the dotted path of the field).
     """
-    path = Path(path)
-    data = read_toml(path, "soft-tau configuration")
-    models = data.get("models")
-    if isinstance(models, dict):
-        load = models.get("load")
-        if isinstance(load, str) and not Path(load).is_absolute():
-            models["load"] = str(path.parent / load)
+    data = path_beside(read_toml(path, "soft-tau configuration"), "models", "load", path)
     return validate_data(data, TauConfig, str(path))
 
 
