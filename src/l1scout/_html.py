@@ -22,7 +22,7 @@ import contextlib
 import html
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,16 @@ from l1scout._files import atomic_write_bytes
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["REPORT_CSS", "figure_html", "json_safe", "page_head", "plot_style", "save_png"]
+__all__ = [
+    "REPORT_CSS",
+    "figure_html",
+    "html_pairs",
+    "html_table",
+    "json_safe",
+    "page_head",
+    "plot_style",
+    "save_png",
+]
 
 #: The style the task reports share (a report adds its own classes after it).
 REPORT_CSS = """
@@ -53,6 +62,34 @@ def page_head(title: str, css: str) -> list[str]:
         f"<title>{html.escape(title)}</title>",
         f"<style>{css}</style></head><body>",
     ]
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A table of escaped texts; cells after the first are numbers (class ``num``, right-aligned).
+
+    >>> html_table(["a", "b"], [["x<y", "1"]])
+    '<table><tr><th>a</th><th>b</th></tr><tr><td>x&lt;y</td><td class=num>1</td></tr></table>'
+    """
+    head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td{' class=num' if j else ''}>{html.escape(c)}</td>" for j, c in enumerate(r))
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table>{head}{body}</table>"
+
+
+def html_pairs(items: Mapping[str, str]) -> str:
+    """A two-column table of escaped names and values.
+
+    >>> html_pairs({"a": "1"})
+    '<table><tr><td>a</td><td>1</td></tr></table>'
+    """
+    body = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in items.items()
+    )
+    return f"<table>{body}</table>"
 
 
 def figure_html(title: str, src: str) -> str:

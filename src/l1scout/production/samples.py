@@ -48,6 +48,7 @@ __all__ = [
     "fast_plan_of",
     "files_by_process",
     "produce_or_raise",
+    "samples_problem",
     "shard_slots_problem",
 ]
 
@@ -107,6 +108,48 @@ def shard_slots_problem(
                 f"{where}.events: {req.events:,} events make {n:,} files of shard_size "
                 f"{shard_size:,}; at most {SHARD_SLOTS:,} per process (raise shard_size)"
             )
+    return None
+
+
+def samples_problem(
+    zero_bias: SampleRequest,
+    others: Sequence[SampleRequest],
+    *,
+    field: str,
+    shard_size: int,
+    workers: int | None,
+    engine_workers: int | None,
+) -> str | None:
+    """What is wrong with a task's samples table, or None (its configuration's check).
+
+    A process named twice, a sample that needs more files than a process has
+    seeds (:func:`shard_slots_problem`), or ``workers`` given twice.
+
+    Args:
+        zero_bias: the zero-bias request.
+        others: the other requests, named ``<field>[i]`` in the messages.
+        field: the table's name of *others* (``"signals"``, ``"processes"``).
+        shard_size: events per file.
+        workers: the table's ``workers`` shortcut.
+        engine_workers: ``engine.workers``.
+
+    >>> zb = SampleRequest(process="minbias", events=10)
+    >>> samples_problem(zb, [zb], field="signals", shard_size=5, workers=None, engine_workers=None)
+    "signals[0].process: 'minbias' is already zero_bias.process"
+    >>> samples_problem(zb, [], field="signals", shard_size=5, workers=2, engine_workers=2)
+    'workers: give workers or engine.workers, not both'
+    """
+    seen = {zero_bias.process: "zero_bias.process"}
+    for i, req in enumerate(others):
+        if req.process in seen:
+            return f"{field}[{i}].process: {req.process!r} is already {seen[req.process]}"
+        seen[req.process] = f"{field}[{i}].process"
+    requests = [("zero_bias", zero_bias), *((f"{field}[{i}]", r) for i, r in enumerate(others))]
+    problem = shard_slots_problem(requests, shard_size)
+    if problem is not None:
+        return problem
+    if workers is not None and engine_workers is not None:
+        return "workers: give workers or engine.workers, not both"
     return None
 
 

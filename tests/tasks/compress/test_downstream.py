@@ -138,7 +138,17 @@ def test_ratios_are_one_on_identical_measures() -> None:
     assert set(ratios) == {
         f"{s}/{m}_ratio/a" for s in ("anomaly", "classifier") for m in ("auc", "eff")
     }
-    assert all(v == 1.0 for v in ratios.values())
+    # against another measure: the ratio of the two AUCs, each as scikit-learn computes it
+    weaker = measure_scores(
+        {"anomaly": scores | {"a": scores["a"] - 1.0}, "classifier": scores}, "minbias"
+    )
+    got = downstream_ratios(weaker, r)["anomaly/auc_ratio/a"]
+    y = np.r_[np.zeros(2000), np.ones(300)]
+    want = roc_auc_score(y, np.r_[scores["minbias"], scores["a"] - 1.0]) / roc_auc_score(
+        y, np.r_[scores["minbias"], scores["a"]]
+    )
+    assert got == pytest.approx(want, rel=1e-9)
+    assert downstream_ratios(weaker, r)["classifier/auc_ratio/a"] == pytest.approx(1.0)
     never = measure_scores(
         {"anomaly": {"minbias": scores["minbias"], "a": np.full(300, -9.0)}}, "minbias"
     )

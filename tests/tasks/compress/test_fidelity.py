@@ -15,7 +15,6 @@ from l1scout.tasks.compress.fidelity import (
     PARTICLE_DISTANCES,
     _events_from,
     event_quantities,
-    fidelity_by_process,
     fidelity_metrics,
     particle_distances,
     response_resolution,
@@ -164,14 +163,11 @@ def test_particle_distances_of_known_changes() -> None:
     assert particle_distances(ev, fewer)["multiplicity"] == pytest.approx(0.5)
 
 
-def test_fidelity_metrics_per_process() -> None:
+def test_fidelity_metrics_of_a_doubled_sample() -> None:
     ev = _sample()
-    out = fidelity_by_process({"minbias": ev}, {"minbias": _scaled(ev, 2.0)})
-    m = out["minbias"]
+    m = fidelity_metrics(ev, _scaled(ev, 2.0))
     assert m["response/ht"] == pytest.approx(2.0, rel=1e-6)
     assert m["resolution/met"] == pytest.approx(0.0, abs=1e-6)
     assert m["events/ht"] + m["below_floor/ht"] == 5
     assert m["distance/pt"] > 0
     assert fidelity_metrics(ev, ev, original_quantities=event_quantities(ev))["response/ht"] == 1.0
-    with pytest.raises(DataFormatError, match="minbias"):
-        fidelity_by_process({"minbias": ev}, {})

@@ -12,7 +12,6 @@ from l1scout.tasks.compress.sets import (
     FEATURE_NAMES,
     N_FEATURES,
     ParticleSets,
-    code_charge,
     with_particles,
 )
 from l1scout.tasks.scouting.encode import _example_events
@@ -119,10 +118,6 @@ def test_decoded_slots_need_not_be_unit_or_one_hot():
     assert cols["charge"].tolist() == [0, -1]
     assert cols["dz"].tolist() == pytest.approx([0.0, 30.0])
     assert cols["puppi_w"].tolist() == [0.0, 1.0]
-
-
-def test_code_charge_matches_the_words():
-    assert code_charge(range(8)).tolist() == [0, 0, -1, 1, -1, 1, -1, 1]
 
 
 def test_packed_layout(events):

@@ -89,14 +89,11 @@ from l1scout.tasks.compress.entropy import (
     zstd_compress,
     zstd_decompress,
 )
-from l1scout.tasks.compress.objects import OBJECT_STREAMS, decode_objects, encode_objects
+from l1scout.tasks.compress.objects import _DECODERS, OBJECT_STREAMS, decode_objects, encode_objects
 from l1scout.tasks.scouting.encode import encode_events
 from l1scout.tasks.scouting.events import StreamEvents
 from l1scout.tasks.scouting.words import (
     PuppiHardware,
-    decode_egamma,
-    decode_jets,
-    decode_muons,
     decode_puppi,
     decode_sums,
     puppi_physical,
@@ -104,8 +101,6 @@ from l1scout.tasks.scouting.words import (
 )
 
 __all__ = ["Float16ParquetCodec", "IntPackCodec", "WordsZstdCodec"]
-
-_WORD_DECODERS = {"muon": decode_muons, "egamma": decode_egamma, "jet": decode_jets}
 
 
 # --------------------------------------------------------------------------- float16 Parquet
@@ -291,7 +286,7 @@ class WordsZstdCodec:
         }
         for i, (stream, attr) in enumerate(OBJECT_STREAMS.items()):
             kw[f"{stream}_offsets"] = offsets_from_counts(counts[i + 1])
-            kw[attr] = _WORD_DECODERS[stream](parts[stream])
+            kw[attr] = _DECODERS[stream](parts[stream])
         return dataclasses.replace(like, **kw)  # type: ignore[arg-type]
 
 

@@ -71,7 +71,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from l1scout._datafile import read_toml, validate_data
 from l1scout.production.job import DEFAULT_POOL_SIZE
 from l1scout.production.plan import EngineSpec
-from l1scout.production.samples import SampleRequest, shard_slots_problem
+from l1scout.production.samples import SampleRequest, samples_problem
 from l1scout.production.seeds import MAX_PLAN_SEED
 from l1scout.tasks._splits import SplitsConfig, check_split_sizes
 from l1scout.tasks._tracking import ExperimentName, TrackingUri
@@ -149,20 +149,16 @@ class CompressDataConfig(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> CompressDataConfig:
-        seen = {self.zero_bias.process: "zero_bias.process"}
-        for i, req in enumerate(self.processes):
-            if req.process in seen:
-                msg = f"processes[{i}].process: {req.process!r} is already {seen[req.process]}"
-                raise ValueError(msg)
-            seen[req.process] = f"processes[{i}].process"
-        requests = [("zero_bias", self.zero_bias)]
-        requests += [(f"processes[{i}]", r) for i, r in enumerate(self.processes)]
-        problem = shard_slots_problem(requests, self.shard_size)
+        problem = samples_problem(
+            self.zero_bias,
+            self.processes,
+            field="processes",
+            shard_size=self.shard_size,
+            workers=self.workers,
+            engine_workers=self.engine.workers,
+        )
         if problem is not None:
             raise ValueError(problem)
-        if self.workers is not None and self.engine.workers is not None:
-            msg = "workers: give workers or engine.workers, not both"
-            raise ValueError(msg)
         return self
 
     @property

@@ -58,7 +58,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from l1scout._jagged import event_index
+from l1scout._jagged import event_index, offsets_from_counts
 from l1scout._types import F64
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.ragged import particle_type_one_hot
@@ -72,7 +72,6 @@ __all__ = [
     "PARTICLE_DISTANCES",
     "Response",
     "event_quantities",
-    "fidelity_by_process",
     "fidelity_metrics",
     "particle_distances",
     "particle_jets",
@@ -145,7 +144,7 @@ def _events_from(
     full = [[(*c, 211, 1, 0.0, 1.0) if len(c) == 3 else c for c in ev] for ev in particles]
     flat = [c for ev in full for c in ev]
     counts = np.array([len(ev) for ev in full], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    offsets = offsets_from_counts(counts)
     n = len(full)
     f32 = np.float32
 
@@ -415,24 +414,4 @@ def fidelity_metrics(
         out[f"resolution/{name}"] = r.resolution
         out[f"events/{name}"] = float(r.n_events)
         out[f"below_floor/{name}"] = float(r.n_below_floor)
-    return out
-
-
-def fidelity_by_process(
-    original: Mapping[str, StreamEvents],
-    decoded: Mapping[str, StreamEvents],
-    *,
-    floors: Mapping[str, float] | None = None,
-) -> dict[str, dict[str, float]]:
-    """:func:`fidelity_metrics` of every process: process -> metrics.
-
-    Raises:
-        DataFormatError: a process of *original* missing from *decoded*, or a mismatch.
-    """
-    out = {}
-    for process, events in original.items():
-        if process not in decoded:
-            msg = f"decoded samples: no {process!r}, expected every original process"
-            raise DataFormatError(msg)
-        out[process] = fidelity_metrics(events, decoded[process], floors=floors)
     return out

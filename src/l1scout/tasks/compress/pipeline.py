@@ -542,16 +542,9 @@ def run_compress(
                 dataset_hash=digest,
             )
         result.stage_seconds = dict(times)
-        text = json.dumps(json_safe(summary_of(result, cfg)), indent=2, default=_json_default)
+        text = json.dumps(json_safe(summary_of(result, cfg)), indent=2, default=str)
         atomic_write_bytes(result.summary, text.encode())
         parent.log_metrics({f"stage.{k}.seconds": v for k, v in times.items()})
         parent.log_artifact(result.report.parent, "report")
         parent.log_artifact(result.summary)
     return result
-
-
-def _json_default(value: object) -> object:
-    """JSON for numpy scalars, paths and the rest as text."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from l1scout._files import atomic_write_bytes
-from l1scout._html import REPORT_CSS, figure_html, page_head, plot_style
+from l1scout._html import REPORT_CSS, figure_html, html_pairs, html_table, page_head, plot_style
 from l1scout._version import __version__
 from l1scout.tasks.compress.frontier import (
     GoalCheck,
@@ -78,22 +78,6 @@ _QUANTITIES = ("ht", "met", "jet1_pt", "jet2_pt")
 def _num(x: float) -> str:
     """A number with 3 significant digits; ``n/a`` when not finite."""
     return f"{x:.3g}" if isinstance(x, int | float) and math.isfinite(x) else "n/a"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "<tr>" + "".join(f"<th>{_E(h)}</th>" for h in header) + "</tr>"
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td{' class=num' if j else ''}>{_E(c)}</td>" for j, c in enumerate(r))
-        + "</tr>"
-        for r in rows
-    )
-    return f"<table>{head}{body}</table>"
-
-
-def _pairs(items: Mapping[str, str]) -> str:
-    body = "".join(f"<tr><td>{_E(k)}</td><td>{_E(v)}</td></tr>" for k, v in items.items())
-    return f"<table>{body}</table>"
 
 
 def measure_keys(points: Sequence[CodecPoint]) -> list[str]:
@@ -135,7 +119,7 @@ def _setup(
         lines[f"events: {process}"] = ", ".join(f"{k} {v:,}" for k, v in parts.items())
     if digest:
         lines["dataset hash"] = digest
-    return _pairs(lines)
+    return html_pairs(lines)
 
 
 def _goal(goal: GoalCheck) -> str:
@@ -187,7 +171,7 @@ def _codec_rows(points: Sequence[CodecPoint], keys: Sequence[str]) -> str:
         "process's file). Particles / objects: the learned codecs' split of their payload. "
         "Resolutions and distances: the worst process; downstream: the worst signal.</p>"
     )
-    return _table(header, rows) + note
+    return html_table(header, rows) + note
 
 
 def _best(best: Mapping[str, Sequence[tuple[float, RDPoint | None]]], keys: Sequence[str]) -> str:
@@ -202,7 +186,7 @@ def _best(best: Mapping[str, Sequence[tuple[float, RDPoint | None]]], keys: Sequ
             p = best[k][i][1]
             cells.append("none fits" if p is None else f"{p.label} ({_num(p.value)})")
         rows.append(cells)
-    return _table(["bytes/event", *keys], rows)
+    return html_table(["bytes/event", *keys], rows)
 
 
 def _matches(
@@ -227,7 +211,7 @@ def _matches(
         "<p>What plain quantization needs, at any size, to be at least as good as each learned "
         "setting (the fewest bytes of the scan; the ratio to the learned setting's bytes):</p>"
     )
-    return head + _table(
+    return head + html_table(
         ["learned", "measure", "its bytes: value", "quantization that matches"], out
     )
 
@@ -260,7 +244,7 @@ def _losses(
         "quantization: a quantized setting at no more bytes per event is at least as good.</p>"
     )
     header = ["measure", "learned", "its bytes: value", "quantized", "its bytes: value"]
-    return head + _table(header, rows) + matches
+    return head + html_table(header, rows) + matches
 
 
 def _fidelity(points: Sequence[CodecPoint]) -> str:
@@ -280,7 +264,7 @@ def _fidelity(points: Sequence[CodecPoint]) -> str:
             rows.append([p.label, *cells])
         if rows:
             header = ["codec", *(f"{q}: median / resolution" for q in _QUANTITIES)]
-            parts.append(f"<h3>{_E(process)}</h3>" + _table(header, rows))
+            parts.append(f"<h3>{_E(process)}</h3>" + html_table(header, rows))
     note = (
         "<p class=note>Recomputed from the decoded PUPPI candidates (pT x PUPPI weight; anti-kT "
         "R = 0.4 jets; HT: jets above 30 GeV within |eta| < 2.4) against the same from the "
@@ -293,14 +277,14 @@ def _fidelity(points: Sequence[CodecPoint]) -> str:
 def _downstream(points: Sequence[CodecPoint], original: Mapping[str, float]) -> str:
     out = ""
     if original:
-        out += "<h3>On the original test events</h3>" + _pairs(
+        out += "<h3>On the original test events</h3>" + html_pairs(
             {k: _num(v) for k, v in original.items()}
         )
     keys = sorted({k for p in points for k in p.downstream})
     if not keys:
         return out + "<p>No downstream measure.</p>"
     rows = [[p.label, *(_num(p.downstream.get(k, math.nan)) for k in keys)] for p in points]
-    return out + "<h3>Relative to the original events</h3>" + _table(["codec", *keys], rows)
+    return out + "<h3>Relative to the original events</h3>" + html_table(["codec", *keys], rows)
 
 
 def _deploy(deploy: Sequence[Mapping[str, Any]]) -> str:
@@ -311,7 +295,7 @@ def _deploy(deploy: Sequence[Mapping[str, Any]]) -> str:
         [str(d.get(k, "")) if not isinstance(d.get(k), float) else _num(d[k]) for k in keys]
         for d in deploy
     ]
-    return _table(keys, rows)
+    return html_table(keys, rows)
 
 
 def _training(training: Mapping[str, Mapping[str, Any]]) -> str:
@@ -322,7 +306,7 @@ def _training(training: Mapping[str, Mapping[str, Any]]) -> str:
         [name, *(_num(v) if isinstance(v := t.get(k), float) else str(v) for k in keys)]
         for name, t in training.items()
     ]
-    return _table(["model", *keys], rows)
+    return html_table(["model", *keys], rows)
 
 
 def _file_stem(key: str) -> str:
@@ -433,7 +417,7 @@ def write_compress_report(
     if times:
         rows = [[k, f"{v:.1f}"] for k, v in times.items()]
         rows.append(["total", f"{sum(times.values()):.1f}"])
-        parts += ["<h2>Stages</h2>", _table(["stage", "wall time (s)"], rows)]
+        parts += ["<h2>Stages</h2>", html_table(["stage", "wall time (s)"], rows)]
     parts.append("</body></html>")
     path = out / REPORT_NAME
     atomic_write_bytes(path, ("\n".join(parts) + "\n").encode())

@@ -47,6 +47,7 @@ from l1scout._jagged import event_index, offsets_from_counts
 from l1scout._types import F32, I64, B
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.ragged import top_k
+from l1scout.tasks.compress._columns import CHARGE_OF_CODE
 from l1scout.tasks.scouting.events import StreamEvents
 from l1scout.tasks.scouting.words import PDG_CODES, puppi_code
 
@@ -58,7 +59,6 @@ __all__ = [
     "N_FEATURES",
     "Z0_SCALE_MM",
     "ParticleSets",
-    "code_charge",
     "with_particles",
 ]
 
@@ -85,16 +85,6 @@ N_FEATURES = len(FEATURE_NAMES)
 CODE_START = 6
 #: Largest ln(pT / GeV) a decoded slot may have (e^10 GeV = 22 TeV): keeps exp finite.
 _MAX_LOG_PT = 10.0
-
-
-def code_charge(code: npt.ArrayLike) -> npt.NDArray[np.int8]:
-    """The charge of 3-bit particle codes: 0 for 0 and 1, -1 for even codes >= 2, +1 for odd ones.
-
-    >>> code_charge([0, 1, 2, 3, 4, 5, 6, 7]).tolist()
-    [0, 0, -1, 1, -1, 1, -1, 1]
-    """
-    c = np.asarray(code, dtype=np.int64)
-    return np.where(c < 2, 0, np.where(c % 2 == 1, 1, -1)).astype(np.int8)
 
 
 @dataclass(frozen=True)
@@ -186,7 +176,7 @@ class ParticleSets:
         order = np.lexsort((-log_pt, ev))  # by event, then decreasing pT
         rows, log_pt = rows[order], log_pt[order]
         code = np.argmax(rows[:, CODE_START:], axis=1)
-        charge = code_charge(code)
+        charge = CHARGE_OF_CODE[code]
         cols: dict[str, np.ndarray] = {
             "pt": np.exp(log_pt + LOG_PT_OFFSET).astype(np.float32),
             "eta": (rows[:, 1] * ETA_SCALE).astype(np.float32),

@@ -79,6 +79,7 @@ from l1scout.tasks._tracking import ExperimentName, ModelAlias, RegisteredModelN
 from l1scout.tasks.anomaly.config import TrainConfig
 from l1scout.tasks.rates import CROSSING_RATE_KHZ
 from l1scout.tasks.scouting.samples import ScoutingSamplesConfig
+from l1scout.tasks.scouting.words import MAX_ORBIT, MAX_RUN
 from l1scout.tasks.taus.transformer import (
     TransformerConfig,
     TransformerModelConfig,
@@ -108,10 +109,6 @@ DEFAULT_MENU = Path(__file__).with_name("default_menu.toml")
 MAX_CANDIDATES = 128
 #: The validation zero bias must expect this many events above each working point.
 RATE_MARGIN = 1.1
-#: Largest orbit number of the header's 30-bit field.
-_MAX_ORBIT = (1 << 30) - 1
-#: Largest run number of the header's 7-bit field.
-_MAX_RUN = (1 << 7) - 1
 
 
 class _Model(BaseModel):
@@ -137,8 +134,8 @@ class OrbitsConfig(_Model):
 
     n_orbits: int = Field(default=50, ge=1, le=1_000_000)
     orbits_per_file: int = Field(default=10, ge=1, le=100_000)
-    run: int = Field(default=1, ge=0, le=_MAX_RUN)
-    first_orbit: int = Field(default=1, ge=1, le=_MAX_ORBIT)
+    run: int = Field(default=1, ge=0, le=MAX_RUN)
+    first_orbit: int = Field(default=1, ge=1, le=MAX_ORBIT)
     lumi_cm2s: float = Field(default=7.5e34, gt=0, le=1e37)
     candidates: int = Field(default=MAX_CANDIDATES, ge=1, le=MAX_CANDIDATES)
     filling: Literal["phase2"] = "phase2"
@@ -147,10 +144,10 @@ class OrbitsConfig(_Model):
     @model_validator(mode="after")
     def _orbit_numbers_fit(self) -> OrbitsConfig:
         last = self.first_orbit + self.n_orbits - 1
-        if last > _MAX_ORBIT:
+        if last > MAX_ORBIT:
             msg = (
                 f"n_orbits: the last orbit number {last:,} exceeds the header's 30-bit field "
-                f"({_MAX_ORBIT:,}); lower first_orbit or n_orbits"
+                f"({MAX_ORBIT:,}); lower first_orbit or n_orbits"
             )
             raise ValueError(msg)
         return self

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from l1scout._jagged import first_per_event, offsets_from_counts
+from l1scout._jagged import event_index, first_per_event, offsets_from_counts
 from l1scout._types import F32, F64, I64, B
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.ragged import EventsLike, field_like, jagged, top_k
@@ -258,7 +258,8 @@ def _top(offsets: I64, cols: dict[str, np.ndarray], k: int) -> _Jagged:
     )
 
 
-def _puppi_collection(physical: Mapping[str, str], path: Path) -> str:
+def _puppi_collection(physical: Mapping[str, str] | Sequence[str], path: Path) -> str:
+    """The PUPPI collection a file holds: the pre-cut ``L1T_PUPPIPart128``, else ``L1T_PUPPIPart``."""
     for name in (f"{_VIEW}_PUPPIPart128", f"{_VIEW}_PUPPIPart"):
         if f"{name}_PT" in physical:
             return name
@@ -302,7 +303,7 @@ def _chunk_events(
     j_off, jets = _triple(chunk, f"{_VIEW}_JetPuppiAK4")
     n = len(j_off) - 1
     central = (jets["pt"] > HT_JET_PT_MIN) & (np.abs(jets["eta"]) < HT_ETA_MAX)
-    jet_event = np.repeat(np.arange(n), np.diff(j_off))
+    jet_event = event_index(j_off)
     ht = np.bincount(jet_event[central], jets["pt"][central], minlength=n)
     numbers = _first(chunk, "Event_Number", -1, np.int64)
     part = _Part(

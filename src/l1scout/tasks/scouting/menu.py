@@ -50,6 +50,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from l1scout._datafile import read_toml, validate_data
+from l1scout._jagged import first_per_event
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.tasks.scouting.ml_selections import (
     REGISTRY_PREFIX,
@@ -461,11 +462,7 @@ def _evaluate(s: Any, streams: Mapping[str, _Stream], models: MenuModels) -> Sel
 
 def _per_bx(sums: _Stream, key: str) -> np.ndarray:
     """One value per BX from the sums stream (0 where a BX carries no sums word)."""
-    out = np.zeros(sums.bx.size, dtype=np.float64)
-    counts = np.diff(sums.offsets)
-    has = counts > 0
-    out[has] = sums.values[key][sums.offsets[:-1][has]]
-    return out
+    return first_per_event(sums.offsets, sums.values[key], fill=0.0, dtype=np.float64)
 
 
 def _truth_of(

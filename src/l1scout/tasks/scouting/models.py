@@ -308,9 +308,10 @@ def _anomaly(
 def _anomaly_threshold(scorer: Scorer, x_val: F32, rate_khz: float) -> Threshold:
     """The threshold at *rate_khz* of the zero-bias validation scores of the menu's own scorer."""
     from l1scout.tasks.rates import threshold_for_rate
+    from l1scout.tasks.scouting.ml_selections import _score
 
-    score = np.asarray(scorer.run(np.ascontiguousarray(x_val, dtype=np.float32))[0], np.float64)
-    t = threshold_for_rate(score.reshape(len(x_val)), rate_khz, crossing_rate_khz=CROSSING_RATE_KHZ)
+    score = _score(scorer, np.ascontiguousarray(x_val, dtype=np.float32))  # as the menu scores
+    t = threshold_for_rate(score, rate_khz, crossing_rate_khz=CROSSING_RATE_KHZ)
     _log.info(
         "anomaly threshold %.6g at %g kHz: %d of %d validation zero bias",
         t.threshold,

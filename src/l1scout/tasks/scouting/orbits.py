@@ -69,6 +69,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from l1scout._files import atomic_write
+from l1scout._jagged import offsets_from_counts
 from l1scout._types import I64
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.io.ragged import segment_arange
@@ -416,22 +417,26 @@ def build_orbit(
     """
     _check_int("orbit index", i, 0, plan.n_orbits - 1)
     _check_encoded(plan, encoded)
+    return _build_orbit(plan, i, encoded, run)
+
+
+def _build_orbit(
+    plan: OrbitPlan, i: int, encoded: Sequence[EncodedEvents], run: int
+) -> dict[str, npt.NDArray[np.uint64]]:
+    """:func:`build_orbit` without its checks (the caller made them once for every orbit)."""
     src, evt = plan.source[i], plan.event[i]
     orbit = plan.first_orbit + i
+    # the BXs each sample fills (the same for every stream)
+    filled = [(np.flatnonzero(src == k), enc) for k, enc in enumerate(encoded)]
+    filled = [(bx, enc) for bx, enc in filled if bx.size]
     out: dict[str, npt.NDArray[np.uint64]] = {}
     for stream in STREAMS:
         counts = np.zeros(ORBIT_BX, dtype=np.int64)
-        bxs: list[I64] = []
-        sources: list[EncodedEvents] = []
-        for k, enc in enumerate(encoded):
-            bx = np.flatnonzero(src == k)
-            if bx.size:
-                counts[bx] = enc.counts(stream)[evt[bx]]
-                bxs.append(bx)
-                sources.append(enc)
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        for bx, enc in filled:
+            counts[bx] = enc.counts(stream)[evt[bx]]
+        starts = offsets_from_counts(counts)[:-1]
         payload = np.empty(int(counts.sum()), dtype=np.uint64)
-        for bx, enc in zip(bxs, sources, strict=True):
+        for bx, enc in filled:
             c = counts[bx]
             dest = segment_arange(starts[bx], c)
             off = enc.offsets[stream]
@@ -511,7 +516,7 @@ def write_orbit_files(
         path = folder / f"{stem}-{plan.first_orbit + first:06d}{ORBIT_FILE_SUFFIX}"
         with OrbitWriter(path, run=run, meta=trailer) as writer:
             for i in chunk:
-                writer.write_orbit(plan.first_orbit + i, build_orbit(plan, i, encoded, run))
+                writer.write_orbit(plan.first_orbit + i, _build_orbit(plan, i, encoded, run))
         _write_truth(truth_path(path), _truth_table(plan, chunk))
         paths.append(path)
     _log.info("%d orbits in %d files in %s", plan.n_orbits, len(paths), folder)

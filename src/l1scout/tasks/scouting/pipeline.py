@@ -403,16 +403,9 @@ def run_scouting(
             run_id=parent.run_id,
             dataset_hash=digest,
         )
-        text = json.dumps(json_safe(_summary(result, cfg)), indent=2, default=_json_default)
+        text = json.dumps(json_safe(_summary(result, cfg)), indent=2, default=str)
         atomic_write_bytes(result.summary, text.encode())
         parent.log_metrics({"stage.report.seconds": times["report"]})
         parent.log_artifact(report.parent, "report")
         parent.log_artifact(result.summary)
     return result
-
-
-def _json_default(value: object) -> object:
-    """JSON for numpy scalars, paths and the rest as text; non-finite floats as text."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)

@@ -43,12 +43,12 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from l1scout._files import atomic_write_bytes
-from l1scout._html import REPORT_CSS, page_head
+from l1scout._html import REPORT_CSS, html_pairs, html_table, page_head
 from l1scout._version import __version__
 from l1scout.tasks.rates import Efficiency, MeasuredRate
 from l1scout.tasks.scouting.pipeline_results import StreamFacts
@@ -77,23 +77,6 @@ def rate_text(r: MeasuredRate | None) -> str:
 def _eff_text(e: Efficiency) -> str:
     """An efficiency in percent with its interval and counts."""
     return f"{100 * e.value:.1f} [{100 * e.low:.1f}, {100 * e.high:.1f}] % ({e.passed}/{e.total})"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A table of escaped texts; cells after the first are numbers (right-aligned)."""
-    head = "<tr>" + "".join(f"<th>{_E(h)}</th>" for h in header) + "</tr>"
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td{' class=num' if j else ''}>{_E(c)}</td>" for j, c in enumerate(r))
-        + "</tr>"
-        for r in rows
-    )
-    return f"<table>{head}{body}</table>"
-
-
-def _pairs(items: Mapping[str, str]) -> str:
-    body = "".join(f"<tr><td>{_E(k)}</td><td>{_E(v)}</td></tr>" for k, v in items.items())
-    return f"<table>{body}</table>"
 
 
 def _setup(
@@ -141,7 +124,7 @@ def _setup(
     lines["intervals"] = f"{100 * menu.cl:.2f} % Clopper-Pearson"
     if dataset_hash:
         lines["dataset hash"] = dataset_hash
-    return _pairs(lines)
+    return html_pairs(lines)
 
 
 def _rates(menu: MenuResult) -> str:
@@ -175,7 +158,7 @@ def _rates(menu: MenuResult) -> str:
         "event is counted once per crossing, so the crossings are not independent trials); "
         "pure: accepted by no other selection.</p>"
     )
-    return _table(header, rows) + note
+    return html_table(header, rows) + note
 
 
 def _overlaps(menu: MenuResult) -> str:
@@ -202,7 +185,7 @@ def _efficiencies(menu: MenuResult) -> str:
     if not signals:
         return "<p>No injected signal in the orbits run.</p>"
     rows = [[n, *(_eff_text(effs[n, s]) for s in signals)] for n in menu.selections]
-    return _table(["selection", *signals], rows)
+    return html_table(["selection", *signals], rows)
 
 
 def _quality(menu: MenuResult) -> str:
@@ -213,9 +196,9 @@ def _quality(menu: MenuResult) -> str:
     for k, v in sorted(menu.problems.items()):
         lines[f"unpacker: {k}"] = f"{v:,}"
     lines["bad files"] = str(len(menu.bad_files))
-    out = _pairs(lines)
+    out = html_pairs(lines)
     if menu.bad_files:
-        out += _table(["file", "reason"], [list(b) for b in menu.bad_files])
+        out += html_table(["file", "reason"], [list(b) for b in menu.bad_files])
     return out
 
 
@@ -242,7 +225,7 @@ def _models(models: ModelsResult | None) -> str:
         ]
         for c in (models.anomaly, models.ditau)
     ]
-    out = _table(["model", "registered", "ONNX vs torch", "training"], rows)
+    out = html_table(["model", "registered", "ONNX vs torch", "training"], rows)
     t = models.anomaly_threshold
     b = models.ditau_search.best
     s = models.ditau_search
@@ -266,7 +249,7 @@ def _models(models: ModelsResult | None) -> str:
         for k, v in models.events.items()
     )
     points["events"] = events
-    return out + _pairs(points)
+    return out + html_pairs(points)
 
 
 def _selected(menu: MenuResult, rows: int) -> str:
@@ -287,7 +270,7 @@ def _selected(menu: MenuResult, rows: int) -> str:
         for i in range(min(rows, n))
     ]
     more = f"the first {min(rows, n)} of {n:,}" if n > rows else f"all {n:,}"
-    return f"<p>{more} (menu/selected.parquet; a table per selection beside it)</p>" + _table(
+    return f"<p>{more} (menu/selected.parquet; a table per selection beside it)</p>" + html_table(
         head, body
     )
 
@@ -317,7 +300,7 @@ def _throughput(menu: MenuResult, timings: Mapping[str, float], engine: str) -> 
         "includes loading the compiled kernels and the ONNX sessions); benchmarks/scouting.py "
         "measures the unpacker alone at the full occupancy and the menu stage by stage.</p>"
     )
-    return _pairs(lines) + note
+    return html_pairs(lines) + note
 
 
 def write_scouting_report(
@@ -369,7 +352,7 @@ def write_scouting_report(
     if times:
         rows = [[k, f"{v:.1f}"] for k, v in times.items()]
         rows.append(["total", f"{sum(times.values()):.1f}"])
-        parts += ["<h2>Stages</h2>", _table(["stage", "wall time (s)"], rows)]
+        parts += ["<h2>Stages</h2>", html_table(["stage", "wall time (s)"], rows)]
     parts.append("</body></html>")
     path = out / REPORT_NAME
     atomic_write_bytes(path, ("\n".join(parts) + "\n").encode())

@@ -48,7 +48,7 @@ from l1scout.production.samples import (
     fast_plan_of,
     files_by_process,
     produce_or_raise,
-    shard_slots_problem,
+    samples_problem,
 )
 from l1scout.production.seeds import MAX_PLAN_SEED
 from l1scout.tasks.scouting.events import StreamEvents, read_stream_events
@@ -159,20 +159,16 @@ class ScoutingSamplesConfig(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> ScoutingSamplesConfig:
-        seen = {self.zero_bias.process: "zero_bias.process"}
-        for i, req in enumerate(self.signals):
-            if req.process in seen:
-                msg = f"signals[{i}].process: {req.process!r} is already {seen[req.process]}"
-                raise ValueError(msg)
-            seen[req.process] = f"signals[{i}].process"
-        requests: list[tuple[str, SampleRequest]] = [("zero_bias", self.zero_bias)]
-        requests += [(f"signals[{i}]", r) for i, r in enumerate(self.signals)]
-        problem = shard_slots_problem(requests, self.shard_size)
+        problem = samples_problem(
+            self.zero_bias,
+            self.signals,
+            field="signals",
+            shard_size=self.shard_size,
+            workers=self.workers,
+            engine_workers=self.engine.workers,
+        )
         if problem is not None:
             raise ValueError(problem)
-        if self.workers is not None and self.engine.workers is not None:
-            msg = "workers: give workers or engine.workers, not both"
-            raise ValueError(msg)
         return self
 
     @property

@@ -34,6 +34,7 @@ import numpy.typing as npt
 from l1scout._jagged import offsets_from_counts
 from l1scout._types import F32, I64, B
 from l1scout.errors import DataFormatError
+from l1scout.tasks.scouting.events import _puppi_collection
 
 if TYPE_CHECKING:
     from l1scout.tasks.taus.dataset import TauEvents
@@ -69,15 +70,6 @@ def event_parts(
     from l1scout.io.torchdata import split_of  # imports torch: on demand
 
     return split_of(identity, numbers, fractions)
-
-
-def _puppi_collection(physical: Mapping[str, str] | Sequence[str], path: Path) -> str:
-    """The PUPPI collection a file holds: the pre-cut ``L1T_PUPPIPart128``, else ``L1T_PUPPIPart``."""
-    for name in (f"{_VIEW}_PUPPIPart128", f"{_VIEW}_PUPPIPart"):
-        if f"{name}_PT" in physical:
-            return name
-    msg = f"{path}: no {_VIEW}_PUPPIPart128 or {_VIEW}_PUPPIPart columns (the PUPPI candidates)"
-    raise DataFormatError(msg)
 
 
 def _stream_view(

@@ -45,13 +45,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from l1scout._jagged import offsets_from_counts
 from l1scout._types import I64
 from l1scout.errors import ConfigError, DataFormatError
 from l1scout.tasks.scouting import _unpack_kernels as _k
 from l1scout.tasks.scouting.words import (
+    _CHARGE,
+    _PDG,
     OBJECT_FIELDS,
     ORBIT_BX,
-    PDG_CODES,
     PHYSICAL_NEEDS,
     PUPPI_DXY,
     PUPPI_ETA,
@@ -159,9 +161,7 @@ class BxIndex:
     @property
     def offsets(self) -> I64:
         """Offsets of the kept BXs in the flat unpacked columns (int64, length n_bx + 1)."""
-        out: I64 = np.zeros(len(self.count) + 1, dtype=np.int64)
-        np.cumsum(self.count, out=out[1:])
-        return out
+        return offsets_from_counts(self.count)
 
 
 def _as_words(buffer: npt.ArrayLike) -> I64:
@@ -287,10 +287,6 @@ class UnpackedPuppi:
         """
         cols = self.physical() if physical else {f: getattr(self.hw, f) for f in self.fields}
         return _jagged_awkward(self.offsets, self.bx, cols, "puppi")
-
-
-_PDG = np.array(PDG_CODES, dtype=np.int16)
-_CHARGE = np.array([0, 0, -1, 1, -1, 1, -1, 1], dtype=np.int8)
 
 
 def _physical(hw: PuppiHardware, keys: Iterable[str]) -> dict[str, np.ndarray]:

@@ -86,7 +86,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from l1scout._datafile import path_beside, read_toml, validate_data
 from l1scout.production.job import DEFAULT_POOL_SIZE
 from l1scout.production.plan import DEFAULT_SHARD_SIZE, EngineSpec
-from l1scout.production.samples import SampleRequest, shard_slots_problem
+from l1scout.production.samples import SampleRequest, samples_problem
 from l1scout.production.seeds import MAX_PLAN_SEED
 from l1scout.reco.taus import CLUE_TAU_DC, CLUE_TAU_DM, CLUE_TAU_RHOC
 from l1scout.tasks._splits import check_split_sizes
@@ -177,20 +177,16 @@ class TauSamplesConfig(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> TauSamplesConfig:
-        seen = {self.zero_bias.process: "zero_bias.process"}
-        for i, req in enumerate(self.signals):
-            if req.process in seen:
-                msg = f"signals[{i}].process: {req.process!r} is already {seen[req.process]}"
-                raise ValueError(msg)
-            seen[req.process] = f"signals[{i}].process"
-        requests = [("zero_bias", self.zero_bias)]
-        requests += [(f"signals[{i}]", r) for i, r in enumerate(self.signals)]
-        problem = shard_slots_problem(requests, self.shard_size)
+        problem = samples_problem(
+            self.zero_bias,
+            self.signals,
+            field="signals",
+            shard_size=self.shard_size,
+            workers=self.workers,
+            engine_workers=self.engine.workers,
+        )
         if problem is not None:
             raise ValueError(problem)
-        if self.workers is not None and self.engine.workers is not None:
-            msg = "workers: give workers or engine.workers, not both"
-            raise ValueError(msg)
         return self
 
     @property
